@@ -1,0 +1,174 @@
+"""One settings object for the whole assistant.
+
+Every entry point (CLI, web UI, evaluation, Python API) builds a `Settings` the same way, so a value means the
+same thing everywhere. Precedence, lowest to highest: dataclass defaults < TOML file < environment variables
+(`ASSISTANT_<FIELD>`) < explicit overrides (CLI flags or keyword arguments).
+
+Example:
+    >>> from assistant.config import load_settings
+    >>> s = load_settings(overrides={"top_k": 3})
+    >>> s.top_k
+    3
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "ASSISTANT_"
+CONFIG_ENV = "ASSISTANT_CONFIG"
+DEFAULT_CONFIG_NAME = "assistant.toml"
+
+# The default models: both ship inside PyPI packages (see ../shared/MODELS.md); any other
+# sentence-transformers name/path, GGUF path or OpenAI-compatible endpoint can replace them.
+PACKAGED_EMBED_MODEL = "packaged:all-MiniLM-L6-v2"
+PACKAGED_LLM = "packaged:qwen2.5-coder-1.5b-instruct-q4_k_m"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the assistant cannot use; the message says which and why."""
+
+
+@dataclass
+class Settings:
+    """Everything a user may configure. Paths are resolved against the project root when relative."""
+
+    # Corpus and storage
+    corpus_dir: Path = PROJECT_ROOT / "seeds"
+    data_dir: Path = PROJECT_ROOT / ".data"  # git-ignored working data: store, model cache, eval stores
+    store_dir: Path | None = None  # default: <data_dir>/store
+    collection: str = "corpus"
+    chroma_url: str | None = None  # e.g. http://127.0.0.1:8000 to use a Chroma server instead of the embedded store
+
+    # Chunking: ~180 words keeps a chunk inside MiniLM's 256-token window (longer text is truncated, unseen).
+    chunk_words: int = 180
+    chunk_overlap_sentences: int = 1
+
+    # Embeddings
+    embed_model: str = PACKAGED_EMBED_MODEL
+    embed_batch_size: int = 32
+
+    # Retrieval
+    top_k: int = 5  # passages handed to evidence selection / shown as sources
+    candidate_k: int = 20  # candidates taken from each retriever before fusion
+    rrf_k: int = 60  # reciprocal-rank-fusion constant (Cormack et al. 2009 default)
+    reranker: str | None = None  # path/name of a sentence-transformers CrossEncoder; off by default
+
+    # Answering
+    mode: str = "llm"  # "llm" (generative, cited) or "fast" (extractive, no LLM)
+    llm_model: str = PACKAGED_LLM  # or a path to any GGUF file
+    llm_endpoint: str | None = None  # OpenAI-compatible base URL (Ollama, vLLM, llama.cpp server)
+    llm_endpoint_model: str = "default"
+    llm_api_key: str | None = None
+    llm_threads: int = 2
+    llm_context: int = 2048
+    llm_max_tokens: int = 96
+    evidence_sentences: int = 6  # numbered sentences fed to the LLM
+    max_question_chars: int = 2000  # longer questions are truncated (never a minute of CPU on junk input)
+
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def resolved_store_dir(self) -> Path:
+        """Where the embedded Chroma store lives."""
+        return self.store_dir if self.store_dir is not None else self.data_dir / "store"
+
+    @property
+    def cache_dir(self) -> Path:
+        """Where assembled model files and other rebuildable artefacts are cached."""
+        return self.data_dir / "cache"
+
+
+def _field_type(f: dataclasses.Field) -> Any:
+    hints = typing.get_type_hints(Settings)
+    return hints[f.name]
+
+
+def _coerce(name: str, raw: Any, target: Any) -> Any:
+    """Turn a TOML/env/CLI value into the field's declared type, or raise ConfigError."""
+    origin = typing.get_origin(target)
+    if origin in (types.UnionType, typing.Union):
+        args = [a for a in typing.get_args(target) if a is not type(None)]
+        if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("", "none", "null")):
+            return None
+        return _coerce(name, raw, args[0])
+    if target is Path:
+        path = Path(os.path.expanduser(str(raw)))
+        return path if path.is_absolute() else (Path.cwd() / path)
+    if target is bool:
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"setting {name!r}: expected true/false, got {raw!r}")
+    if target in (int, float):
+        try:
+            return target(raw)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"setting {name!r}: expected {target.__name__}, got {raw!r}") from exc
+    if target is str:
+        return str(raw)
+    return raw
+
+
+def _validate(s: Settings) -> Settings:
+    if s.mode not in ("llm", "fast"):
+        raise ConfigError(f"setting 'mode': expected 'llm' or 'fast', got {s.mode!r}")
+    for name in ("top_k", "candidate_k", "chunk_words", "embed_batch_size", "llm_threads", "llm_context"):
+        if getattr(s, name) < 1:
+            raise ConfigError(f"setting {name!r} must be at least 1, got {getattr(s, name)}")
+    return s
+
+
+def load_settings(config_file: str | Path | None = None, overrides: dict[str, Any] | None = None,
+                  environ: typing.Mapping[str, str] | None = None) -> Settings:
+    """Build the settings: defaults < TOML file < `ASSISTANT_*` environment < overrides (None values ignored).
+
+    The TOML file is `config_file`, else `$ASSISTANT_CONFIG`, else `./assistant.toml` when present.
+    Unknown keys are an error rather than silently ignored, so a typo never goes unnoticed.
+    """
+    env = os.environ if environ is None else environ
+    known = {f.name: f for f in fields(Settings) if f.name != "extra"}
+    values: dict[str, Any] = {}
+
+    path = config_file or env.get(CONFIG_ENV)
+    if path is None and (Path.cwd() / DEFAULT_CONFIG_NAME).is_file():
+        path = Path.cwd() / DEFAULT_CONFIG_NAME
+    if path is not None:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {path}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+        data = data.get("assistant", data)
+        for key, raw in data.items():
+            if key not in known:
+                raise ConfigError(f"config file {path}: unknown setting {key!r}")
+            values[key] = raw
+
+    for key in known:
+        env_key = ENV_PREFIX + key.upper()
+        if env_key in env:
+            values[key] = env[env_key]
+
+    for key, raw in (overrides or {}).items():
+        if key not in known:
+            raise ConfigError(f"unknown setting {key!r}")
+        if raw is not None:
+            values[key] = raw
+
+    coerced = {key: _coerce(key, raw, _field_type(known[key])) for key, raw in values.items()}
+    return _validate(Settings(**coerced))
