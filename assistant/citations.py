@@ -1,0 +1,121 @@
+"""Turn an LLM reply with `[n]` marks into verified, span-exact citations.
+
+The model only ever sees numbered evidence sentences, so mark `[n]` names sentence n, whose exact span in its
+document is known. Each mark is checked before it is shown: the claim must be supported by the cited sentence,
+meaning the answer phrase occurs in it (after normalising case, punctuation and spacing) or most of the
+claim's content words do. Unsupported marks are dropped; an answer left with no supported mark is not shown as an
+answer at all (the pipeline abstains). Quotes are always the source's own characters, never the model's.
+
+Example:
+    >>> parse_reply("Montreux [2]")
+    ('Montreux', [2])
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from assistant.evidence import Evidence
+from assistant.text import content_terms
+from assistant.types import Citation
+
+MARK_RE = re.compile(r"\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]")
+NOT_FOUND_RE = re.compile(r"\b(not found|not mentioned|not (stated|specified|provided|available|given)|"
+                          r"(do|does|did) not (say|mention|contain|state|specify|provide)|no information|"
+                          r"cannot (be )?(answer|determine|find)|can't (answer|determine|find)|unknown|"
+                          r"i don't know|i do not know)\b", re.IGNORECASE)
+# Share of a claim's content words that must appear in the cited sentence when the phrase itself does not:
+# high enough to reject a mark on an unrelated sentence, low enough to accept a light paraphrase.
+MIN_TERM_SUPPORT = 0.6
+
+
+@dataclass
+class CheckedAnswer:
+    """The verified reply: the answer phrase, and the evidence sentences that support it (in mark order)."""
+
+    phrase: str
+    supported: list[Evidence]
+    dropped_marks: list[int]
+    said_not_found: bool
+
+
+def parse_reply(reply: str) -> tuple[str, list[int]]:
+    """Split a reply into the answer text without marks and the mark numbers in order of appearance."""
+    marks: list[int] = []
+    for match in MARK_RE.finditer(reply):
+        for number in match.group(1).split(","):
+            value = int(number)
+            if value not in marks:
+                marks.append(value)
+    phrase = MARK_RE.sub("", reply)
+    phrase = re.sub(r"^\s*(answer|a)\s*:\s*", "", phrase, flags=re.IGNORECASE)
+    phrase = re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r"\s+", " ", phrase)).strip().strip(" .;,")
+    return phrase, marks
+
+
+def normalise(text: str) -> str:
+    """Case-, accent-, punctuation- and space-insensitive form, for 'does this phrase occur here'."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    text = re.sub(r"[\u2018\u2019\u201c\u201d\"'`]", "", text)
+    text = re.sub(r"[^\w]+", " ", text)
+    return " ".join(w for w in text.split() if w not in ("a", "an", "the"))
+
+
+def supports(phrase: str, sentence: str) -> bool:
+    """Whether `sentence` backs the claim `phrase`: the phrase occurs in it, or most of its content words do."""
+    norm_phrase, norm_sentence = normalise(phrase), normalise(sentence)
+    if not norm_phrase:
+        return False
+    if f" {norm_phrase} " in f" {norm_sentence} ":
+        return True
+    terms = set(content_terms(phrase))
+    if not terms:
+        return False
+    present = set(content_terms(sentence))
+    return len(terms & present) / len(terms) >= MIN_TERM_SUPPORT
+
+
+def check_reply(reply: str, evidence: Sequence[Evidence]) -> CheckedAnswer:
+    """Verify every mark of `reply` against the numbered `evidence` (1-based)."""
+    phrase, marks = parse_reply(reply)
+    said_not_found = bool(NOT_FOUND_RE.search(reply)) and len(phrase.split()) <= 12
+    supported: list[Evidence] = []
+    dropped: list[int] = []
+    for mark in marks:
+        if 1 <= mark <= len(evidence) and supports(phrase, evidence[mark - 1].text):
+            supported.append(evidence[mark - 1])
+        else:
+            dropped.append(mark)
+    if not supported and phrase and not said_not_found:
+        # The model often forgets the mark: accept the phrase if it occurs in exactly the sentences it came from.
+        supported = [e for e in evidence if supports(phrase, e.text) and f" {normalise(phrase)} " in
+                     f" {normalise(e.text)} "][:1]
+    return CheckedAnswer(phrase=phrase, supported=supported, dropped_marks=dropped, said_not_found=said_not_found)
+
+
+def locate(phrase: str, text: str) -> tuple[int, int] | None:
+    """Where `phrase` occurs in `text`, ignoring case and spacing; None when it does not."""
+    if not phrase.strip():
+        return None
+    pattern = r"\s+".join(re.escape(part) for part in phrase.split())
+    match = re.search(pattern, text, flags=re.IGNORECASE)
+    return (match.start(), match.end()) if match else None
+
+
+def short_answer_from(phrase: str, cited: Sequence[Evidence]) -> str:
+    """The answer phrase as the source writes it (its own characters), when it can be found there."""
+    for evidence in cited:
+        span = locate(phrase, evidence.text)
+        if span:
+            return evidence.text[span[0]:span[1]]
+    return phrase
+
+
+def to_citations(cited: Sequence[Evidence]) -> list[Citation]:
+    """Number the supporting sentences 1..n in order: those numbers are the marks shown in the answer."""
+    return [Citation(id=i, doc=e.doc, start=e.start, end=e.end, quote=e.text, score=e.score, title=e.title,
+                     chunk_id=e.chunk_id) for i, e in enumerate(cited, start=1)]

@@ -1,0 +1,195 @@
+"""The `assistant` command: index, ask, chat, serve (and eval).
+
+Every subcommand builds the same `Settings` (defaults < TOML < env < these flags) and calls the same
+`Assistant` object as the web UI and the evaluation, so a flag means the same thing everywhere.
+
+Example:
+    $ assistant index
+    $ assistant ask "Where was Geneva II held?" --json
+    $ assistant chat
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from assistant.config import ConfigError, Settings, load_settings
+
+EXIT_USAGE = 2
+EXIT_FAILURE = 1
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    """Flags shared by every subcommand; None means "not given", so lower layers keep their value."""
+    group = parser.add_argument_group("settings (override assistant.toml and ASSISTANT_* variables)")
+    group.add_argument("--config", type=Path, help="TOML settings file (default: ./assistant.toml if present)")
+    group.add_argument("--corpus", dest="corpus_dir", help="corpus folder (default: seeds/)")
+    group.add_argument("--data-dir", dest="data_dir", help="working data folder (default: .data/)")
+    group.add_argument("--store-dir", dest="store_dir", help="embedded Chroma store folder (default: DATA/store)")
+    group.add_argument("--collection", help="Chroma collection name")
+    group.add_argument("--chroma-url", dest="chroma_url", help="use a Chroma server, e.g. http://127.0.0.1:8000")
+    group.add_argument("--embed-model", dest="embed_model", help="sentence-transformers name or path")
+    group.add_argument("--llm-model", dest="llm_model", help="GGUF file path (default: the packaged Qwen2.5 1.5B)")
+    group.add_argument("--llm-endpoint", dest="llm_endpoint", help="OpenAI-compatible base URL instead of local LLM")
+    group.add_argument("--mode", choices=("llm", "fast"), help="llm: generative cited answers; fast: extractive")
+    group.add_argument("--top-k", dest="top_k", type=int, help="passages to read per question")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for all subcommands."""
+    parser = argparse.ArgumentParser(prog="assistant", description="Offline question answering over your documents, "
+                                     "every answer cited to the exact passage.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_index = sub.add_parser("index", help="build or update the index (only changed files are re-embedded)")
+    p_index.add_argument("paths", nargs="*", type=Path, help="corpus folders/files (default: the corpus folder)")
+    p_index.add_argument("--rebuild", action="store_true", help="drop the index and build it from scratch")
+    p_index.add_argument("--json", action="store_true", help="print the report as JSON")
+    _common(p_index)
+
+    p_ask = sub.add_parser("ask", help="answer one question")
+    p_ask.add_argument("question")
+    p_ask.add_argument("--json", action="store_true", help="print one JSON object (answer, citations, timings)")
+    _common(p_ask)
+
+    p_chat = sub.add_parser("chat", help="terminal chat; follow-up questions keep the context")
+    _common(p_chat)
+
+    p_serve = sub.add_parser("serve", help="start the web UI (same as python app.py)")
+    p_serve.add_argument("--host", default="127.0.0.1")
+    p_serve.add_argument("--port", type=int, default=7860)
+    p_serve.add_argument("--share", action="store_true", help="create a public Gradio link (off by default)")
+    _common(p_serve)
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    """Settings with the command-line flags as the top layer."""
+    keys = ("corpus_dir", "data_dir", "store_dir", "collection", "chroma_url", "embed_model", "llm_model",
+            "llm_endpoint", "mode", "top_k")
+    return load_settings(config_file=args.config, overrides={k: getattr(args, k, None) for k in keys})
+
+
+def _print_report(report: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return
+    for label, names in (("added", report.added), ("updated", report.updated), ("removed", report.removed)):
+        for name in names:
+            print(f"  {label:8} {name}")
+    for name, reason in report.skipped:
+        print(f"  skipped  {name}: {reason}")
+    for name, note in report.notes:
+        print(f"  note     {name}: {note}")
+    print(("index updated: " if report.changed else "index unchanged: ") + report.summary())
+
+
+def format_answer(answer: Any) -> str:
+    """An answer for the terminal: text, then numbered sources with their exact spans."""
+    lines = [answer.answer]
+    if answer.standalone_question and answer.standalone_question != answer.question:
+        lines.insert(0, f"(understood as: {answer.standalone_question})")
+    for c in answer.citations:
+        lines.append(f"  [{c.id}] {c.doc} [{c.start}:{c.end}] \u201c{c.quote}\u201d")
+    if answer.abstained and answer.related:
+        lines.append("  Related passages (they do not answer the question):")
+        for c in answer.related:
+            quote = c.quote if len(c.quote) < 160 else c.quote[:157] + "..."
+            lines.append(f"  - {c.doc} [{c.start}:{c.end}] {' '.join(quote.split())}")
+    return "\n".join(lines)
+
+
+def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.pipeline import Assistant
+
+    report = Assistant(settings).index(args.paths or None, rebuild=args.rebuild)
+    _print_report(report, args.json)
+    return 0
+
+
+def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.pipeline import Assistant
+
+    bot = Assistant(settings)
+    load = bot.warm_up()
+    if args.json:
+        answer = bot.ask(args.question)
+        answer.timings_ms["load_ms"] = sum(load.values()) * 1000
+        print(json.dumps(answer.to_json(), ensure_ascii=False, indent=2))
+        return 0
+    answer = None
+    for event in bot.stream(args.question):
+        if isinstance(event, str):
+            continue  # the verified answer is printed whole below; raw tokens may carry unverified marks
+        answer = event
+    print(format_answer(answer))
+    return 0
+
+
+def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.pipeline import Assistant, QuestionError
+
+    bot = Assistant(settings)
+    print("Loading models...", file=sys.stderr)
+    bot.warm_up()
+    print("Ask a question about the documents (empty line or Ctrl-D to quit, /clear to forget the conversation).")
+    history: list[tuple[str, str]] = []
+    while True:
+        try:
+            question = input("you> ").strip()
+        except (EOFError, KeyboardInterrupt):
+            print()
+            return 0
+        if not question:
+            return 0
+        if question == "/clear":
+            history.clear()
+            print("(conversation cleared)")
+            continue
+        try:
+            answer = bot.ask(question, history=history)
+        except QuestionError as exc:
+            print(f"error: {exc}")
+            continue
+        print(format_answer(answer))
+        history.append((answer.standalone_question or question, answer.short_answer or answer.answer))
+
+
+def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.ui import serve
+
+    serve(settings, host=args.host, port=args.port, share=args.share)
+    return 0
+
+
+COMMANDS = {"index": _cmd_index, "ask": _cmd_ask, "chat": _cmd_chat, "serve": _cmd_serve}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `assistant` command; returns the exit code (errors are one clear line, no trace)."""
+    import assistant  # noqa: F401  (sets the offline switches before any heavy import)
+    from assistant.pipeline import QuestionError
+    from index.store import StoreError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+        return COMMANDS[args.command](args, settings)
+    except (ConfigError, QuestionError) as exc:
+        print(f"assistant: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except (StoreError, FileNotFoundError, PermissionError) as exc:
+        print(f"assistant: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,108 @@
+"""Make a follow-up question standalone, so that retrieval sees what the user means.
+
+"What did he say about Iran?" after "Who met Kerry in Paris?" (answer: Lavrov) must retrieve Lavrov's remarks.
+With an LLM the follow-up is rewritten by the model (prompts/rewrite_*.txt), then sanity-checked; without one
+(fast mode, or when the model's rewrite is unusable) a rule does it: a personal pronoun becomes the previous
+answer when that answer is a name, otherwise the previous turn's names and subject are carried into the query.
+
+Example:
+    >>> rewrite_by_rule("What did he say about Iran?", [("Who met Kerry in Paris?", "Lavrov")])
+    'What did Lavrov say about Iran?'
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from assistant.citations import MARK_RE
+from assistant.text import STOP_WORDS
+
+Turn = tuple[str, str]  # (question as asked, answer text)
+
+# Only singular personal pronouns are replaced by a name: "they"/"it" usually mean the subject, not the answer.
+_PERSONAL = ("he", "she", "him")
+_POSSESSIVE = ("his", "her")
+_REFERRING = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|it|its|there|that|this|those|these|then|"
+                        r"the same|the latter|the former)\b", re.IGNORECASE)
+_WH = re.compile(r"^(who|whom|whose|what|which|when|where|why|how( many| much)?)\b", re.IGNORECASE)
+
+
+def turns_from_messages(messages: Sequence[dict[str, Any]] | None) -> list[Turn]:
+    """(question, answer) pairs from chat messages `{"role", "content"}` (Gradio / OpenAI style)."""
+    turns: list[Turn] = []
+    pending: str | None = None
+    for message in messages or []:
+        role, content = message.get("role"), message.get("content")
+        if not isinstance(content, str):
+            continue
+        if role == "user":
+            pending = content
+        elif role == "assistant" and pending is not None:
+            turns.append((pending, strip_marks(content)))
+            pending = None
+    return turns
+
+
+def strip_marks(answer: str) -> str:
+    """The answer text without `[n]` marks and anything after a sources separator."""
+    answer = answer.split("\n\n**Sources", 1)[0]
+    return re.sub(r"\s+", " ", MARK_RE.sub("", answer)).strip()
+
+
+def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
+    """Whether the question leans on the conversation (refers back, or is too short to stand alone)."""
+    if not history:
+        return False
+    content = [w for w in re.findall(r"\w+", question.lower()) if w not in STOP_WORDS]
+    return bool(_REFERRING.search(question)) or len(content) <= 1 or question.lower().startswith(("and ", "what about"))
+
+
+def _is_name(text: str) -> bool:
+    words = text.split()
+    return 0 < len(words) <= 5 and all(w[:1].isupper() or w.lower() in ("of", "al", "de", "the") for w in words)
+
+
+def _entities(text: str) -> list[str]:
+    """Capitalised phrases and numbers: the names a follow-up most likely refers to."""
+    found = re.findall(r"(?:[A-Z][\w’'-]*(?:\s+(?:of\s+|al-)?[A-Z][\w’'-]*)*)|\b\d[\d,.]*\b", text)
+    return [f for f in found if f.lower() not in STOP_WORDS and not _WH.match(f)]
+
+
+def rewrite_by_rule(question: str, history: Sequence[Turn]) -> str:
+    """A standalone form of a follow-up without an LLM (see module docstring)."""
+    if not is_follow_up(question, history):
+        return question
+    previous_question, previous_answer = history[-1]
+    if _is_name(previous_answer):
+        for word in _PERSONAL:
+            pattern = re.compile(rf"\b{word}\b", re.IGNORECASE)
+            if pattern.search(question):
+                return pattern.sub(previous_answer, question, count=1)
+        for word in _POSSESSIVE:
+            pattern = re.compile(rf"\b{word}\b", re.IGNORECASE)
+            if pattern.search(question):
+                return pattern.sub(f"{previous_answer}'s", question, count=1)
+    context = [previous_answer] if 0 < len(previous_answer.split()) <= 8 else []
+    for item in _entities(previous_question) + _entities(previous_answer):
+        if not any(item in c for c in context) and item.lower() not in question.lower():
+            context.append(item)
+    subject = " ".join(context[:6])
+    return f"{question.rstrip()} ({subject})" if subject else f"{question.rstrip()} ({previous_question})"
+
+
+def rewrite(question: str, history: Sequence[Turn], generate: Callable[[list[dict[str, str]]], str] | None) -> str:
+    """Standalone question: the LLM's rewrite when available and sane, else the rule's."""
+    if not is_follow_up(question, history):
+        return question
+    if generate is not None:
+        from assistant.prompts import rewrite_messages
+
+        candidate = generate(rewrite_messages(question, list(history)[-3:])).strip().strip('"').splitlines()
+        text = candidate[0].strip() if candidate else ""
+        # A usable rewrite is one question, not an answer: bounded length, no refusal, no citation marks.
+        if 3 <= len(text.split()) <= 3 * len(question.split()) + 15 and not MARK_RE.search(text) \
+                and "not found" not in text.lower():
+            return text
+    return rewrite_by_rule(question, history)

@@ -1,0 +1,270 @@
+"""The assistant: one object that the CLI, the web UI and the evaluation all call.
+
+The data path reads top to bottom: clean the question -> make it standalone (conversation) -> retrieve
+(hybrid) -> select evidence sentences -> answer (LLM with `[n]` marks, or extractive in fast mode) -> verify
+citations -> abstain when nothing supports an answer. Models are loaded once, lazily, and shared; the object is
+safe to use from several threads (the web UI's queue).
+
+Example:
+    >>> from assistant import Assistant, load_settings
+    >>> bot = Assistant(load_settings(overrides={"mode": "fast"}))  # doctest: +SKIP
+    >>> bot.ask("Where was Geneva II held?").citations[0].doc  # doctest: +SKIP
+    '000_ba464c03508296b8.txt'
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from assistant.citations import check_reply, short_answer_from, to_citations
+from assistant.config import Settings, load_settings
+from assistant.conversation import Turn, rewrite, turns_from_messages
+from assistant.evidence import Evidence, EvidenceSelector
+from assistant.retrieval import HybridRetriever, Passage
+from assistant.types import REFUSAL, Answer, Citation
+from index.indexer import Indexer, IndexReport, ProgressCallback
+from index.store import CorpusStore
+
+CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
+# An answer phrase is short; generation stops well before this (the budget bounds latency on junk input).
+ANSWER_MAX_TOKENS = 48
+REWRITE_MAX_TOKENS = 48
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked as given (empty after cleaning); the message says why."""
+
+
+def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
+    """Strip control characters and extra spaces, truncate overlong input; notes say what was changed."""
+    if not isinstance(question, str):
+        raise QuestionError("the question must be text")
+    notes = []
+    text = _CONTROL.sub(" ", question)
+    if text != question:
+        notes.append("control characters removed from the question")
+    text = " ".join(text.split())
+    if not text:
+        raise QuestionError("the question is empty; type a question about the documents")
+    if len(text) > max_chars:
+        notes.append(f"question truncated from {len(text)} to {max_chars} characters")
+        text = text[:max_chars].rsplit(" ", 1)[0] or text[:max_chars]
+    return text, notes
+
+
+def load_thresholds(settings: Settings) -> dict[str, float]:
+    """Abstention thresholds per mode, from the calibration file written by the calibration benchmark."""
+    try:
+        data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
+        return {k: float(v) for k, v in data["min_evidence_score"].items()}
+    except (OSError, ValueError, KeyError):
+        return {"fast": 0.3, "llm": 0.2}
+
+
+class Assistant:
+    """Question answering with verified, span-exact citations over the indexed corpus."""
+
+    def __init__(self, settings: Settings | None = None, *, embed_model: Any = None, llm: Any = None) -> None:
+        self.settings = settings or load_settings()
+        self._embed_model = embed_model
+        self._llm = llm
+        self._retriever: HybridRetriever | None = None
+        self._selector: EvidenceSelector | None = None
+        self._lock = threading.RLock()
+        self.thresholds = load_thresholds(self.settings)
+
+    # -- components (loaded once, on first use) -----------------------------------------------------------------
+    @property
+    def embed_model(self) -> Any:
+        with self._lock:
+            if self._embed_model is None:
+                from index.embeddings import load_embedding
+
+                self._embed_model = load_embedding(self.settings.embed_model, self.settings.embed_batch_size)
+            return self._embed_model
+
+    @property
+    def llm(self) -> Any:
+        with self._lock:
+            if self._llm is None:
+                from assistant.llm import load_llm
+
+                self._llm = load_llm(self.settings)
+            return self._llm
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        with self._lock:
+            if self._retriever is None:
+                store = CorpusStore.open(self.settings, create=False)
+                store.check_model(self.settings.embed_model, None)
+                self._retriever = HybridRetriever(store, self.embed_model, self.settings)
+                self._selector = EvidenceSelector(self.embed_model)
+            return self._retriever
+
+    def warm_up(self, mode: str | None = None) -> dict[str, float]:
+        """Load every model the mode needs and run one tiny query, so the first user question is fast."""
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        _ = self.embed_model
+        timings["embed_model_s"] = time.perf_counter() - started
+        if (mode or self.settings.mode) == "llm":
+            started = time.perf_counter()
+            _ = self.llm
+            timings["llm_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        self.retriever.refresh()
+        timings["index_s"] = time.perf_counter() - started
+        return timings
+
+    # -- corpus ---------------------------------------------------------------------------------------------------
+    def index(self, paths: Sequence[Path] | None = None, rebuild: bool = False,
+              progress: ProgressCallback | None = None) -> IndexReport:
+        """Bring the index in step with the corpus (see `index.indexer.Indexer.run`)."""
+        report = Indexer(self.settings, embed_model=self._embed_model).run(paths, rebuild=rebuild, progress=progress)
+        with self._lock:
+            if rebuild:
+                self._retriever = None
+        if self._retriever is not None:
+            self._retriever.refresh()
+        return report
+
+    def documents(self) -> list[dict[str, Any]]:
+        """The live documents: name, title, date, chunks, when indexed."""
+        manifest = self.retriever.refresh()
+        return [{"doc": name, "title": entry.title, "date": entry.date, "chunks": entry.chunks,
+                 "indexed_at": entry.indexed_at} for name, entry in sorted(manifest.docs.items())]
+
+    def source_text(self, doc: str) -> str:
+        """The text a document's citation spans index into (for showing a cited passage in context)."""
+        from index.readers import read_document
+
+        entry = self.retriever.refresh().docs.get(doc)
+        if entry is None or not entry.path:
+            raise KeyError(f"document not in the index: {doc}")
+        path = Path(entry.path)
+        return read_document(path, path.parent).text
+
+    # -- questions --------------------------------------------------------------------------------------------
+    def ask(self, question: str, history: Sequence[dict[str, Any]] | Sequence[Turn] | None = None,
+            mode: str | None = None, top_k: int | None = None) -> Answer:
+        """Answer one question (with the conversation so far, if any); never raises on a bad answer, only on
+        unusable input (`QuestionError`) or a missing index (`StoreError`)."""
+        answer = None
+        for event in self.stream(question, history, mode=mode, top_k=top_k):
+            if isinstance(event, Answer):
+                answer = event
+        assert answer is not None
+        return answer
+
+    def stream(self, question: str, history: Sequence[dict[str, Any]] | Sequence[Turn] | None = None,
+               mode: str | None = None, top_k: int | None = None) -> Iterator[str | Answer]:
+        """Yield text as the LLM writes it, then the final, verified `Answer` (always last)."""
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        mode = mode or self.settings.mode
+        if mode not in ("llm", "fast"):
+            raise QuestionError(f"unknown answer mode {mode!r}; use 'llm' or 'fast'")
+        text, notes = clean_question(question, self.settings.max_question_chars)
+        turns = _as_turns(history)
+
+        t0 = time.perf_counter()
+        generate = (lambda messages: self._generate(messages, REWRITE_MAX_TOKENS)) if mode == "llm" else None
+        standalone = rewrite(text, turns, generate)
+        timings["rewrite_ms"] = (time.perf_counter() - t0) * 1000
+
+        t0 = time.perf_counter()
+        retriever = self.retriever
+        passages = retriever.retrieve(standalone, top_k=top_k)
+        timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000
+
+        t0 = time.perf_counter()
+        assert self._selector is not None
+        evidence = self._selector.select(standalone, passages, self.settings.evidence_sentences,
+                                         retriever.term_stats)
+        timings["evidence_ms"] = (time.perf_counter() - t0) * 1000
+
+        base = {"question": text, "standalone_question": standalone, "mode": mode, "notes": notes}
+        best = evidence[0].score if evidence else 0.0
+        if not evidence or best < self.thresholds.get(mode, 0.0):
+            answer = self._abstain(base, passages)
+        elif mode == "fast":
+            answer = self._extractive(base, evidence)
+        else:
+            t0 = time.perf_counter()
+            reply_parts: list[str] = []
+            for delta in self._stream_generate(_answer_messages(standalone, evidence), ANSWER_MAX_TOKENS):
+                reply_parts.append(delta)
+                yield delta
+            timings["generate_ms"] = (time.perf_counter() - t0) * 1000
+            answer = self._generative(base, "".join(reply_parts), evidence, passages)
+        timings["total_ms"] = (time.perf_counter() - started) * 1000
+        answer.timings_ms = timings
+        yield answer
+
+    # -- answer builders ----------------------------------------------------------------------------------------
+    def _extractive(self, base: dict[str, Any], evidence: list[Evidence]) -> Answer:
+        """Fast mode: the best evidence sentence, cited, as the answer."""
+        best = evidence[0]
+        citations = to_citations([best])
+        return Answer(answer=f"{best.text} [1]", short_answer=best.text, abstained=False, citations=citations,
+                      **base)
+
+    def _generative(self, base: dict[str, Any], reply: str, evidence: list[Evidence],
+                    passages: list[Passage]) -> Answer:
+        checked = check_reply(reply, evidence)
+        if checked.said_not_found or not checked.supported:
+            answer = self._abstain(base, passages)
+            if not checked.said_not_found and checked.phrase:
+                answer.notes.append(f"model answer {checked.phrase!r} dropped: no cited sentence supports it")
+            return answer
+        citations = to_citations(checked.supported)
+        marks = "".join(f"[{c.id}]" for c in citations)
+        short = short_answer_from(checked.phrase, checked.supported)
+        answer = Answer(answer=f"{checked.phrase} {marks}", short_answer=short, abstained=False,
+                        citations=citations, **base)
+        if checked.dropped_marks:
+            answer.notes.append(f"unsupported citation marks dropped: {checked.dropped_marks}")
+        return answer
+
+    def _abstain(self, base: dict[str, Any], passages: list[Passage]) -> Answer:
+        """The fixed refusal, with the closest passages offered as related (not as support)."""
+        related = [Citation(id=i, doc=p.doc, start=p.start, end=p.end, quote=p.text, score=p.score, title=p.title,
+                            chunk_id=p.chunk_id) for i, p in enumerate(passages[:3], start=1)]
+        return Answer(answer=REFUSAL, short_answer="", abstained=True, citations=[], related=related, **base)
+
+    # -- LLM calls ----------------------------------------------------------------------------------------------
+    def _stream_generate(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
+        from llama_index.core.llms import ChatMessage
+
+        chat = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
+        for response in self.llm.stream_chat(chat, max_tokens=max_tokens):
+            if response.delta:
+                yield response.delta
+
+    def _generate(self, messages: list[dict[str, str]], max_tokens: int) -> str:
+        return "".join(self._stream_generate(messages, max_tokens))
+
+
+def _answer_messages(question: str, evidence: list[Evidence]) -> list[dict[str, str]]:
+    from assistant.prompts import answer_messages
+
+    return answer_messages(question, [e.text for e in evidence])
+
+
+def _as_turns(history: Sequence[dict[str, Any]] | Sequence[Turn] | None) -> list[Turn]:
+    if not history:
+        return []
+    if all(isinstance(item, dict) for item in history):
+        return turns_from_messages(history)  # type: ignore[arg-type]
+    return [(str(q), str(a)) for q, a in history]  # type: ignore[misc]
+
+
+ProgressPrinter = Callable[[int, int, str], None]

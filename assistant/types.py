@@ -1,0 +1,53 @@
+"""The answer a user gets: text with `[n]` marks, the citations those marks point at, and how long it took.
+
+`Answer.to_json()` is the contract shared by `assistant ask --json`, the web API (`/ask`) and the evaluation
+reports: `{"question", "standalone_question", "answer", "short_answer", "abstained", "citations": [{"id", "doc",
+"start", "end", "quote", "score", ...}], "related", "timings_ms", "mode"}`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+# One fixed refusal sentence, so abstention is unmistakable to users and measurable by the evaluation.
+REFUSAL = "The documents do not answer this question."
+
+
+@dataclass
+class Citation:
+    """A cited span: `quote == source_text(doc)[start:end]`, verified before it is shown."""
+
+    id: int
+    doc: str
+    start: int
+    end: int
+    quote: str
+    score: float
+    title: str = ""
+    chunk_id: str = ""
+
+
+@dataclass
+class Answer:
+    """One answered (or abstained) question."""
+
+    question: str
+    answer: str
+    short_answer: str
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+    related: list[Citation] = field(default_factory=list)  # closest passages shown on abstention, not claimed
+    standalone_question: str = ""
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    mode: str = "llm"
+    notes: list[str] = field(default_factory=list)  # e.g. "question truncated to 2000 characters"
+
+    def to_json(self) -> dict[str, Any]:
+        """The JSON object printed by `ask --json` and returned by the web API."""
+        data = asdict(self)
+        data["timings_ms"] = {k: round(v, 1) for k, v in self.timings_ms.items()}
+        for key in ("citations", "related"):
+            for item in data[key]:
+                item["score"] = round(item["score"], 4)
+        return data

@@ -1,0 +1,291 @@
+"""Bring the Chroma index in step with the corpus folder, doing only the work that changed.
+
+One run: list the files -> hash their bytes -> compare with the committed manifest -> read, chunk and embed only
+new or changed documents (chunks already stored by a killed earlier run are reused) -> commit the new manifest in
+one write -> delete the chunks nobody points at any more. Unchanged files are hashed, never parsed or embedded,
+so a second run on an unchanged corpus costs about a second; a run killed at any point leaves the previous
+index answering, and the next run finishes the job.
+
+Runs are serialised by a lock file: Chroma is thread-safe but not process-safe, so there is one writer at a
+time (for several machines, point every process at a Chroma server).
+
+Example:
+    >>> report = Indexer(settings).run()  # doctest: +SKIP
+    >>> print(report.summary())  # doctest: +SKIP
+    2 added, 0 updated, 0 removed, 0 unchanged, 0 skipped; +8 chunks, -0 chunks in 1.4 s
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from index.chunking import SpanSentenceSplitter
+from index.readers import SUPPORTED_SUFFIXES, SourceDocument, UnusableDocument, read_document
+from index.store import CorpusStore, DocEntry, Manifest, StoreError
+
+if TYPE_CHECKING:
+    from assistant.config import Settings
+
+ProgressCallback = Callable[[int, int, str], None]  # (done, total, stage)
+# Embedding and writing in groups bounds memory on big corpora and gives the progress bar a steady pace.
+WRITE_GROUP = 256
+
+
+@dataclass
+class IndexReport:
+    """What an index run changed, in terms a user can check."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (file, remark) for indexed files
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    chunks_total: int = 0
+    seconds: float = 0.0
+    generation: int = 0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed or self.chunks_removed)
+
+    def summary(self) -> str:
+        """One line for humans: counts and time."""
+        return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
+                f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; +{self.chunks_added} chunks, "
+                f"-{self.chunks_removed} chunks ({self.chunks_total} live) in {self.seconds:.1f} s")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"added": self.added, "updated": self.updated, "removed": self.removed,
+                "unchanged": self.unchanged, "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
+                "notes": [{"file": f, "note": n} for f, n in self.notes], "chunks_added": self.chunks_added,
+                "chunks_removed": self.chunks_removed, "chunks_total": self.chunks_total,
+                "seconds": round(self.seconds, 3), "generation": self.generation, "changed": self.changed}
+
+
+def discover(roots: Sequence[Path]) -> list[tuple[Path, Path]]:
+    """(file, root) pairs for every corpus file under the roots, sorted by name; hidden files are ignored."""
+    found: dict[Path, Path] = {}
+    for root in roots:
+        root = root.resolve()
+        if root.is_file():
+            found.setdefault(root, root.parent)
+            continue
+        if not root.is_dir():
+            raise FileNotFoundError(f"corpus path not found: {root}")
+        for path in sorted(root.rglob("*")):
+            rel = path.relative_to(root)
+            if any(part.startswith(".") for part in rel.parts) or not path.is_file():
+                continue
+            found.setdefault(path, root)
+    return sorted(found.items(), key=lambda item: item[0].relative_to(item[1]).as_posix())
+
+
+def file_sha256(path: Path) -> str:
+    """Hash of the file's bytes: the identity of a document version."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def writer_lock(settings: Settings) -> Iterator[None]:
+    """Hold the single-writer lock for this store (blocks, telling the user, while another run holds it)."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = settings.data_dir / f"index-{settings.collection}.lock"
+    with lock_path.open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"waiting for another index run to finish (lock {lock_path})", file=sys.stderr)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+class Indexer:
+    """Incremental, crash-safe indexing of a corpus into the configured Chroma collection."""
+
+    def __init__(self, settings: Settings, embed_model: Any | None = None) -> None:
+        self.settings = settings
+        self._embed_model = embed_model  # loaded lazily: an unchanged corpus never pays for the model
+
+    @property
+    def embed_model(self) -> Any:
+        if self._embed_model is None:
+            from index.embeddings import load_embedding
+
+            self._embed_model = load_embedding(self.settings.embed_model, self.settings.embed_batch_size)
+        return self._embed_model
+
+    def run(self, paths: Sequence[Path] | None = None, rebuild: bool = False,
+            progress: ProgressCallback | None = None) -> IndexReport:
+        """Make the index hold exactly the supported documents under `paths` (default: the corpus folder)."""
+        started = time.perf_counter()
+        roots = [Path(p) for p in paths] if paths else [self.settings.corpus_dir]
+        files = discover(roots)
+        with writer_lock(self.settings):
+            if rebuild:
+                self._drop_store()
+            store = self._open_store()
+            old = store.manifest()
+            report = IndexReport()
+            wanted, to_index = self._plan(files, old, report)
+            new_docs = self._embed_and_store(store, to_index, report, progress)
+            manifest = Manifest(docs={**{n: old.docs[n] for n in wanted if n in old.docs}, **new_docs},
+                                generation=old.generation + (1 if (new_docs or set(old.docs) - set(wanted)) else 0))
+            report.removed = sorted(set(old.docs) - set(wanted))
+            if manifest.generation != old.generation:
+                store.commit(manifest, self.settings.embed_model, self._dimension(store))
+            orphans = store.orphan_ids(manifest.doc_keys())
+            store.delete_ids(orphans)
+            report.chunks_removed = len(orphans)
+            report.chunks_total = sum(entry.chunks for entry in manifest.docs.values())
+            report.generation = manifest.generation
+        report.seconds = time.perf_counter() - started
+        return report
+
+    # -- steps ------------------------------------------------------------------------------------------------
+    def _open_store(self) -> CorpusStore:
+        try:
+            store = CorpusStore.open(self.settings, create=False)
+        except StoreError as exc:
+            if "no index found" not in str(exc):
+                raise
+            store = CorpusStore.open(self.settings, create=True, embed_model=self.settings.embed_model,
+                                     embed_dim=embedding_dim(self.embed_model))
+        store.check_model(self.settings.embed_model, None)
+        return store
+
+    def _drop_store(self) -> None:
+        with contextlib.suppress(StoreError, ValueError, Exception):
+            CorpusStore.open(self.settings, create=False).drop()
+        if not self.settings.chroma_url:
+            import shutil
+
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            SharedSystemClient.clear_system_cache()  # forget handles on files we are about to remove
+            shutil.rmtree(self.settings.resolved_store_dir, ignore_errors=True)
+
+    def _dimension(self, store: CorpusStore) -> int:
+        stored = store._meta().get("embed_dim")
+        return int(stored) if stored else embedding_dim(self.embed_model)
+
+    def _plan(self, files: list[tuple[Path, Path]], old: Manifest,
+              report: IndexReport) -> tuple[list[str], list[SourceDocument]]:
+        """Decide per file: unchanged (hash matches), to index (new/changed), or skipped (with the reason)."""
+        wanted: list[str] = []
+        to_index: list[SourceDocument] = []
+        seen_hashes: dict[str, str] = {}
+        for path, root in files:
+            name = path.relative_to(root).as_posix()
+            if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+                report.skipped.append((name, f"unsupported file type {path.suffix or '(none)'}"))
+                continue
+            try:
+                digest = file_sha256(path)
+            except OSError as exc:
+                report.skipped.append((name, f"cannot read file: {exc.strerror or exc}"))
+                continue
+            if digest in seen_hashes:
+                report.skipped.append((name, f"duplicate of {seen_hashes[digest]} (same content)"))
+                continue
+            entry = old.docs.get(name)
+            if entry is not None and entry.hash == digest:
+                seen_hashes[digest] = name
+                wanted.append(name)
+                report.unchanged.append(name)
+                continue
+            try:
+                document = read_document(path, root)
+            except UnusableDocument as exc:
+                report.skipped.append((name, str(exc)))
+                continue
+            document = SourceDocument(name=name, path=path, text=document.text, content_hash=digest,
+                                      title=document.title, date=document.date, notes=document.notes)
+            seen_hashes[digest] = name
+            wanted.append(name)
+            to_index.append(document)
+            (report.updated if entry is not None else report.added).append(name)
+            report.notes.extend((name, note) for note in document.notes)
+        return wanted, to_index
+
+    def _embed_and_store(self, store: CorpusStore, documents: list[SourceDocument], report: IndexReport,
+                         progress: ProgressCallback | None) -> dict[str, DocEntry]:
+        """Chunk, embed (skipping chunks a killed run already stored) and write; returns the new manifest entries."""
+        from llama_index.core.schema import Document
+
+        splitter = SpanSentenceSplitter(max_words=self.settings.chunk_words,
+                                        overlap_sentences=self.settings.chunk_overlap_sentences)
+        entries: dict[str, DocEntry] = {}
+        nodes: list[Any] = []
+        for doc in documents:
+            meta = {"doc": doc.name, "doc_hash": doc.content_hash, "title": doc.title or "", "date": doc.date or ""}
+            doc_nodes = splitter.get_nodes_from_documents(
+                [Document(id_=f"{doc.name}@{doc.content_hash}", text=doc.text, metadata=meta)])
+            if not doc_nodes:
+                report.skipped.append((doc.name, "no indexable text after removing page boilerplate"))
+                for bucket in (report.added, report.updated):
+                    if doc.name in bucket:
+                        bucket.remove(doc.name)
+                continue
+            entries[doc.name] = DocEntry(hash=doc.content_hash, chunks=len(doc_nodes), title=doc.title,
+                                         date=doc.date, indexed_at=time.time(), path=str(doc.path.resolve()))
+            nodes.extend(doc_nodes)
+        already = store.existing_ids([node.node_id for node in nodes])
+        pending = [node for node in nodes if node.node_id not in already]
+        bar = _progress_bar(len(pending), progress)
+        for i in range(0, len(pending), WRITE_GROUP):
+            group = pending[i:i + WRITE_GROUP]
+            texts = [node.get_content(metadata_mode="embed") for node in group]
+            for node, vector in zip(group, self.embed_model.get_text_embedding_batch(texts), strict=True):
+                node.embedding = vector
+            store.add_nodes(group)
+            bar(min(i + WRITE_GROUP, len(pending)))
+        report.chunks_added = len(nodes)
+        return entries
+
+
+def embedding_dim(model: Any) -> int:
+    from index.embeddings import embedding_dimension
+
+    return embedding_dimension(model)
+
+
+def _progress_bar(total: int, callback: ProgressCallback | None) -> Callable[[int], None]:
+    """A tqdm bar on long runs in a terminal, and the caller's callback (the web UI) if any."""
+    bar = None
+    if total >= WRITE_GROUP and sys.stderr.isatty() and not os.environ.get("ASSISTANT_NO_PROGRESS"):
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="chunk", desc="embedding")
+    state = {"done": 0}
+
+    def update(done: int) -> None:
+        if bar is not None:
+            bar.update(done - state["done"])
+            if done >= total:
+                bar.close()
+        state["done"] = done
+        if callback is not None:
+            callback(done, total, "embedding")
+
+    if callback is not None:
+        callback(0, total, "embedding")
+    return update

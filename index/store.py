@@ -1,0 +1,217 @@
+"""The Chroma collection that holds the chunks, and the manifest that says which of them are live.
+
+Chunks of a document are stored under its `doc_key` (`name@sha256`). The manifest, kept in the collection's own
+metadata, lists the live document keys; it is replaced in one write at the end of an index run. Readers only
+look at chunks of manifest keys, so a run that is killed, or still in progress, never shows a half-built index:
+questions see the old corpus until the new one is committed, then the new one.
+
+The collection metadata also records the embedding model and its dimension: a store built with another model
+is refused with a clear message instead of returning meaningless neighbours.
+
+Example:
+    >>> store = CorpusStore.open(settings, create=False)  # doctest: +SKIP
+    >>> sorted(store.manifest().docs)  # doctest: +SKIP
+    ['000_ba464c03508296b8.txt', '004_e31eb55d49d7f6ac.txt']
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assistant.config import Settings
+
+SCHEMA_VERSION = 1
+REBUILD_COMMAND = "assistant index --rebuild"
+
+
+class StoreError(RuntimeError):
+    """The index cannot be used as it is; the message names the command that fixes it."""
+
+
+@dataclass
+class DocEntry:
+    """One live document: enough to list it, find its chunks and detect a change."""
+
+    hash: str
+    chunks: int
+    title: str | None = None
+    date: str | None = None
+    indexed_at: float = 0.0
+    path: str | None = None  # absolute path at index time, for showing surrounding text
+
+
+@dataclass
+class Manifest:
+    """The committed state of the index: which documents (and so which chunks) are live."""
+
+    docs: dict[str, DocEntry] = field(default_factory=dict)
+    generation: int = 0
+
+    def doc_keys(self) -> list[str]:
+        """The `doc_key` of every live document, the filter every query applies."""
+        return [f"{name}@{entry.hash}" for name, entry in sorted(self.docs.items())]
+
+    def to_json(self) -> str:
+        return json.dumps({"generation": self.generation, "docs": {k: asdict(v) for k, v in self.docs.items()}},
+                          ensure_ascii=False, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: str | None) -> Manifest:
+        if not raw:
+            return cls()
+        data = json.loads(raw)
+        return cls(docs={k: DocEntry(**v) for k, v in data.get("docs", {}).items()},
+                   generation=int(data.get("generation", 0)))
+
+
+def _client(settings: Settings, create: bool) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_url:
+        from urllib.parse import urlparse
+
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise StoreError(f"chroma_url {settings.chroma_url!r} is not an http(s)://HOST:PORT address")
+        try:
+            return chromadb.HttpClient(host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
+                                       ssl=url.scheme == "https", settings=chroma_settings)
+        except Exception as exc:  # chromadb raises plain ValueError/ConnectionError subclasses here
+            raise StoreError(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from exc
+    path: Path = settings.resolved_store_dir
+    if not create and not (path / "chroma.sqlite3").is_file():
+        raise StoreError(f"no index found at {path}; build it with `assistant index`")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except PermissionError as exc:
+        raise StoreError(f"the index at {path} is not readable/writable ({exc}); fix its permissions or set "
+                         "store_dir to another folder") from exc
+    except Exception as exc:
+        raise StoreError(f"the index at {path} cannot be opened ({exc}); it may be damaged: rebuild it with "
+                         f"`{REBUILD_COMMAND}`") from exc
+
+
+class CorpusStore:
+    """A Chroma collection of chunks plus its manifest; the only code that talks to Chroma directly."""
+
+    def __init__(self, settings: Settings, client: Any, collection: Any) -> None:
+        self.settings = settings
+        self.client = client
+        self.collection = collection
+
+    @classmethod
+    def open(cls, settings: Settings, create: bool = False, embed_model: str | None = None,
+             embed_dim: int | None = None) -> CorpusStore:
+        """Open the collection; with `create`, make it when missing. Refuses a store built with another model."""
+        client = _client(settings, create)
+        try:
+            collection = client.get_collection(settings.collection, embedding_function=None)
+        except Exception as exc:
+            if not create:
+                where = settings.chroma_url or settings.resolved_store_dir
+                if "does not exist" in str(exc) or "not found" in str(exc).lower():
+                    raise StoreError(f"no index found in {where} (collection {settings.collection!r}); build it "
+                                     "with `assistant index`") from exc
+                raise StoreError(f"the index in {where} cannot be read ({exc}); rebuild it with "
+                                 f"`{REBUILD_COMMAND}`") from exc
+            # No default embedding function: Chroma would otherwise try to download its own ONNX model.
+            collection = client.get_or_create_collection(
+                settings.collection, embedding_function=None,
+                configuration={"hnsw": {"space": "cosine"}},
+                metadata=_metadata(embed_model, embed_dim, Manifest()))
+        store = cls(settings, client, collection)
+        store.check_model(embed_model, embed_dim)
+        return store
+
+    # -- metadata -----------------------------------------------------------------------------------------------
+    def _meta(self) -> dict[str, Any]:
+        # Re-read every time: another writer (thread, or process via a server) may have committed since.
+        try:
+            fresh = self.client.get_collection(self.settings.collection, embedding_function=None)
+        except Exception as exc:
+            raise StoreError(f"the index collection {self.settings.collection!r} disappeared ({exc}); rebuild it "
+                             f"with `{REBUILD_COMMAND}`") from exc
+        self.collection = fresh
+        return dict(fresh.metadata or {})
+
+    @property
+    def embed_model(self) -> str | None:
+        return self._meta().get("embed_model")
+
+    def check_model(self, embed_model: str | None, embed_dim: int | None) -> None:
+        """Refuse to mix vectors of two models: the store remembers which one built it."""
+        meta = self._meta()
+        if int(meta.get("schema", SCHEMA_VERSION)) != SCHEMA_VERSION:
+            raise StoreError(f"the index was built by an incompatible version (schema {meta.get('schema')}); "
+                             f"rebuild it with `{REBUILD_COMMAND}`")
+        stored_model, stored_dim = meta.get("embed_model"), meta.get("embed_dim")
+        if embed_model and stored_model and stored_model != embed_model:
+            raise StoreError(f"the index was built with embedding model {stored_model!r} ({stored_dim}-dim) but the "
+                             f"settings ask for {embed_model!r}; use that model or rebuild with `{REBUILD_COMMAND}`")
+        if embed_dim and stored_dim and int(stored_dim) != embed_dim:
+            raise StoreError(f"the index holds {stored_dim}-dim vectors but the model gives {embed_dim}-dim ones; "
+                             f"rebuild with `{REBUILD_COMMAND}`")
+
+    def manifest(self) -> Manifest:
+        """The committed manifest (fresh from the store)."""
+        try:
+            return Manifest.from_json(self._meta().get("manifest"))
+        except (ValueError, TypeError) as exc:
+            raise StoreError(f"the index manifest is damaged ({exc}); rebuild with `{REBUILD_COMMAND}`") from exc
+
+    def commit(self, manifest: Manifest, embed_model: str, embed_dim: int) -> None:
+        """Make `manifest` the live state in one metadata write (the commit point of an index run)."""
+        self.collection.modify(metadata=_metadata(embed_model, embed_dim, manifest))
+
+    # -- chunks -------------------------------------------------------------------------------------------------
+    def existing_ids(self, ids: list[str]) -> set[str]:
+        """Which of `ids` are already stored (lets a rerun after a crash skip re-embedding)."""
+        found: set[str] = set()
+        for i in range(0, len(ids), 500):
+            found.update(self.collection.get(ids=ids[i:i + 500], include=[])["ids"])
+        return found
+
+    def add_nodes(self, nodes: list[Any]) -> None:
+        """Store embedded llama-index nodes through llama-index's Chroma integration (upsert by id)."""
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        ChromaVectorStore(chroma_collection=self.collection).add(nodes)
+
+    def delete_ids(self, ids: list[str]) -> None:
+        for i in range(0, len(ids), 500):
+            self.collection.delete(ids=ids[i:i + 500])
+
+    def orphan_ids(self, live_keys: list[str]) -> list[str]:
+        """Chunks whose document is not live: left by a killed run or by a replaced/removed file."""
+        where = {"doc_key": {"$nin": live_keys}} if live_keys else None
+        return list(self.collection.get(where=where, include=[])["ids"])
+
+    def chunks(self, doc_keys: list[str]) -> dict[str, Any]:
+        """Texts and metadata of the live chunks (for BM25 and listings); one read, not per document."""
+        if not doc_keys:
+            return {"ids": [], "documents": [], "metadatas": []}
+        return self.collection.get(where={"doc_key": {"$in": doc_keys}}, include=["documents", "metadatas"])
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def drop(self) -> None:
+        """Delete the whole collection (used by `--rebuild`)."""
+        self.client.delete_collection(self.settings.collection)
+
+
+def _metadata(embed_model: str | None, embed_dim: int | None, manifest: Manifest) -> dict[str, Any]:
+    meta: dict[str, Any] = {"schema": SCHEMA_VERSION, "manifest": manifest.to_json(), "updated_at": time.time()}
+    if embed_model:
+        meta["embed_model"] = embed_model
+    if embed_dim:
+        meta["embed_dim"] = embed_dim
+    return meta

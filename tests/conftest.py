@@ -1,0 +1,64 @@
+"""Shared fixtures: real models loaded once per session, a real Chroma store built from a copy of the seeds.
+
+Nothing here mocks the vector store or the models: the end-to-end tests exercise exactly what a user runs.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("ASSISTANT_NO_PROGRESS", "1")
+
+import assistant  # noqa: E402,F401  (offline switches)
+from assistant.config import Settings, load_settings  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+SEED_DOC_A = "000_ba464c03508296b8.txt"
+SEED_DOC_B = "004_e31eb55d49d7f6ac.txt"
+
+
+def make_settings(tmp: Path, corpus: Path | None = None, **overrides: Any) -> Settings:
+    """Settings pointing at a private corpus copy and data folder, never at the user's .data/."""
+    if corpus is None:
+        corpus = tmp / "corpus"
+        shutil.copytree(SEEDS, corpus)
+    return load_settings(overrides={"corpus_dir": corpus, "data_dir": tmp / "data", **overrides}, environ={})
+
+
+@pytest.fixture(scope="session")
+def embed_model() -> Any:
+    from index.embeddings import load_embedding
+
+    return load_embedding("packaged:all-MiniLM-L6-v2")
+
+
+@pytest.fixture(scope="session")
+def llm() -> Any:
+    from assistant.llm import load_llm
+
+    return load_llm(load_settings(environ={}))
+
+
+@pytest.fixture(scope="session")
+def seed_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return make_settings(tmp_path_factory.mktemp("seed"))
+
+
+@pytest.fixture(scope="session")
+def seed_assistant(seed_settings: Settings, embed_model: Any, llm: Any) -> Iterator[Any]:
+    """The full pipeline (LLM mode by default) over an index of the two seed articles."""
+    from assistant.pipeline import Assistant
+
+    bot = Assistant(seed_settings, embed_model=embed_model, llm=llm)
+    bot.index()
+    yield bot

@@ -1,0 +1,49 @@
+"""Settings precedence and validation: one object, defaults < TOML < environment < flags."""
+
+from pathlib import Path
+
+import pytest
+
+from assistant.config import ConfigError, load_settings
+
+
+def test_defaults_point_at_the_seed_corpus() -> None:
+    settings = load_settings(environ={})
+    assert settings.corpus_dir.name == "seeds"
+    assert settings.mode == "llm"
+    assert settings.resolved_store_dir == settings.data_dir / "store"
+
+
+def test_precedence_toml_then_env_then_overrides(tmp_path: Path) -> None:
+    toml = tmp_path / "a.toml"
+    toml.write_text('top_k = 3\nmode = "fast"\ncollection = "from_toml"\n', encoding="utf-8")
+    env = {"ASSISTANT_TOP_K": "7", "ASSISTANT_COLLECTION": "from_env"}
+    settings = load_settings(config_file=toml, environ=env, overrides={"collection": "from_flag", "mode": None})
+    assert settings.top_k == 7  # env beats TOML
+    assert settings.collection == "from_flag"  # flag beats env
+    assert settings.mode == "fast"  # a flag left unset (None) keeps the lower layer
+
+
+def test_toml_may_use_an_assistant_table(tmp_path: Path) -> None:
+    toml = tmp_path / "a.toml"
+    toml.write_text('[assistant]\ncandidate_k = 11\n', encoding="utf-8")
+    assert load_settings(config_file=toml, environ={}).candidate_k == 11
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("no_such_setting = 1\n", "unknown setting 'no_such_setting'"),
+    ("top_k = [\n", "not valid TOML"),
+    ('top_k = "many"\n', "expected int"),
+    ('mode = "creative"\n', "expected 'llm' or 'fast'"),
+    ("top_k = 0\n", "at least 1"),
+])
+def test_bad_settings_are_refused_with_a_clear_message(tmp_path: Path, content: str, message: str) -> None:
+    toml = tmp_path / "bad.toml"
+    toml.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=message):
+        load_settings(config_file=toml, environ={})
+
+
+def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(config_file=tmp_path / "nope.toml", environ={})

@@ -1,0 +1,128 @@
+"""Incremental indexing with the real embedding model and a real Chroma store.
+
+Adding, editing and deleting a file each touch exactly that file's chunks; an unchanged corpus costs nothing;
+the store remembers its embedding model and refuses another one.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from index.indexer import Indexer
+from index.readers import read_document
+from index.store import CorpusStore, StoreError
+from tests.conftest import SEED_DOC_A, SEED_DOC_B, make_settings
+
+
+def live_chunk_ids(settings: Any) -> dict[str, set[str]]:
+    """doc name -> ids of its chunks actually stored in Chroma."""
+    store = CorpusStore.open(settings)
+    data = store.collection.get(include=["metadatas"])
+    out: dict[str, set[str]] = {}
+    for chunk_id, meta in zip(data["ids"], data["metadatas"], strict=True):
+        out.setdefault(meta["doc"], set()).add(chunk_id)
+    return out
+
+
+@pytest.fixture()
+def fresh(tmp_path: Path, embed_model: Any) -> tuple[Any, Indexer]:
+    settings = make_settings(tmp_path)
+    return settings, Indexer(settings, embed_model=embed_model)
+
+
+def test_first_run_indexes_the_seeds_and_spans_are_exact(fresh: tuple[Any, Indexer]) -> None:
+    settings, indexer = fresh
+    report = indexer.run()
+    assert sorted(report.added) == [SEED_DOC_A, SEED_DOC_B]
+    assert report.chunks_added == report.chunks_total > 0
+    store = CorpusStore.open(settings)
+    data = store.collection.get(include=["documents", "metadatas"])
+    assert len(data["ids"]) == report.chunks_total
+    for text, meta in zip(data["documents"], data["metadatas"], strict=True):
+        source = read_document(settings.corpus_dir / meta["doc"], settings.corpus_dir).text
+        assert text == source[meta["start"]:meta["end"]]
+
+
+def test_second_run_on_unchanged_corpus_changes_nothing(fresh: tuple[Any, Indexer]) -> None:
+    settings, indexer = fresh
+    indexer.run()
+    before = live_chunk_ids(settings)
+    report = Indexer(settings).run()  # a new indexer: proves no model is needed when nothing changed
+    assert not report.changed
+    assert sorted(report.unchanged) == [SEED_DOC_A, SEED_DOC_B]
+    assert report.chunks_added == report.chunks_removed == 0
+    assert live_chunk_ids(settings) == before
+
+
+def test_add_edit_delete_touch_only_that_file(fresh: tuple[Any, Indexer]) -> None:
+    settings, indexer = fresh
+    indexer.run()
+    before = live_chunk_ids(settings)
+
+    new_file = settings.corpus_dir / "notes.md"
+    new_file.write_text("# Notes\n\nThe delegation flew to Montreux on a Tuesday.\n", encoding="utf-8")
+    report = indexer.run()
+    assert (report.added, report.updated, report.removed) == (["notes.md"], [], [])
+    after_add = live_chunk_ids(settings)
+    assert after_add[SEED_DOC_A] == before[SEED_DOC_A] and after_add[SEED_DOC_B] == before[SEED_DOC_B]
+    assert len(after_add["notes.md"]) == report.chunks_added == 1
+
+    doc_b = settings.corpus_dir / SEED_DOC_B
+    doc_b.write_text(doc_b.read_text(encoding="utf-8") + "\nA late paragraph about Aleppo.\n", encoding="utf-8")
+    report = indexer.run()
+    assert (report.added, report.updated, report.removed) == ([], [SEED_DOC_B], [])
+    after_edit = live_chunk_ids(settings)
+    assert after_edit[SEED_DOC_A] == before[SEED_DOC_A]
+    assert after_edit["notes.md"] == after_add["notes.md"]
+    assert after_edit[SEED_DOC_B].isdisjoint(before[SEED_DOC_B])  # old version's chunks are gone
+    assert report.chunks_removed == len(before[SEED_DOC_B])
+
+    new_file.unlink()
+    report = indexer.run()
+    assert (report.added, report.updated, report.removed) == ([], [], ["notes.md"])
+    after_delete = live_chunk_ids(settings)
+    assert "notes.md" not in after_delete
+    assert after_delete[SEED_DOC_A] == before[SEED_DOC_A]
+    assert CorpusStore.open(settings).manifest().docs.keys() == {SEED_DOC_A, SEED_DOC_B}
+
+
+def test_odd_files_are_skipped_with_reasons_and_lose_nothing(fresh: tuple[Any, Indexer]) -> None:
+    settings, indexer = fresh
+    shutil.copy(settings.corpus_dir / SEED_DOC_A, settings.corpus_dir / "copy_of_a.txt")
+    (settings.corpus_dir / "empty.txt").write_bytes(b"")
+    (settings.corpus_dir / "image.txt").write_bytes(bytes(range(256)) * 4)
+    (settings.corpus_dir / "table.csv").write_text("a,b\n", encoding="utf-8")
+    report = indexer.run()
+    reasons = dict(report.skipped)
+    assert "duplicate of" in reasons["copy_of_a.txt"]
+    assert "empty" in reasons["empty.txt"]
+    assert "binary" in reasons["image.txt"]
+    assert "unsupported" in reasons["table.csv"]
+    assert sorted(report.added) == [SEED_DOC_A, SEED_DOC_B]
+
+
+def test_store_refuses_another_embedding_model(fresh: tuple[Any, Indexer]) -> None:
+    settings, indexer = fresh
+    indexer.run()
+    with pytest.raises(StoreError, match="built with embedding model .*all-MiniLM.* rebuild"):
+        CorpusStore.open(settings).check_model("sentence-transformers/all-mpnet-base-v2", None)
+    with pytest.raises(StoreError, match="384-dim"):
+        CorpusStore.open(settings).check_model(None, 768)
+
+
+def test_missing_store_names_the_command_that_builds_it(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path)
+    with pytest.raises(StoreError, match="assistant index"):
+        CorpusStore.open(settings)
+
+
+def test_rebuild_starts_from_scratch(fresh: tuple[Any, Indexer]) -> None:
+    settings, indexer = fresh
+    first = indexer.run()
+    report = indexer.run(rebuild=True)
+    assert sorted(report.added) == [SEED_DOC_A, SEED_DOC_B]
+    assert report.chunks_total == first.chunks_total == CorpusStore.open(settings).count()
