@@ -153,6 +153,11 @@ class Assistant:
         return read_document(path, path.parent).text
 
     # -- questions --------------------------------------------------------------------------------------------
+    def retrieve(self, question: str, top_k: int | None = None) -> list[Passage]:
+        """The ranked passages the answer step would read (for evaluation of retrieval and for inspection)."""
+        text, _ = clean_question(question, self.settings.max_question_chars)
+        return self.retriever.retrieve(text, top_k=top_k)
+
     def ask(self, question: str, history: Sequence[dict[str, Any]] | Sequence[Turn] | None = None,
             mode: str | None = None, top_k: int | None = None) -> Answer:
         """Answer one question (with the conversation so far, if any); never raises on a bad answer, only on
