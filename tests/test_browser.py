@@ -1,0 +1,174 @@
+"""The web UI in a real browser (Debian's Chromium driven by Playwright): ask, see the cited passage highlighted,
+upload a document and ask about it, and prove a hostile document runs no script.
+
+Chromium comes from `apt-get install chromium` (never `playwright install`, which downloads); the tests skip
+with a reason when it is missing. Screenshots go to `test-output/` (git-ignored) for a human to look at.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+import assistant  # noqa: E402,F401  (offline switches)
+from assistant.config import load_settings  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+SEEDS = REPO / "seeds"
+SCREENSHOTS = REPO / "test-output"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ANSWER_TIMEOUT_MS = 120_000
+XSS_SCRIPT = "<script>alert(1)</script>"
+XSS_IMG = "<img src=x onerror=alert(1)>"
+XSS_DOC = ("Quillfeather incident report\n\nThe Quillfeather test page embedded the markup " + XSS_SCRIPT
+           + " and the tag " + XSS_IMG + " in its text.\n\nThe Quillfeather archive opened in 1931.\n")
+
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium not installed: apt-get install -y chromium"),
+    pytest.mark.filterwarnings("ignore:::gradio.queueing"),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory, embed_model: Any) -> Iterator[SimpleNamespace]:
+    """One running app in fast mode (these tests are about the page, not the LLM) over a copy of the seeds."""
+    from assistant.pipeline import Assistant
+    from assistant.ui import build_app, launch
+
+    tmp = tmp_path_factory.mktemp("browser")
+    corpus = tmp / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    settings = load_settings(overrides={"corpus_dir": corpus, "data_dir": tmp / "data", "mode": "fast"},
+                             environ={})
+    demo = build_app(Assistant(settings, embed_model=embed_model))
+    url = launch(demo, host="127.0.0.1", port=free_port(), block=False)
+    assert demo.service.ready.wait(600), "index build did not finish"  # type: ignore[attr-defined]
+    yield SimpleNamespace(url=url, corpus=corpus, files=tmp)
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture()
+def page(app: SimpleNamespace, browser: Any) -> Iterator[Any]:
+    """A fresh tab (a fresh Gradio session) on the app, with every JavaScript dialog recorded and dismissed."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    tab.dialogs = []
+    tab.on("dialog", lambda dialog: (tab.dialogs.append(dialog.message), dialog.dismiss()))
+    tab.goto(app.url)
+    tab.wait_for_selector("#question textarea", timeout=60_000)
+    tab.wait_for_selector("#status .status.ok", timeout=120_000)
+    yield tab
+    context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    SCREENSHOTS.mkdir(exist_ok=True)
+    path = SCREENSHOTS / name
+    page.screenshot(path=str(path), full_page=True)
+    return path
+
+
+def ask(page: Any, question: str) -> None:
+    """Type a question, press Enter, wait until the answer's sources are shown."""
+    page.fill("#question textarea", question)
+    page.press("#question textarea", "Enter")
+    page.wait_for_selector("#sources-panel .src-card", timeout=ANSWER_TIMEOUT_MS)
+
+
+def upload(page: Any, path: Path) -> str:
+    """Upload a file on the Documents tab; returns the notice the page shows once it is indexed."""
+    page.get_by_role("tab", name="Documents").click()
+    page.set_input_files("#upload input[type=file]", str(path))
+    page.wait_for_selector("#corpus-notice li", timeout=ANSWER_TIMEOUT_MS)
+    return page.inner_text("#corpus-notice")
+
+
+def test_question_shows_cited_answer_and_highlighted_source(page: Any) -> None:
+    ask(page, "Who met Kerry in Paris?")
+    bot = page.locator("#chatbot .message.bot").last
+    assert "Lavrov" in bot.inner_text()
+    assert bot.locator(".cite-mark").first.is_visible()
+    assert page.locator("#sources-panel .src-card .src-num").first.inner_text() == "[1]"
+    mark = page.locator("#sources-panel .src-passage mark").first
+    assert mark.is_visible() and "Lavrov" in mark.inner_text()
+    assert "000_ba464c03508296b8.txt" in page.inner_text("#sources-panel")
+    page.locator("#sources-panel details summary").first.click()
+    assert page.locator("#sources-panel .src-context").first.is_visible()
+    screenshot(page, "ui-answer.png")
+
+
+def test_example_question_and_clear(page: Any) -> None:
+    page.get_by_text("Who won the 2014 FIFA World Cup?").click()
+    page.wait_for_selector("#sources-panel .src-card.related", timeout=ANSWER_TIMEOUT_MS)
+    assert "do not answer" in page.locator("#chatbot .message.bot").last.inner_text()
+    assert "Related passages" in page.inner_text("#sources-panel")
+    screenshot(page, "ui-abstention.png")
+    page.click("#clear-button")
+    page.wait_for_selector("#sources-panel .sources.empty")
+    assert page.locator("#chatbot .message").count() == 0
+
+
+def test_upload_ask_and_remove_a_document(page: Any, app: SimpleNamespace) -> None:
+    doc = app.files / "brindlewick bridge.txt"
+    doc.write_text("Brindlewick bridge notes\n\nThe Brindlewick bridge in Harrowgate was painted green in 1962.\n",
+                   encoding="utf-8")
+    notice = upload(page, doc)
+    assert "Added brindlewick_bridge.txt" in notice and "1 added" in notice
+    assert "brindlewick_bridge.txt" in page.inner_text("#documents-table")
+    screenshot(page, "ui-documents.png")
+    page.get_by_role("tab", name="Chat").click()
+    ask(page, "What colour was the Brindlewick bridge painted?")
+    assert "brindlewick_bridge.txt" in page.inner_text("#sources-panel")
+    assert "green" in page.locator("#sources-panel mark").first.inner_text()
+    assert (app.corpus / "brindlewick_bridge.txt").is_file()
+
+    page.get_by_role("tab", name="Documents").click()
+    page.click("#remove-choice input")
+    page.get_by_role("option", name="brindlewick_bridge.txt").click()
+    page.click("#remove-button")
+    page.wait_for_selector("#corpus-notice li:has-text('Removed brindlewick_bridge.txt')", timeout=ANSWER_TIMEOUT_MS)
+    assert "1 removed" in page.inner_text("#corpus-notice")
+    assert "brindlewick_bridge.txt" not in page.inner_text("#documents-table")
+    assert not (app.corpus / "brindlewick_bridge.txt").exists()
+
+
+def test_hostile_document_runs_no_script(page: Any, app: SimpleNamespace) -> None:
+    doc = app.files / "quillfeather.txt"
+    doc.write_text(XSS_DOC, encoding="utf-8")
+    assert "Added quillfeather.txt" in upload(page, doc)
+    page.get_by_role("tab", name="Chat").click()
+    ask(page, "What markup did the Quillfeather test page embed? " + XSS_IMG)
+    page.wait_for_timeout(1500)  # give any injected handler (img onerror) time to fire
+    sources = page.inner_text("#sources-panel")
+    assert XSS_SCRIPT in sources and XSS_IMG in sources, sources
+    assert XSS_IMG in page.locator("#chatbot .message.user").last.inner_text()
+    assert page.locator("#sources-panel script, #sources-panel img, #chatbot .message img").count() == 0
+    assert page.dialogs == [], f"a script ran: {page.dialogs}"
+    screenshot(page, "ui-xss.png")
