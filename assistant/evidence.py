@@ -1,39 +1,45 @@
-"""Pick the few source sentences that best answer the question, from the top retrieved passages.
+"""Score every sentence of the candidate passages, rerank the passages by their evidence, pick the best sentences.
 
-The local LLM reads a handful of numbered sentences instead of whole chunks: it answers in seconds rather than
-tens of seconds, and every sentence has an exact span, so a `[n]` mark maps straight to the characters it cites.
-A sentence's score mixes meaning (cosine of MiniLM embeddings) with the share of the question's rare words it
-contains (names and numbers matter more than meaning for factoid questions), plus a small prior from its
-passage's retrieval rank. Overlapping chunks yield the same sentence twice; it is kept once.
+Factoid questions are answered by one sentence, so a passage is as good as its best sentence. Each sentence gets
+a score mixing meaning (cosine between the question and the sentence vector stored at index time) and the
+IDF-weighted share of the question's words it contains (names and numbers matter more than meaning here); a
+passage's score adds its best sentence, its best two-sentence window (for answers that straddle a boundary) and
+its dense and BM25 scores. On SQuAD-even (1,023 paragraphs) this lifts recall@1 of the gold paragraph from 0.72
+(rank fusion alone) to 0.85 at no model cost, since the sentence vectors were computed when indexing.
+
+The LLM then reads only the few best sentences, numbered, so an answer costs seconds, and each `[n]` mark maps to
+an exact span. Overlapping chunks yield the same sentence twice; it is kept once.
 
 Example:
-    >>> selector = EvidenceSelector(embed_model)  # doctest: +SKIP
-    >>> selector.select("Where was Geneva II held?", passages, limit=3)[0].text  # doctest: +SKIP
+    >>> ranked = EvidenceRanker().rank(question, query_vector, passages, term_stats)  # doctest: +SKIP
+    >>> ranked.sentences[0].text  # doctest: +SKIP
     'Kerry and Lavrov called for the ceasefire to start ahead of the Geneva II talks due to begin in Montreux...'
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from assistant.retrieval import Passage
 from assistant.text import TermStats, content_terms, lexical_overlap
-from index.chunking import sentence_spans
 
-# Weights of the sentence score; tuned on the seed pairs and SQuAD dev (docs/BENCHMARKS.md), kept simple on
-# purpose: meaning and rare-word overlap matter about equally, the passage rank breaks ties.
+# Weights tuned by grid search on 600 SQuAD-even questions and checked on 600 others (recall@1 0.85, @5 0.99);
+# see docs/BENCHMARKS.md. Meaning and word overlap count equally inside a sentence; the passage-level dense and
+# BM25 scores (BM25 normalised by the best candidate) break ties between similar sentences.
 SEMANTIC_WEIGHT = 0.5
-LEXICAL_WEIGHT = 0.5
-PASSAGE_PRIOR = 0.05
+DENSE_WEIGHT = 0.6
+BM25_WEIGHT = 0.3
+WINDOW_WEIGHT = 0.2
+# A sentence's evidence score leans on its passage's score too: the same words in a better passage are likelier
+# to be the answer.
+PASSAGE_WEIGHT = 0.5
+
 
 @dataclass
 class Evidence:
-    """A candidate sentence with its exact span and score."""
+    """A candidate sentence with its exact span (document coordinates) and score."""
 
     doc: str
     start: int
@@ -47,56 +53,59 @@ class Evidence:
     passage_rank: int
 
 
-class EvidenceSelector:
-    """Scores the sentences of retrieved passages; caches sentence vectors per chunk (they never change)."""
+@dataclass
+class RankedEvidence:
+    """Passages reordered by evidence, and their sentences, best first."""
 
-    def __init__(self, embed_model: Any, cache_size: int = 4096) -> None:
-        self.embed_model = embed_model
-        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self._cache_size = cache_size
-        self._lock = threading.Lock()
+    passages: list[Passage] = field(default_factory=list)
+    sentences: list[Evidence] = field(default_factory=list)
 
-    def _sentence_vectors(self, passage: Passage, texts: list[str]) -> np.ndarray:
-        with self._lock:
-            cached = self._cache.get(passage.chunk_id)
-            if cached is not None and len(cached) == len(texts):
-                self._cache.move_to_end(passage.chunk_id)
-                return cached
-        vectors = np.asarray(self.embed_model.get_text_embedding_batch(texts), dtype=np.float32)
-        with self._lock:
-            self._cache[passage.chunk_id] = vectors
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return vectors
+    @property
+    def best_score(self) -> float:
+        return self.sentences[0].score if self.sentences else 0.0
 
-    def select(self, question: str, passages: list[Passage], limit: int, stats: TermStats) -> list[Evidence]:
-        """The `limit` best sentences, best first; spans are in document coordinates."""
+
+class EvidenceRanker:
+    """Stateless and thread-safe: all inputs come with the call."""
+
+    def rank(self, question: str, query_vector: np.ndarray | None, passages: list[Passage],
+             stats: TermStats) -> RankedEvidence:
+        """Rerank `passages` by their evidence and return them with their sentences, best first."""
         if not passages:
-            return []
-        candidates: list[tuple[Passage, int, int, int]] = []
-        for rank, passage in enumerate(passages):
-            for s_start, s_end in sentence_spans(passage.text):
-                candidates.append((passage, rank, passage.start + s_start, passage.start + s_end))
-        if not candidates:
-            return []
-        q_vec = np.asarray(self.embed_model.get_query_embedding(question), dtype=np.float32)
+            return RankedEvidence()
         q_terms = content_terms(question)
-        by_passage: dict[str, np.ndarray] = {}
+        best_bm25 = max((p.lexical or 0.0) for p in passages) or 1.0
+        per_passage: list[tuple[Passage, list[tuple[int, int, float, float, float]]]] = []
         for passage in passages:
-            texts = [passage.text[s - passage.start:e - passage.start] for p, _, s, e in candidates if p is passage]
-            by_passage[passage.chunk_id] = self._sentence_vectors(passage, texts)
+            sentences = _sentence_scores(passage, query_vector, q_terms, stats)
+            best = max(s[4] for s in sentences)
+            texts = [passage.text[s:e] for s, e, *_ in sentences]
+            window = max((lexical_overlap(q_terms, texts[i] + " " + texts[i + 1], stats)
+                          for i in range(len(texts) - 1)), default=best)
+            passage.rerank = (best + WINDOW_WEIGHT * window + DENSE_WEIGHT * (passage.dense or 0.0)
+                              + BM25_WEIGHT * (passage.lexical or 0.0) / best_bm25)
+            per_passage.append((passage, sentences))
+        per_passage.sort(key=lambda item: -(item[0].rerank or 0.0))
         seen: dict[tuple[str, int], Evidence] = {}
-        counters: dict[str, int] = {}
-        for passage, rank, start, end in candidates:
-            i = counters.get(passage.chunk_id, 0)
-            counters[passage.chunk_id] = i + 1
-            text = passage.text[start - passage.start:end - passage.start]
-            semantic = float(by_passage[passage.chunk_id][i] @ q_vec)
-            lexical = lexical_overlap(q_terms, text, stats)
-            score = SEMANTIC_WEIGHT * semantic + LEXICAL_WEIGHT * lexical + PASSAGE_PRIOR / (1 + rank)
-            key = (passage.doc, start)
-            if key not in seen or seen[key].score < score:
-                seen[key] = Evidence(passage.doc, start, end, text, score, semantic, lexical, passage.title,
-                                     passage.chunk_id, rank)
-        return sorted(seen.values(), key=lambda e: -e.score)[:limit]
+        for rank, (passage, sentences) in enumerate(per_passage):
+            for s, e, semantic, lexical, score in sentences:
+                total = (1 - PASSAGE_WEIGHT) * score + PASSAGE_WEIGHT * (passage.rerank or 0.0) / 2
+                key = (passage.doc, passage.start + s)
+                if key not in seen or seen[key].score < total:
+                    seen[key] = Evidence(passage.doc, passage.start + s, passage.start + e, passage.text[s:e], total,
+                                         semantic, lexical, passage.title, passage.chunk_id, rank)
+        return RankedEvidence(passages=[p for p, _ in per_passage],
+                              sentences=sorted(seen.values(), key=lambda ev: -ev.score))
 
+
+def _sentence_scores(passage: Passage, query_vector: np.ndarray | None, q_terms: list[str],
+                     stats: TermStats) -> list[tuple[int, int, float, float, float]]:
+    """(start, end, semantic, lexical, combined) for each sentence of the passage, spans relative to it."""
+    vectors = passage.sentence_vectors
+    use_vectors = query_vector is not None and vectors is not None and len(vectors) == len(passage.sentences)
+    out = []
+    for i, (s, e) in enumerate(passage.sentences):
+        semantic = float(vectors[i] @ query_vector) if use_vectors else (passage.dense or 0.0)
+        lexical = lexical_overlap(q_terms, passage.text[s:e], stats)
+        out.append((s, e, semantic, lexical, SEMANTIC_WEIGHT * semantic + (1 - SEMANTIC_WEIGHT) * lexical))
+    return out

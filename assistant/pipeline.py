@@ -25,7 +25,7 @@ from typing import Any
 from assistant.citations import check_reply, short_answer_from, to_citations
 from assistant.config import Settings, load_settings
 from assistant.conversation import Turn, rewrite, turns_from_messages
-from assistant.evidence import Evidence, EvidenceSelector
+from assistant.evidence import Evidence, EvidenceRanker, RankedEvidence
 from assistant.retrieval import HybridRetriever, Passage
 from assistant.types import REFUSAL, Answer, Citation
 from index.indexer import Indexer, IndexReport, ProgressCallback
@@ -76,7 +76,7 @@ class Assistant:
         self._embed_model = embed_model
         self._llm = llm
         self._retriever: HybridRetriever | None = None
-        self._selector: EvidenceSelector | None = None
+        self._ranker = EvidenceRanker()
         self._lock = threading.RLock()
         self.thresholds = load_thresholds(self.settings)
 
@@ -106,7 +106,6 @@ class Assistant:
                 store = CorpusStore.open(self.settings, create=False)
                 store.check_model(self.settings.embed_model, None)
                 self._retriever = HybridRetriever(store, self.embed_model, self.settings)
-                self._selector = EvidenceSelector(self.embed_model)
             return self._retriever
 
     def warm_up(self, mode: str | None = None) -> dict[str, float]:
@@ -154,9 +153,19 @@ class Assistant:
 
     # -- questions --------------------------------------------------------------------------------------------
     def retrieve(self, question: str, top_k: int | None = None) -> list[Passage]:
-        """The ranked passages the answer step would read (for evaluation of retrieval and for inspection)."""
+        """The ranked passages the answer step reads (for evaluation of retrieval and for inspection)."""
         text, _ = clean_question(question, self.settings.max_question_chars)
-        return self.retriever.retrieve(text, top_k=top_k)
+        return self._evidence(text)[0].passages[: top_k or self.settings.top_k]
+
+    def _evidence(self, question: str) -> tuple[RankedEvidence, dict[str, float]]:
+        """Retrieve candidates and rank their sentences; timings of both steps."""
+        t0 = time.perf_counter()
+        retriever = self.retriever
+        vector, candidates = retriever.candidates(question)
+        t1 = time.perf_counter()
+        ranked = self._ranker.rank(question, vector, candidates, retriever.term_stats)
+        t2 = time.perf_counter()
+        return ranked, {"retrieve_ms": (t1 - t0) * 1000, "evidence_ms": (t2 - t1) * 1000}
 
     def ask(self, question: str, history: Sequence[dict[str, Any]] | Sequence[Turn] | None = None,
             mode: str | None = None, top_k: int | None = None) -> Answer:
@@ -185,20 +194,13 @@ class Assistant:
         standalone = rewrite(text, turns, generate)
         timings["rewrite_ms"] = (time.perf_counter() - t0) * 1000
 
-        t0 = time.perf_counter()
-        retriever = self.retriever
-        passages = retriever.retrieve(standalone, top_k=top_k)
-        timings["retrieve_ms"] = (time.perf_counter() - t0) * 1000
-
-        t0 = time.perf_counter()
-        assert self._selector is not None
-        evidence = self._selector.select(standalone, passages, self.settings.evidence_sentences,
-                                         retriever.term_stats)
-        timings["evidence_ms"] = (time.perf_counter() - t0) * 1000
+        ranked, step_timings = self._evidence(standalone)
+        timings.update(step_timings)
+        passages = ranked.passages[: top_k or self.settings.top_k]
+        evidence = ranked.sentences[: self.settings.evidence_sentences]
 
         base = {"question": text, "standalone_question": standalone, "mode": mode, "notes": notes}
-        best = evidence[0].score if evidence else 0.0
-        if not evidence or best < self.thresholds.get(mode, 0.0):
+        if not evidence or ranked.best_score < self.thresholds.get(mode, 0.0):
             answer = self._abstain(base, passages)
         elif mode == "fast":
             answer = self._extractive(base, evidence)

@@ -14,13 +14,15 @@ Example:
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from assistant.text import TermStats
+from index.chunking import unpack_spans, unpack_vectors
 from index.store import CorpusStore, Manifest
 
 if TYPE_CHECKING:
@@ -42,6 +44,9 @@ class Passage:
     dense: float | None = None  # cosine similarity, when the dense retriever returned it
     lexical: float | None = None  # BM25 score, when BM25 returned it
     ranks: dict[str, int] = field(default_factory=dict)
+    sentences: list[tuple[int, int]] = field(default_factory=list)  # spans relative to `text`
+    sentence_vectors: Any = None  # numpy rows aligned with `sentences` (decoded from the chunk's metadata)
+    rerank: float | None = None  # evidence-based score set by assistant.evidence (None before reranking)
 
 
 def reciprocal_rank_fusion(rankings: dict[str, Sequence[str]], k: int = 60,
@@ -67,6 +72,7 @@ class HybridRetriever:
         self._keys: list[str] = []
         self._bm25: Any = None
         self._nodes: dict[str, Any] = {}
+        self._dim = 0
         self.manifest = Manifest()
         self.term_stats = TermStats()
 
@@ -85,54 +91,52 @@ class HybridRetriever:
         data = self.store.chunks(keys)
         nodes = {}
         for chunk_id, text, meta in zip(data["ids"], data["documents"], data["metadatas"], strict=True):
-            meta = {k: v for k, v in meta.items() if not k.startswith("_")}
             nodes[chunk_id] = TextNode(id_=chunk_id, text=text, metadata=meta,
-                                       excluded_embed_metadata_keys=[k for k in meta if k != "title"])
+                                       excluded_embed_metadata_keys=[k for k in meta if k != "title"],
+                                       excluded_llm_metadata_keys=list(meta))
         self._nodes, self._keys, self.manifest = nodes, keys, manifest
+        self._dim = int(self.store.embed_dim or 0)
         self.term_stats = TermStats(node.text for node in nodes.values())
         self._bm25 = _build_bm25(list(nodes.values()), self.settings.candidate_k) if nodes else None
         self._generation = manifest.generation
 
-    def retrieve(self, query: str, top_k: int | None = None) -> list[Passage]:
-        """The `top_k` best passages for `query`, best first (empty when the index is empty)."""
+    def candidates(self, query: str) -> tuple[np.ndarray | None, list[Passage]]:
+        """The query vector and up to `candidate_k` fused candidates, best first (empty when the index is)."""
         self.refresh()
         with self._lock:
-            keys, bm25, nodes = self._keys, self._bm25, self._nodes
+            keys, bm25, nodes, dim = self._keys, self._bm25, self._nodes, self._dim
         if not keys:
-            return []
-        dense = self._dense(query, keys)
+            return None, []
+        vector = np.asarray(self.embed_model.get_query_embedding(query), dtype=np.float32)
+        k = min(self.settings.candidate_k, len(nodes))
+        dense = self.store.query(vector.tolist(), k, keys)
         lexical = _bm25_search(bm25, query) if bm25 is not None else []
-        fused = reciprocal_rank_fusion({"dense": [i for i, _ in dense], "bm25": [i for i, _ in lexical]},
-                                       k=self.settings.rrf_k)
+        rankings = {"dense": [i for i, _ in dense], "bm25": [i for i, _ in lexical]}
+        fused = reciprocal_rank_fusion(rankings, k=self.settings.rrf_k)
         dense_scores, lexical_scores = dict(dense), dict(lexical)
         passages = []
-        for chunk_id, score in sorted(fused.items(), key=lambda kv: -kv[1]):
+        for chunk_id, score in sorted(fused.items(), key=lambda kv: -kv[1])[:k]:
             node = nodes.get(chunk_id)
             if node is None:  # committed after our snapshot: skip rather than mix generations
                 continue
-            meta = node.metadata
-            passages.append(Passage(
-                chunk_id=chunk_id, doc=meta["doc"], start=int(meta["start"]), end=int(meta["end"]), text=node.text,
-                title=meta.get("title", ""), date=meta.get("date", ""), score=score,
-                dense=dense_scores.get(chunk_id), lexical=lexical_scores.get(chunk_id),
-                ranks={name: ranked.index(chunk_id) + 1 for name, ranked in
-                       (("dense", [i for i, _ in dense]), ("bm25", [i for i, _ in lexical])) if chunk_id in ranked}))
-        return passages[: top_k or self.settings.top_k]
+            passages.append(_passage(node, score, dense_scores.get(chunk_id), lexical_scores.get(chunk_id),
+                                     {name: ranked.index(chunk_id) + 1 for name, ranked in rankings.items()
+                                      if chunk_id in ranked}, dim))
+        return vector, passages
 
-    def _dense(self, query: str, keys: list[str]) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity) from Chroma, restricted to the live document keys."""
-        from llama_index.core.vector_stores import FilterOperator, MetadataFilter, MetadataFilters, VectorStoreQuery
-        from llama_index.vector_stores.chroma import ChromaVectorStore
+    def retrieve(self, query: str, top_k: int | None = None) -> list[Passage]:
+        """The `top_k` best fused passages (before evidence reranking), best first."""
+        return self.candidates(query)[1][: top_k or self.settings.top_k]
 
-        vector_store = ChromaVectorStore(chroma_collection=self.store.collection)
-        query_obj = VectorStoreQuery(
-            query_embedding=self.embed_model.get_query_embedding(query),
-            similarity_top_k=min(self.settings.candidate_k, max(1, len(self._nodes))),
-            filters=MetadataFilters(filters=[MetadataFilter(key="doc_key", value=keys, operator=FilterOperator.IN)]))
-        result = vector_store.query(query_obj)
-        # llama-index reports exp(-distance); Chroma's cosine distance is 1 - cos, so cos = 1 + ln(score).
-        return [(node_id, 1.0 + math.log(max(sim, 1e-12)))
-                for node_id, sim in zip(result.ids or [], result.similarities or [], strict=True)]
+
+def _passage(node: Any, score: float, dense: float | None, lexical: float | None, ranks: dict[str, int],
+             dim: int) -> Passage:
+    meta = node.metadata
+    sentences = unpack_spans(meta.get("sents", "")) or [(0, len(node.text))]
+    vectors = unpack_vectors(meta["svec"], dim) if meta.get("svec") and dim else None
+    return Passage(chunk_id=node.node_id, doc=meta["doc"], start=int(meta["start"]), end=int(meta["end"]),
+                   text=node.text, title=meta.get("title", ""), date=meta.get("date", ""), score=score, dense=dense,
+                   lexical=lexical, ranks=ranks, sentences=sentences, sentence_vectors=vectors)
 
 
 def _build_bm25(nodes: list[Any], top_k: int) -> Any:

@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from index.chunking import SpanSentenceSplitter
+import numpy as np
+
+from index.chunking import SpanSentenceSplitter, pack_spans, pack_vectors, sentence_spans
 from index.readers import SUPPORTED_SUFFIXES, SourceDocument, UnusableDocument, read_document
 from index.store import CorpusStore, DocEntry, Manifest, StoreError
 
@@ -253,13 +255,34 @@ class Indexer:
         bar = _progress_bar(len(pending), progress)
         for i in range(0, len(pending), WRITE_GROUP):
             group = pending[i:i + WRITE_GROUP]
-            texts = [node.get_content(metadata_mode="embed") for node in group]
-            for node, vector in zip(group, self.embed_model.get_text_embedding_batch(texts), strict=True):
-                node.embedding = vector
-            store.add_nodes(group)
+            self._write_group(store, group)
             bar(min(i + WRITE_GROUP, len(pending)))
         report.chunks_added = len(nodes)
         return entries
+
+
+    def _write_group(self, store: CorpusStore, group: list[Any]) -> None:
+        """Embed chunks and their sentences in one batch; sentence vectors travel in the chunk's metadata.
+
+        Storing them with the chunk makes them part of the same atomic write, and lets a question score every
+        candidate sentence without running the model over them (the cost that would dominate fast mode).
+        """
+        sentence_spans_per_chunk = [sentence_spans(node.text) for node in group]
+        chunk_inputs = [node.get_content(metadata_mode="embed") for node in group]
+        sentence_inputs = [node.text[s:e] for node, spans in zip(group, sentence_spans_per_chunk, strict=True)
+                           for s, e in spans]
+        vectors = np.asarray(self.embed_model.get_text_embedding_batch(chunk_inputs + sentence_inputs),
+                             dtype=np.float32)
+        chunk_vectors, sentence_vectors = vectors[:len(group)], vectors[len(group):]
+        metadatas, offset = [], 0
+        for node, spans in zip(group, sentence_spans_per_chunk, strict=True):
+            meta = {k: v for k, v in node.metadata.items() if v is not None}
+            meta["sents"] = pack_spans(spans)
+            meta["svec"] = pack_vectors(sentence_vectors[offset:offset + len(spans)])
+            offset += len(spans)
+            metadatas.append(meta)
+        store.upsert_chunks([node.node_id for node in group], chunk_vectors.tolist(), [node.text for node in group],
+                            metadatas)
 
 
 def embedding_dim(model: Any) -> int:

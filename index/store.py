@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from assistant.config import Settings
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: chunks carry their sentence spans and vectors
 REBUILD_COMMAND = "assistant index --rebuild"
 
 
@@ -146,6 +146,11 @@ class CorpusStore:
     def embed_model(self) -> str | None:
         return self._meta().get("embed_model")
 
+    @property
+    def embed_dim(self) -> int | None:
+        dim = self._meta().get("embed_dim")
+        return int(dim) if dim else None
+
     def check_model(self, embed_model: str | None, embed_dim: int | None) -> None:
         """Refuse to mix vectors of two models: the store remembers which one built it."""
         meta = self._meta()
@@ -179,11 +184,17 @@ class CorpusStore:
             found.update(self.collection.get(ids=ids[i:i + 500], include=[])["ids"])
         return found
 
-    def add_nodes(self, nodes: list[Any]) -> None:
-        """Store embedded llama-index nodes through llama-index's Chroma integration (upsert by id)."""
-        from llama_index.vector_stores.chroma import ChromaVectorStore
+    def upsert_chunks(self, ids: list[str], embeddings: list[list[float]], texts: list[str],
+                      metadatas: list[dict[str, Any]]) -> None:
+        """Store chunks with their vectors (upsert: re-adding after a killed run is harmless)."""
+        self.collection.upsert(ids=ids, embeddings=embeddings, documents=texts, metadatas=metadatas)
 
-        ChromaVectorStore(chroma_collection=self.collection).add(nodes)
+    def query(self, vector: list[float], k: int, doc_keys: list[str]) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the `k` nearest live chunks."""
+        result = self.collection.query(query_embeddings=[vector], n_results=k, include=["distances"],
+                                       where={"doc_key": {"$in": doc_keys}})
+        # The collection uses cosine space: distance = 1 - cosine similarity.
+        return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)]
 
     def delete_ids(self, ids: list[str]) -> None:
         for i in range(0, len(ids), 500):

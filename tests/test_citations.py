@@ -1,0 +1,78 @@
+"""Citation checks: every mark must be backed by the sentence it names; quotes are the source's characters."""
+
+from assistant.citations import check_reply, locate, parse_reply, short_answer_from, supports, to_citations
+from assistant.conversation import is_follow_up, rewrite_by_rule, turns_from_messages
+from assistant.evidence import Evidence
+
+
+def ev(text: str, doc: str = "a.txt", start: int = 0) -> Evidence:
+    return Evidence(doc=doc, start=start, end=start + len(text), text=text, score=0.5, semantic=0.5, lexical=0.5,
+                    title="", chunk_id="c", passage_rank=0)
+
+
+EVIDENCE = [
+    ev("Kerry met Lavrov in Paris on Monday.", start=0),
+    ev("The Geneva II talks are due to begin in Montreux in Switzerland on January 22.", start=40),
+    ev("The conflict has killed 130,000 people.", start=130),
+]
+
+
+def test_parse_reply_splits_phrase_and_marks() -> None:
+    assert parse_reply("Montreux [2]") == ("Montreux", [2])
+    assert parse_reply("Answer: Montreux, Switzerland [2][1] [2].") == ("Montreux, Switzerland", [2, 1])
+    assert parse_reply("130,000 [3, 1]") == ("130,000", [3, 1])
+
+
+def test_supported_mark_is_kept_and_unsupported_mark_dropped() -> None:
+    checked = check_reply("Montreux [1][2]", EVIDENCE)
+    assert [e.start for e in checked.supported] == [40]
+    assert checked.dropped_marks == [1]
+
+
+def test_mark_out_of_range_is_dropped() -> None:
+    checked = check_reply("Montreux [9]", EVIDENCE)
+    assert checked.dropped_marks == [9]
+    assert [e.start for e in checked.supported] == [40]  # the phrase itself is found in sentence 2
+
+
+def test_claim_found_nowhere_has_no_support() -> None:
+    checked = check_reply("Geneva [2]", EVIDENCE[:1] + EVIDENCE[2:])
+    assert not checked.supported
+
+
+def test_not_found_reply_is_recognised() -> None:
+    for reply in ("NOT FOUND", "The sentences do not mention it.", "I don't know."):
+        assert check_reply(reply, EVIDENCE).said_not_found, reply
+
+
+def test_supports_tolerates_case_punctuation_and_articles() -> None:
+    assert supports("the Montreux", "…begin in MONTREUX, Switzerland")
+    assert supports("130,000", "The conflict has killed 130,000 people.")
+    assert not supports("Geneva", "Kerry met Lavrov in Paris on Monday.")
+
+
+def test_short_answer_uses_the_source_characters() -> None:
+    assert short_answer_from("montreux in switzerland", [EVIDENCE[1]]) == "Montreux in Switzerland"
+    assert locate("january  22", EVIDENCE[1].text) is not None
+
+
+def test_citations_are_numbered_in_order() -> None:
+    citations = to_citations([EVIDENCE[1], EVIDENCE[0]])
+    assert [(c.id, c.start) for c in citations] == [(1, 40), (2, 0)]
+    assert citations[0].quote == EVIDENCE[1].text
+
+
+def test_follow_up_detection_and_rule_rewrite() -> None:
+    history = [("Who met Kerry in Paris?", "Lavrov")]
+    assert is_follow_up("What did he say about Iran?", history)
+    assert not is_follow_up("What did he say about Iran?", [])
+    assert not is_follow_up("Where will the Geneva II talks be held?", history)
+    assert rewrite_by_rule("What did he say about Iran?", history) == "What did Lavrov say about Iran?"
+    carried = rewrite_by_rule("When do they start?", [("Where will the Geneva II talks be held?", "Montreux")])
+    assert "Geneva II" in carried and carried.startswith("When do they start?")
+
+
+def test_turns_from_chat_messages_strip_marks() -> None:
+    messages = [{"role": "user", "content": "Who met Kerry?"}, {"role": "assistant", "content": "Lavrov [1]"},
+                {"role": "user", "content": "What did he say?"}]
+    assert turns_from_messages(messages) == [("Who met Kerry?", "Lavrov")]
