@@ -13,13 +13,14 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.evidence import Evidence
-from assistant.text import content_terms
+from assistant.text import content_terms, words
 from assistant.types import Citation
 
 MARK_RE = re.compile(r"\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]")
@@ -79,12 +80,43 @@ def supports(phrase: str, sentence: str) -> bool:
     return len(terms & present) / len(terms) >= MIN_TERM_SUPPORT
 
 
+def snap_phrase(phrase: str, sentence: str) -> str | None:
+    """The source's own words that `phrase` miscopies by a character or two ("1954–1763" for "1754–1763").
+
+    A small model copying a span sometimes slips on a digit or a letter; the span it meant is the stretch of
+    whole words of the sentence most like the phrase, if at least SNAP_MIN_RATIO alike. None when nothing is.
+    """
+    target = phrase.lower()
+    if len(target) < SNAP_MIN_CHARS:
+        return None
+    tokens = list(re.finditer(r"\S+", sentence))
+    count = len(phrase.split())
+    best, best_ratio = None, SNAP_MIN_RATIO
+    for size in {max(1, count - 1), count, count + 1}:
+        for i in range(len(tokens) - size + 1):
+            start, end = tokens[i].start(), tokens[i + size - 1].end()
+            candidate = sentence[start:end].strip(".,;:!?\"'()[]")
+            ratio = difflib.SequenceMatcher(None, target, candidate.lower()).ratio()
+            if ratio > best_ratio:
+                best, best_ratio = candidate, ratio
+    return best
+
+
+# A miscopied phrase is snapped to the source when at least this alike (one wrong character in a 9-character
+# date is 0.89) and at least this long (shorter phrases are too easily alike by chance).
+SNAP_MIN_RATIO = 0.85
+SNAP_MIN_CHARS = 4
+
+
 def check_reply(reply: str, evidence: Sequence[Evidence]) -> CheckedAnswer:
     """Verify every mark of `reply` against the numbered `evidence` (1-based)."""
     phrase, marks = parse_reply(reply)
     said_not_found = bool(NOT_FOUND_RE.search(reply)) and len(phrase.split()) <= 12
     supported: list[Evidence] = []
     dropped: list[int] = []
+    first = marks[0] if marks else 0
+    if phrase and not said_not_found and 1 <= first <= len(evidence) and not supports(phrase, evidence[first - 1].text):
+        phrase = snap_phrase(phrase, evidence[first - 1].text) or phrase
     for mark in marks:
         if 1 <= mark <= len(evidence) and supports(phrase, evidence[mark - 1].text):
             supported.append(evidence[mark - 1])
@@ -113,6 +145,24 @@ def short_answer_from(phrase: str, cited: Sequence[Evidence]) -> str:
         if span:
             return evidence.text[span[0]:span[1]]
     return phrase
+
+
+def trim_echo(phrase: str, question: str) -> str:
+    """The phrase without leading/trailing words the question already says ("61 yards" for "How many yards").
+
+    An answer is what the question does not know yet: "guilty of the murder of Christ" answers "what were they
+    guilty of" with "the murder of Christ". Inner words stay, and a phrase made only of question words is kept.
+    """
+    asked = set(words(question))
+    tokens = list(re.finditer(r"\w+(?:['’.,-]\w+)*", phrase))
+    lo, hi = 0, len(tokens)
+    while lo < hi and tokens[lo].group(0).lower() in asked:
+        lo += 1
+    while hi > lo and tokens[hi - 1].group(0).lower() in asked:
+        hi -= 1
+    if lo == hi or (lo, hi) == (0, len(tokens)):
+        return phrase
+    return phrase[tokens[lo].start():tokens[hi - 1].end()].strip()
 
 
 def to_citations(cited: Sequence[Evidence]) -> list[Citation]:

@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from index.indexer import ProgressCallback
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -65,6 +69,24 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve.add_argument("--port", type=int, default=7860)
     p_serve.add_argument("--share", action="store_true", help="create a public Gradio link (off by default)")
     _common(p_serve)
+
+    p_eval = sub.add_parser("eval", help="score the assistant on a Q&A set (pairs JSON, SQuAD v1.1 JSON, ClapNQ jsonl)")
+    p_eval.add_argument("paths", nargs="*", type=Path, help="evaluation file(s) (default: tests/data/seed_qa.json); "
+                        "relative paths are also looked up in the eval folder")
+    p_eval.add_argument("--format", choices=("pairs", "squad", "clapnq"), help="default: detected from the content")
+    p_eval.add_argument("--limit", type=int, help="ask at most N questions (fixed-seed sample, whole dialogues)")
+    p_eval.add_argument("--seed", type=int, default=13, help="sample seed for --limit (default: 13)")
+    p_eval.add_argument("--out", type=Path, help="results folder (default: DATA/eval/runs/<set>-<mode>-<time>)")
+    p_eval.add_argument("--min-accuracy", dest="min_accuracy", type=float,
+                        help="exit 1 when accuracy (recall@5 with --retrieval-only) is under this (CI gate)")
+    p_eval.add_argument("--compare", action="store_true",
+                        help="also run fast mode, a stock LlamaIndex pipeline and plain BM25, side by side")
+    p_eval.add_argument("--retrieval-only", dest="retrieval_only", action="store_true",
+                        help="measure retrieval only (recall@k, MRR); no answers")
+    p_eval.add_argument("--eval-dir", dest="eval_dir", type=Path,
+                        help="shared evaluation data folder (default: $ASSISTANT_EVAL_DIR or ../shared/eval)")
+    p_eval.add_argument("--quiet", action="store_true", help="no progress bar")
+    _common(p_eval)
     return parser
 
 
@@ -90,7 +112,7 @@ def _print_report(report: Any, as_json: bool) -> None:
 
 
 def format_answer(answer: Any) -> str:
-    """An answer for the terminal: text, then numbered sources with their exact spans."""
+    """An answer for the terminal: text, numbered sources with their exact spans, then notes (as the web UI)."""
     lines = [answer.answer]
     if answer.standalone_question and answer.standalone_question != answer.question:
         lines.insert(0, f"(understood as: {answer.standalone_question})")
@@ -101,13 +123,30 @@ def format_answer(answer: Any) -> str:
         for c in answer.related:
             quote = c.quote if len(c.quote) < 160 else c.quote[:157] + "..."
             lines.append(f"  - {c.doc} [{c.start}:{c.end}] {' '.join(quote.split())}")
+    lines.extend(f"  (note: {note})" for note in answer.notes)  # e.g. the question was truncated
     return "\n".join(lines)
+
+
+def _progress_lines() -> ProgressCallback | None:
+    """Progress as plain stderr lines ("embedding: 256/900 chunks") where no terminal shows the bar.
+
+    Logs, CI and parent processes then still see how far a long index run got; a terminal gets the tqdm bar
+    instead, and `ASSISTANT_NO_PROGRESS=1` silences both.
+    """
+    if sys.stderr.isatty() or os.environ.get("ASSISTANT_NO_PROGRESS"):
+        return None
+
+    def report(done: int, total: int, stage: str) -> None:
+        if total:
+            print(f"{stage}: {done}/{total} chunks", file=sys.stderr, flush=True)
+
+    return report
 
 
 def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.pipeline import Assistant
 
-    report = Assistant(settings).index(args.paths or None, rebuild=args.rebuild)
+    report = Assistant(settings).index(args.paths or None, rebuild=args.rebuild, progress=_progress_lines())
     _print_report(report, args.json)
     return 0
 
@@ -167,13 +206,28 @@ def _cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-COMMANDS = {"index": _cmd_index, "ask": _cmd_ask, "chat": _cmd_chat, "serve": _cmd_serve}
+def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.evaluation.command import eval_command
+
+    try:
+        return eval_command(args.paths, settings, format=args.format, limit=args.limit, seed=args.seed, out=args.out,
+                            min_accuracy=args.min_accuracy, compare=args.compare, retrieval_only=args.retrieval_only,
+                            eval_dir=args.eval_dir, progress=not args.quiet)
+    except ValueError as exc:  # a file in no known format, or malformed
+        print(f"assistant: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+COMMANDS = {"index": _cmd_index, "ask": _cmd_ask, "chat": _cmd_chat, "serve": _cmd_serve, "eval": _cmd_eval}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `assistant` command; returns the exit code (errors are one clear line, no trace)."""
     import assistant  # noqa: F401  (sets the offline switches before any heavy import)
+    from assistant.llm.base import LLMError
+    from assistant.llm.gguf import ModelIntegrityError
     from assistant.pipeline import QuestionError
+    from index.embeddings import EmbeddingModelError
     from index.store import StoreError
 
     parser = build_parser()
@@ -184,7 +238,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, QuestionError) as exc:
         print(f"assistant: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except (StoreError, FileNotFoundError, PermissionError) as exc:
+    except (StoreError, EmbeddingModelError, LLMError, ModelIntegrityError, FileNotFoundError,
+            PermissionError) as exc:
         print(f"assistant: error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:

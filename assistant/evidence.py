@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.retrieval import Passage
-from assistant.text import TermStats, content_terms, lexical_overlap
+from assistant.text import TermStats, content_terms, expected_answer_type, has_answer_type, lexical_overlap
 
 # Weights tuned by grid search on 600 SQuAD-even questions and checked on 600 others (recall@1 0.85, @5 0.99);
 # see docs/BENCHMARKS.md. Meaning and word overlap count equally inside a sentence; the passage-level dense and
@@ -35,6 +35,9 @@ WINDOW_WEIGHT = 0.2
 # A sentence's evidence score leans on its passage's score too: the same words in a better passage are likelier
 # to be the answer.
 PASSAGE_WEIGHT = 0.5
+# Bonus for a sentence holding a phrase of the kind the question asks for (a date for "when", a place for
+# "where"...), beyond the question's own words; see `assistant.text.expected_answer_type`.
+ANSWER_TYPE_WEIGHT = 0.1
 
 
 @dataclass
@@ -74,10 +77,11 @@ class EvidenceRanker:
         if not passages:
             return RankedEvidence()
         q_terms = content_terms(question)
+        kind = expected_answer_type(question)
         best_bm25 = max((p.lexical or 0.0) for p in passages) or 1.0
         per_passage: list[tuple[Passage, list[tuple[int, int, float, float, float]]]] = []
         for passage in passages:
-            sentences = _sentence_scores(passage, query_vector, q_terms, stats)
+            sentences = _sentence_scores(passage, query_vector, q_terms, stats, question, kind)
             best = max(s[4] for s in sentences)
             texts = [passage.text[s:e] for s, e, *_ in sentences]
             window = max((lexical_overlap(q_terms, texts[i] + " " + texts[i + 1], stats)
@@ -98,8 +102,8 @@ class EvidenceRanker:
                               sentences=sorted(seen.values(), key=lambda ev: -ev.score))
 
 
-def _sentence_scores(passage: Passage, query_vector: np.ndarray | None, q_terms: list[str],
-                     stats: TermStats) -> list[tuple[int, int, float, float, float]]:
+def _sentence_scores(passage: Passage, query_vector: np.ndarray | None, q_terms: list[str], stats: TermStats,
+                     question: str = "", kind: str | None = None) -> list[tuple[int, int, float, float, float]]:
     """(start, end, semantic, lexical, combined) for each sentence of the passage, spans relative to it."""
     vectors = passage.sentence_vectors
     use_vectors = query_vector is not None and vectors is not None and len(vectors) == len(passage.sentences)
@@ -107,5 +111,6 @@ def _sentence_scores(passage: Passage, query_vector: np.ndarray | None, q_terms:
     for i, (s, e) in enumerate(passage.sentences):
         semantic = float(vectors[i] @ query_vector) if use_vectors else (passage.dense or 0.0)
         lexical = lexical_overlap(q_terms, passage.text[s:e], stats)
-        out.append((s, e, semantic, lexical, SEMANTIC_WEIGHT * semantic + (1 - SEMANTIC_WEIGHT) * lexical))
+        typed = ANSWER_TYPE_WEIGHT if has_answer_type(kind, passage.text[s:e], question) else 0.0
+        out.append((s, e, semantic, lexical, SEMANTIC_WEIGHT * semantic + (1 - SEMANTIC_WEIGHT) * lexical + typed))
     return out

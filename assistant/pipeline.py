@@ -15,23 +15,27 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from assistant.citations import check_reply, short_answer_from, to_citations
+from assistant.citations import check_reply, short_answer_from, to_citations, trim_echo
 from assistant.config import Settings, load_settings
 from assistant.conversation import Turn, rewrite, turns_from_messages
 from assistant.evidence import Evidence, EvidenceRanker, RankedEvidence
 from assistant.retrieval import HybridRetriever, Passage
+from assistant.text import expected_answer_type, typed_phrase
 from assistant.types import REFUSAL, Answer, Citation
 from index.indexer import Indexer, IndexReport, ProgressCallback
 from index.store import CorpusStore
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+# Terminal colour codes pasted with a question (ESC [ ... letter): removed whole, not just their ESC byte.
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
 # An answer phrase is short; generation stops well before this (the budget bounds latency on junk input).
 ANSWER_MAX_TOKENS = 48
@@ -47,7 +51,7 @@ def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
     if not isinstance(question, str):
         raise QuestionError("the question must be text")
     notes = []
-    text = _CONTROL.sub(" ", question)
+    text = _CONTROL.sub(" ", _ANSI_ESCAPE.sub("", question))
     if text != question:
         notes.append("control characters removed from the question")
     text = " ".join(text.split())
@@ -60,12 +64,19 @@ def clean_question(question: str, max_chars: int) -> tuple[str, list[str]]:
 
 
 def load_thresholds(settings: Settings) -> dict[str, float]:
-    """Abstention thresholds per mode, from the calibration file written by the calibration benchmark."""
+    """Abstention thresholds from the calibration file written by `python -m bench.calibrate`.
+
+    `fast` / `llm`: minimum best-evidence score per mode; `refusal`: the LLM's probability of starting its reply
+    with NOT FOUND at or above which the assistant abstains.
+    """
+    thresholds = {"fast": 0.3, "llm": 0.2, "refusal": 0.5}
     try:
         data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
-        return {k: float(v) for k, v in data["min_evidence_score"].items()}
+        thresholds.update({k: float(v) for k, v in data["min_evidence_score"].items()})
+        thresholds["refusal"] = float(data.get("llm_refusal_probability", thresholds["refusal"]))
     except (OSError, ValueError, KeyError):
-        return {"fast": 0.3, "llm": 0.2}
+        pass
+    return thresholds
 
 
 class Assistant:
@@ -201,40 +212,65 @@ class Assistant:
 
         base = {"question": text, "standalone_question": standalone, "mode": mode, "notes": notes}
         if not evidence or ranked.best_score < self.thresholds.get(mode, 0.0):
+            if not evidence and not self.retriever.refresh().docs:
+                notes.append("the index holds no documents: put files in the corpus folder and run `assistant index`")
             answer = self._abstain(base, passages)
         elif mode == "fast":
             answer = self._extractive(base, evidence)
         else:
             t0 = time.perf_counter()
-            reply_parts: list[str] = []
-            for delta in self._stream_generate(_answer_messages(standalone, evidence), ANSWER_MAX_TOKENS):
-                reply_parts.append(delta)
-                yield delta
+            generation = Generation()
+            yield from self._stream_generate(_answer_messages(standalone, evidence), ANSWER_MAX_TOKENS, generation)
+            refusal = generation.refusal_probability
+            if (generation.text_starts_refusal() and refusal < self.thresholds["refusal"]
+                    and getattr(self.llm, "accepts_text_logit_bias", False)):
+                # The model leans to NOT FOUND, but not with the confidence at which we abstain: ask again with
+                # the refusal tokens banned (the prompt is cached, so this costs only the few answer tokens).
+                generation = Generation()
+                yield from self._stream_generate(_answer_messages(standalone, evidence), ANSWER_MAX_TOKENS,
+                                                 generation, ban_refusal=True)
             timings["generate_ms"] = (time.perf_counter() - t0) * 1000
-            answer = self._generative(base, "".join(reply_parts), evidence, passages)
+            if refusal >= self.thresholds["refusal"]:
+                answer = self._abstain(base, passages)
+            else:
+                answer = self._generative(base, generation.text, evidence)
+                if answer is None:
+                    # The model believes the answer is there (its refusal probability is under the calibrated
+                    # threshold) but gave no phrase a sentence supports, or refused anyway: long-form questions
+                    # ("how did she get her powers") do that to a model told to answer in a few words. The best
+                    # evidence sentence, cited, is then the honest answer.
+                    answer = self._extractive(base, evidence)
+                    answer.notes.append("the model gave no supported short answer: the best evidence sentence "
+                                        "is shown")
+            answer.refusal_probability = round(refusal, 4)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         answer.timings_ms = timings
         yield answer
 
     # -- answer builders ----------------------------------------------------------------------------------------
     def _extractive(self, base: dict[str, Any], evidence: list[Evidence]) -> Answer:
-        """Fast mode: the best evidence sentence, cited, as the answer."""
-        best = evidence[0]
-        citations = to_citations([best])
-        return Answer(answer=f"{best.text} [1]", short_answer=best.text, abstained=False, citations=citations,
-                      **base)
+        """Fast mode: the best evidence sentence, cited, as the answer.
 
-    def _generative(self, base: dict[str, Any], reply: str, evidence: list[Evidence],
-                    passages: list[Passage]) -> Answer:
+        Its short answer is the phrase of the kind the question asks for (a date for "when", a place for
+        "where"...) found in that sentence, or the whole sentence when the question names no kind.
+        """
+        best = evidence[0]
+        question = base["standalone_question"]
+        span = typed_phrase(expected_answer_type(question), best.text, question)
+        short = best.text[span[0]:span[1]] if span else best.text
+        return Answer(answer=f"{best.text} [1]", short_answer=short, abstained=False,
+                      citations=to_citations([best]), **base)
+
+    def _generative(self, base: dict[str, Any], reply: str, evidence: list[Evidence]) -> Answer | None:
+        """The model's reply as a verified, cited answer; None when it is a refusal or no mark is supported."""
         checked = check_reply(reply, evidence)
         if checked.said_not_found or not checked.supported:
-            answer = self._abstain(base, passages)
             if not checked.said_not_found and checked.phrase:
-                answer.notes.append(f"model answer {checked.phrase!r} dropped: no cited sentence supports it")
-            return answer
+                base["notes"].append(f"model answer {checked.phrase!r} dropped: no cited sentence supports it")
+            return None
         citations = to_citations(checked.supported)
         marks = "".join(f"[{c.id}]" for c in citations)
-        short = short_answer_from(checked.phrase, checked.supported)
+        short = trim_echo(short_answer_from(checked.phrase, checked.supported), base["standalone_question"])
         answer = Answer(answer=f"{checked.phrase} {marks}", short_answer=short, abstained=False,
                         citations=citations, **base)
         if checked.dropped_marks:
@@ -248,16 +284,66 @@ class Assistant:
         return Answer(answer=REFUSAL, short_answer="", abstained=True, citations=[], related=related, **base)
 
     # -- LLM calls ----------------------------------------------------------------------------------------------
-    def _stream_generate(self, messages: list[dict[str, str]], max_tokens: int) -> Iterator[str]:
+    def _stream_generate(self, messages: list[dict[str, str]], max_tokens: int, generation: Generation,
+                         ban_refusal: bool = False) -> Iterator[str]:
+        """Stream the reply's text into `generation`, yielding the pieces a user may see.
+
+        The first token's distribution gives the probability that the model refuses (NOT FOUND); pieces of a
+        reply that starts with a refusal are not shown, since the final answer may still be an answer.
+        """
         from llama_index.core.llms import ChatMessage
 
         chat = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
-        for response in self.llm.stream_chat(chat, max_tokens=max_tokens):
+        options: dict[str, Any] = {"max_tokens": max_tokens, "logprobs": True, "top_logprobs": 10}
+        if ban_refusal:
+            options["logit_bias"] = [[token, False] for token in REFUSAL_TOKENS]
+        for response in self.llm.stream_chat(chat, **options):
+            generation.observe(response.raw)
             if response.delta:
-                yield response.delta
+                generation.text += response.delta
+                if not generation.text_starts_refusal():
+                    yield response.delta
 
     def _generate(self, messages: list[dict[str, str]], max_tokens: int) -> str:
-        return "".join(self._stream_generate(messages, max_tokens))
+        generation = Generation()
+        for _ in self._stream_generate(messages, max_tokens, generation):
+            pass
+        return generation.text
+
+
+# First tokens by which the model starts "NOT FOUND" (Qwen's tokenizer; other models fall back to the text).
+REFUSAL_TOKENS = ("NOT", "Not", "not", " NOT", " Not")
+
+
+class Generation:
+    """The text of one LLM reply and the probability that it is a refusal (from the first token's logprobs)."""
+
+    def __init__(self) -> None:
+        self.text = ""
+        self._first_token_probs: dict[str, float] | None = None
+
+    def observe(self, raw: Any) -> None:
+        """Record the first token's distribution when the backend reports logprobs."""
+        if self._first_token_probs is not None or not isinstance(raw, dict):
+            return
+        choices = raw.get("choices") or [{}]
+        content = ((choices[0] or {}).get("logprobs") or {}).get("content") or []
+        if content:
+            top = content[0].get("top_logprobs") or []
+            self._first_token_probs = {t["token"]: math.exp(t["logprob"]) for t in top if "token" in t}
+
+    def text_starts_refusal(self) -> bool:
+        return bool(NOT_FOUND_START.match(self.text.strip())) if self.text.strip() else False
+
+    @property
+    def refusal_probability(self) -> float:
+        """P(reply starts with a refusal); without logprobs, 1.0 for a refusal and 0.0 otherwise."""
+        if self._first_token_probs:
+            return min(1.0, sum(p for token, p in self._first_token_probs.items() if token in REFUSAL_TOKENS))
+        return 1.0 if NOT_FOUND_START.match(self.text.strip()) else 0.0
+
+
+NOT_FOUND_START = re.compile(r"^not(\b|$)", re.IGNORECASE)  # "NOT FOUND", "Not found", or a bare "NOT"
 
 
 def _answer_messages(question: str, evidence: list[Evidence]) -> list[dict[str, str]]:
@@ -273,5 +359,3 @@ def _as_turns(history: Sequence[dict[str, Any]] | Sequence[Turn] | None) -> list
         return turns_from_messages(history)  # type: ignore[arg-type]
     return [(str(q), str(a)) for q, a in history]  # type: ignore[misc]
 
-
-ProgressPrinter = Callable[[int, int, str], None]

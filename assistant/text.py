@@ -61,3 +61,60 @@ def lexical_overlap(question_terms: list[str], text: str, stats: TermStats) -> f
     present = set(content_terms(text))
     total = sum(stats.idf(t) for t in unique)
     return sum(stats.idf(t) for t in unique if t in present) / total
+
+
+# -- expected answer type -----------------------------------------------------------------------------------------
+# A factoid question announces the kind of phrase that answers it ("when" -> a date, "how many" -> a number). A
+# sentence that holds such a phrase, beyond what the question already says, is likelier to be the answer: this
+# separates "talks due to begin in Montreux" from "the conference is set to convene" when both match the words.
+_MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|December|"
+           "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec")
+_CAPITALISED = r"[A-Z][\w'’-]*(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][\w'’-]*)*"
+_NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+                 r"hundred|thousand|million|billion|dozen|half")
+# Each pattern's group 1 is the phrase that would answer (what `typed_phrase` returns).
+_TYPE_PATTERNS: dict[str, re.Pattern[str]] = {
+    "date": re.compile(rf"\b((?:(?:\d{{1,2}}\s+)?(?:{_MONTHS})\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?,?(?:\s+\d{{4}})?)"
+                       rf"|(?:1[0-9]{{3}}|20[0-9]{{2}})(?:\s*[–-]\s*\d{{2,4}})?|\d+(?:st|nd|rd|th)\s+century)\b"),
+    "number": re.compile(rf"((?:about |over |more than |nearly |some )?\$?\d[\d,.]*(?:\s*(?:%|percent|million|"
+                         rf"billion|thousand|hundred))?|\b(?:{_NUMBER_WORDS})\b(?:\s+(?:{_NUMBER_WORDS})\b)*)",
+                         re.IGNORECASE),
+    # A place: capitalised words after a locative preposition ("in Montreux", "at the Louvre").
+    "place": re.compile(rf"\b(?:in|at|near|from|to|into|on)\s+(?:the\s+)?({_CAPITALISED})"),
+    # A person or organisation: capitalised words not at the start of the sentence.
+    "name": re.compile(rf"(?<=[a-z,;]\s)({_CAPITALISED})"),
+}
+_QUESTION_TYPES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"^\s*(when\b|what (year|date|day|month|century|decade|time)\b|in what (year|century|decade)\b|"
+                r"(which|what) (year|century|decade)\b)", re.I), "date"),
+    (re.compile(r"\bhow (many|much|long|old|far|large|big|tall|high|often|fast)\b|\bwhat (percentage|percent|"
+                r"number|amount|proportion)\b", re.I), "number"),
+    (re.compile(r"^\s*(where\b|(in|at|from) (what|which) (city|country|place|town|state|region)\b|what (city|"
+                r"country|place|town|state|region|location)\b)", re.I), "place"),
+    (re.compile(r"^\s*(who|whom|whose)\b", re.I), "name"),
+)
+
+
+def expected_answer_type(question: str) -> str | None:
+    """"date", "number", "place", "name" or None: the kind of phrase the question asks for."""
+    for pattern, kind in _QUESTION_TYPES:
+        if pattern.search(question):
+            return kind
+    return None
+
+
+def typed_phrase(kind: str | None, sentence: str, question: str) -> tuple[int, int] | None:
+    """Span of the first phrase of the expected kind in `sentence` that the question does not already contain."""
+    if kind is None:
+        return None
+    asked = set(words(question))
+    for match in _TYPE_PATTERNS[kind].finditer(sentence):
+        phrase = match.group(1)
+        if phrase.strip() and not set(words(phrase)) <= asked:
+            return match.start(1), match.end(1)
+    return None
+
+
+def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
+    """Whether `sentence` holds a phrase of the expected kind that the question does not already contain."""
+    return typed_phrase(kind, sentence, question) is not None

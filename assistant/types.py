@@ -42,6 +42,7 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     mode: str = "llm"
     notes: list[str] = field(default_factory=list)  # e.g. "question truncated to 2000 characters"
+    refusal_probability: float | None = None  # LLM mode: P(the model's reply starts with NOT FOUND)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object printed by `ask --json` and returned by the web API."""

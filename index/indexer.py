@@ -38,8 +38,9 @@ if TYPE_CHECKING:
     from assistant.config import Settings
 
 ProgressCallback = Callable[[int, int, str], None]  # (done, total, stage)
-# Embedding and writing in groups bounds memory on big corpora and gives the progress bar a steady pace.
-WRITE_GROUP = 256
+# Embedding and writing in groups bounds memory on big corpora and gives the progress bar a steady pace; each
+# stored group survives a killed run (the next run reuses it), so a kill loses at most one group's embedding.
+WRITE_GROUP = 64
 
 
 @dataclass
@@ -53,6 +54,7 @@ class IndexReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason)
     notes: list[tuple[str, str]] = field(default_factory=list)  # (file, remark) for indexed files
     chunks_added: int = 0
+    chunks_reused: int = 0  # of chunks_added: already stored (by a killed earlier run), not embedded again
     chunks_removed: int = 0
     chunks_total: int = 0
     seconds: float = 0.0
@@ -64,14 +66,18 @@ class IndexReport:
 
     def summary(self) -> str:
         """One line for humans: counts and time."""
+        reused = f" ({self.chunks_reused} reused from an interrupted run)" if self.chunks_reused else ""
+        empty = "; the index is empty: put documents in the corpus folder and index again" \
+            if not self.chunks_total else ""
         return (f"{len(self.added)} added, {len(self.updated)} updated, {len(self.removed)} removed, "
-                f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; +{self.chunks_added} chunks, "
-                f"-{self.chunks_removed} chunks ({self.chunks_total} live) in {self.seconds:.1f} s")
+                f"{len(self.unchanged)} unchanged, {len(self.skipped)} skipped; +{self.chunks_added} chunks{reused}, "
+                f"-{self.chunks_removed} chunks ({self.chunks_total} live) in {self.seconds:.1f} s{empty}")
 
     def to_dict(self) -> dict[str, Any]:
         return {"added": self.added, "updated": self.updated, "removed": self.removed,
                 "unchanged": self.unchanged, "skipped": [{"file": f, "reason": r} for f, r in self.skipped],
                 "notes": [{"file": f, "note": n} for f, n in self.notes], "chunks_added": self.chunks_added,
+                "chunks_reused": self.chunks_reused,
                 "chunks_removed": self.chunks_removed, "chunks_total": self.chunks_total,
                 "seconds": round(self.seconds, 3), "generation": self.generation, "changed": self.changed}
 
@@ -106,9 +112,14 @@ def file_sha256(path: Path) -> str:
 @contextlib.contextmanager
 def writer_lock(settings: Settings) -> Iterator[None]:
     """Hold the single-writer lock for this store (blocks, telling the user, while another run holds it)."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
     lock_path = settings.data_dir / f"index-{settings.collection}.lock"
-    with lock_path.open("a+") as handle:
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        handle = lock_path.open("a+")
+    except PermissionError as exc:
+        raise StoreError(f"cannot write in the data folder {settings.data_dir} ({exc.strerror}); fix its permissions "
+                         "or set data_dir to another folder") from exc
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -195,6 +206,9 @@ class Indexer:
         wanted: list[str] = []
         to_index: list[SourceDocument] = []
         seen_hashes: dict[str, str] = {}
+        # Files already indexed go first (stable, so otherwise by name): a copy of an indexed file is then the
+        # duplicate, and never evicts the original from the index, whatever their names.
+        files = sorted(files, key=lambda item: item[0].relative_to(item[1]).as_posix() not in old.docs)
         for path, root in files:
             name = path.relative_to(root).as_posix()
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
@@ -258,6 +272,7 @@ class Indexer:
             self._write_group(store, group)
             bar(min(i + WRITE_GROUP, len(pending)))
         report.chunks_added = len(nodes)
+        report.chunks_reused = len(already)
         return entries
 
 
@@ -294,7 +309,7 @@ def embedding_dim(model: Any) -> int:
 def _progress_bar(total: int, callback: ProgressCallback | None) -> Callable[[int], None]:
     """A tqdm bar on long runs in a terminal, and the caller's callback (the web UI) if any."""
     bar = None
-    if total >= WRITE_GROUP and sys.stderr.isatty() and not os.environ.get("ASSISTANT_NO_PROGRESS"):
+    if total >= 4 * WRITE_GROUP and sys.stderr.isatty() and not os.environ.get("ASSISTANT_NO_PROGRESS"):
         from tqdm import tqdm
 
         bar = tqdm(total=total, unit="chunk", desc="embedding")

@@ -16,7 +16,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -84,9 +86,21 @@ def _client(settings: Settings, create: bool) -> Any:
             return chromadb.HttpClient(host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
                                        ssl=url.scheme == "https", settings=chroma_settings)
         except Exception as exc:  # chromadb raises plain ValueError/ConnectionError subclasses here
-            raise StoreError(f"cannot reach the Chroma server at {settings.chroma_url}: {exc}") from exc
+            raise StoreError(_unreachable(settings.chroma_url, exc)) from exc
     path: Path = settings.resolved_store_dir
-    if not create and not (path / "chroma.sqlite3").is_file():
+    database = path / "chroma.sqlite3"
+    try:
+        if path.exists() and not path.is_dir():
+            raise StoreError(f"the index location {path} is a file, not a folder; move that file away (or set "
+                             "store_dir to another folder), then run `assistant index`")
+        present = database.is_file()
+    except PermissionError as exc:  # a folder on the way cannot be read: say so, not "no index found"
+        raise StoreError(f"the index at {path} is not readable ({exc.strerror}); fix its permissions or set "
+                         "store_dir to another folder") from exc
+    if present and not os.access(database, os.R_OK | os.W_OK):
+        raise StoreError(f"the index at {path} is not readable/writable (permission denied on {database.name}); "
+                         "fix its permissions or set store_dir to another folder")
+    if not create and not present:
         raise StoreError(f"no index found at {path}; build it with `assistant index`")
     try:
         path.mkdir(parents=True, exist_ok=True)
@@ -95,8 +109,34 @@ def _client(settings: Settings, create: bool) -> Any:
         raise StoreError(f"the index at {path} is not readable/writable ({exc}); fix its permissions or set "
                          "store_dir to another folder") from exc
     except Exception as exc:
+        forget_cached_client(path)
         raise StoreError(f"the index at {path} cannot be opened ({exc}); it may be damaged: rebuild it with "
                          f"`{REBUILD_COMMAND}`") from exc
+
+
+def _unreachable(url: str, exc: BaseException) -> str:
+    return (f"cannot reach the Chroma server at {url} ({exc}); start it (`chroma run --path DIR --host HOST "
+            "--port PORT`) or fix chroma_url")
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    """True for a network failure talking to a Chroma server (not for an error the server reported)."""
+    import httpx
+
+    return isinstance(exc, httpx.TransportError | ConnectionError) or "Could not connect" in str(exc)
+
+
+def forget_cached_client(path: Path) -> None:
+    """Drop this process's cached Chroma system for the embedded store at `path`; the next open starts afresh.
+
+    chromadb keeps one system per folder for the life of the process. After a failed open that system is
+    half-started, and every later open in the same process (the web UI, a retry after a rebuild) would fail
+    with an unrelated internal error instead of the real cause. Clients already open keep working.
+    """
+    with contextlib.suppress(Exception):
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        SharedSystemClient._identifier_to_system.pop(str(path), None)
 
 
 class CorpusStore:
@@ -115,6 +155,8 @@ class CorpusStore:
         try:
             collection = client.get_collection(settings.collection, embedding_function=None)
         except Exception as exc:
+            if settings.chroma_url and _is_connection_error(exc):
+                raise StoreError(_unreachable(settings.chroma_url, exc)) from exc
             if not create:
                 where = settings.chroma_url or settings.resolved_store_dir
                 if "does not exist" in str(exc) or "not found" in str(exc).lower():
@@ -137,6 +179,8 @@ class CorpusStore:
         try:
             fresh = self.client.get_collection(self.settings.collection, embedding_function=None)
         except Exception as exc:
+            if self.settings.chroma_url and _is_connection_error(exc):
+                raise StoreError(_unreachable(self.settings.chroma_url, exc)) from exc
             raise StoreError(f"the index collection {self.settings.collection!r} disappeared ({exc}); rebuild it "
                              f"with `{REBUILD_COMMAND}`") from exc
         self.collection = fresh

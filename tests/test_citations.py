@@ -1,8 +1,19 @@
 """Citation checks: every mark must be backed by the sentence it names; quotes are the source's characters."""
 
-from assistant.citations import check_reply, locate, parse_reply, short_answer_from, supports, to_citations
+from assistant.citations import (
+    check_reply,
+    locate,
+    parse_reply,
+    short_answer_from,
+    snap_phrase,
+    supports,
+    to_citations,
+    trim_echo,
+)
 from assistant.conversation import is_follow_up, rewrite_by_rule, turns_from_messages
 from assistant.evidence import Evidence
+from assistant.pipeline import Generation
+from assistant.text import expected_answer_type, typed_phrase
 
 
 def ev(text: str, doc: str = "a.txt", start: int = 0) -> Evidence:
@@ -76,3 +87,41 @@ def test_turns_from_chat_messages_strip_marks() -> None:
     messages = [{"role": "user", "content": "Who met Kerry?"}, {"role": "assistant", "content": "Lavrov [1]"},
                 {"role": "user", "content": "What did he say?"}]
     assert turns_from_messages(messages) == [("Who met Kerry?", "Lavrov")]
+
+
+def test_miscopied_phrase_snaps_to_the_source_words() -> None:
+    war = ev("The French and Indian War (1754–1763) was the North American theater.")
+    checked = check_reply("1954–1763 [1]", [war])
+    assert checked.phrase == "1754–1763" and checked.supported == [war]
+    assert snap_phrase("Tancrde", "His nephew Tancred was there.") == "Tancred"
+    assert snap_phrase("Geneva", "Kerry met Lavrov in Paris on Monday.") is None  # nothing alike: no support
+
+
+def test_short_answer_drops_words_the_question_already_says() -> None:
+    assert trim_echo("61 yards", "How many yards did Norwood return the punt?") == "61"
+    assert trim_echo("guilty of the murder of Christ", "What were they guilty of?") == "the murder of Christ"
+    assert trim_echo("Montreux", "Where was Geneva II held?") == "Montreux"
+    assert trim_echo("SAMA Festival", "What is the SAMA festival?") == "SAMA Festival"  # nothing new: kept
+
+
+def test_expected_answer_type_finds_the_phrase_that_answers() -> None:
+    sentence = EVIDENCE[1].text
+    cases = {"Where will the talks be held?": "Montreux", "When do the Geneva II talks begin?": "January 22",
+             "How many people has the conflict killed?": "130,000"}
+    for question, phrase in cases.items():
+        text = sentence if phrase != "130,000" else EVIDENCE[2].text
+        span = typed_phrase(expected_answer_type(question), text, question)
+        assert span and text[span[0]:span[1]] == phrase, question
+    assert expected_answer_type("What did he say about Iran?") is None
+
+
+def test_refusal_probability_comes_from_the_first_token() -> None:
+    generation = Generation()
+    generation.observe({"choices": [{"logprobs": {"content": [{"token": "NOT", "logprob": -0.105, "top_logprobs": [
+        {"token": "NOT", "logprob": -0.105}, {"token": "Mont", "logprob": -2.4}]}]}}]})
+    generation.observe({"choices": [{"logprobs": {"content": [{"token": " FOUND", "top_logprobs": [
+        {"token": " FOUND", "logprob": 0.0}]}]}}]})  # later tokens do not count
+    assert abs(generation.refusal_probability - 0.9) < 0.01
+    without_logprobs = Generation()
+    without_logprobs.text = "NOT FOUND"
+    assert without_logprobs.refusal_probability == 1.0 and without_logprobs.text_starts_refusal()

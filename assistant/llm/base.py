@@ -9,7 +9,7 @@ llama-index `ChatResponse`/`CompletionResponse` objects. A backend implements `_
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from llama_index.core.base.llms.generic_utils import (
     chat_response_to_completion_response,
@@ -36,6 +36,7 @@ DEFAULT_SYSTEM_PROMPT = "You are a helpful assistant. Answer accurately and conc
 REQUEST_OPTIONS = frozenset({
     "max_tokens", "temperature", "top_p", "top_k", "min_p", "seed", "stop", "presence_penalty",
     "frequency_penalty", "repeat_penalty", "response_format", "json_schema", "grammar", "n_probs",
+    "logprobs", "top_logprobs", "logit_bias",
 })
 
 _ROLE_MAP = {
@@ -114,6 +115,9 @@ class OpenAIStyleLLM(CustomLLM):
     stop: list[str] = Field(default_factory=list, description="Extra stop sequences.")
     system_prompt: str | None = Field(default=DEFAULT_SYSTEM_PROMPT,
                                       description="Prepended when the messages carry no system message.")
+    # Whether `logit_bias` may name tokens by their text ([["NOT", false]], llama.cpp's form); OpenAI's API wants
+    # token ids, which differ per model, so other backends never get a text-keyed bias.
+    accepts_text_logit_bias: ClassVar[bool] = False
 
     # --- transport, implemented by backends -------------------------------------------------------
     def _send(self, payload: dict[str, Any]) -> dict[str, Any]:

@@ -29,7 +29,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from llama_index.core.bridge.pydantic import Field, PrivateAttr
 
@@ -88,6 +88,8 @@ class LocalGGUFLLM(OpenAIStyleLLM):
         >>> llm = LocalGGUFLLM(model_path="model.gguf", n_ctx=2048, n_threads=2, max_tokens=96)
         >>> llm.complete("Say hi.").text
     """
+
+    accepts_text_logit_bias: ClassVar[bool] = True  # llama.cpp takes [["token text", bias]]
 
     model_path: str = Field(description="Path of the GGUF file.")
     n_threads: int = Field(default=2, gt=0, description="CPU threads for prompt and generation.")

@@ -1,0 +1,173 @@
+"""Chroma server mode: a real `chroma run` server (from the installed chromadb) behind `--chroma-url`.
+
+The seed corpus is indexed through the server with the `assistant` command, and every fixed question of
+tests/data/seed_qa.json gets the same answer and the same citations (doc, start, end) as from the embedded store.
+Fast mode is used: it is deterministic, and the store is what is under test, not the LLM.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.config import Settings
+from tests.conftest import REPO, SEED_DOC_A, make_settings
+
+SEED_QA = REPO / "tests" / "data" / "seed_qa.json"
+QUESTION = "Where was Geneva II held?"
+
+
+def chroma_executable() -> str | None:
+    """The `chroma` console script installed with the chromadb package (next to this Python first)."""
+    beside = Path(sys.executable).parent / "chroma"
+    return str(beside) if beside.is_file() else shutil.which("chroma")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def heartbeat(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+class ChromaServer:
+    """A `chroma run` process on a free loopback port; `url` is what `--chroma-url` takes."""
+
+    def __init__(self, path: Path, log: Path) -> None:
+        executable = chroma_executable()
+        if executable is None:
+            pytest.skip("the chroma command of the chromadb package is not installed")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        with log.open("wb") as out:
+            self.process = subprocess.Popen([executable, "run", "--path", str(path), "--host", "127.0.0.1",
+                                             "--port", str(self.port)], stdout=out, stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"chroma server exited with {self.process.returncode}:\n{self.log.read_text()[-2000:]}")
+            if heartbeat(self.url):
+                return
+            time.sleep(0.2)
+        pytest.fail(f"chroma server not answering at {self.url} after {timeout} s")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=15)
+
+
+@pytest.fixture()
+def chroma_server(tmp_path: Path) -> Iterator[ChromaServer]:
+    server = ChromaServer(tmp_path / "chroma-server", tmp_path / "chroma-server.log")
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+    assert server.process.poll() is not None and not heartbeat(server.url)  # stopped: nothing left running
+
+
+def seed_questions() -> list[str]:
+    return [item["q"] for item in json.loads(SEED_QA.read_text(encoding="utf-8"))["questions"]]
+
+
+def fast_answers(settings: Settings, embed_model: Any) -> list[dict[str, Any]]:
+    """What a user sees for every fixed question: answer text, abstention, and each citation's exact place."""
+    from assistant.pipeline import Assistant
+
+    bot = Assistant(settings, embed_model=embed_model)
+    out = []
+    for question in seed_questions():
+        answer = bot.ask(question, mode="fast")
+        out.append({"q": question, "answer": answer.answer, "abstained": answer.abstained,
+                    "citations": [(c.doc, c.start, c.end) for c in answer.citations]})
+    return out
+
+
+def run_cli(*args: str, settings: Settings) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir), "ASSISTANT_DATA_DIR": str(settings.data_dir),
+           "HF_HUB_OFFLINE": "1", "ASSISTANT_NO_PROGRESS": "1"}
+    return subprocess.run([sys.executable, "-m", "assistant", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_server_index_gives_the_same_answers_and_citations_as_embedded(
+        chroma_server: ChromaServer, seed_settings: Settings, embed_model: Any, tmp_path: Path) -> None:
+    from index.indexer import Indexer
+
+    # Through the server: `assistant index --chroma-url URL`, as a user runs it.
+    settings = make_settings(tmp_path, chroma_url=chroma_server.url, mode="fast")
+    result = run_cli("index", "--json", "--chroma-url", chroma_server.url, settings=settings)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert len(report["added"]) == 2 and report["chunks_total"] > 0
+    assert not settings.resolved_store_dir.exists()  # nothing went to an embedded store
+    assert (tmp_path / "chroma-server" / "chroma.sqlite3").is_file()  # the server holds the data
+
+    # The embedded store of the same two articles (the session's seed index; incremental, so usually no work).
+    Indexer(seed_settings, embed_model=embed_model).run()
+    embedded = fast_answers(seed_settings, embed_model)
+    served = fast_answers(settings, embed_model)
+
+    assert sum(not a["abstained"] for a in embedded) >= 30  # a comparison over real answers, not abstentions
+    for mine, theirs in zip(served, embedded, strict=True):
+        assert mine == theirs, mine["q"]
+    first = served[0]
+    assert "Montreux" in first["answer"] and first["citations"][0][0] == SEED_DOC_A
+
+    # A second run through the server finds nothing to do (the manifest lives in the server's collection).
+    again = Indexer(settings, embed_model=embed_model).run()
+    assert not again.changed and len(again.unchanged) == 2
+
+
+def test_server_going_away_is_a_clear_error_and_loses_nothing(
+        chroma_server: ChromaServer, embed_model: Any, tmp_path: Path) -> None:
+    from assistant.pipeline import Assistant
+    from index.store import StoreError
+
+    settings = make_settings(tmp_path, chroma_url=chroma_server.url, mode="fast")
+    bot = Assistant(settings, embed_model=embed_model)
+    bot.index()
+    assert "Montreux" in bot.ask(QUESTION).answer
+
+    chroma_server.stop()
+    with pytest.raises(StoreError, match=rf"cannot reach the Chroma server at {chroma_server.url}.*chroma run"):
+        bot.ask(QUESTION)
+    with pytest.raises(StoreError, match="cannot reach the Chroma server"):
+        Assistant(settings, embed_model=embed_model).ask(QUESTION)
+
+    # The same server folder, started again: everything indexed is still there.
+    restarted = ChromaServer(tmp_path / "chroma-server", tmp_path / "chroma-server-2.log")
+    try:
+        restarted.wait_ready()
+        again = make_settings(tmp_path, corpus=settings.corpus_dir, chroma_url=restarted.url, mode="fast")
+        answer = Assistant(again, embed_model=embed_model).ask(QUESTION)
+        assert "Montreux" in answer.answer and answer.citations[0].doc == SEED_DOC_A
+    finally:
+        restarted.stop()

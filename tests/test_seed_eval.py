@@ -1,0 +1,57 @@
+"""The evaluation test: every fixed Q&A pair of the seed corpus must pass in the default (LLM) mode.
+
+`tests/data/seed_qa.json` is asked through the evaluation runner, exactly as `assistant eval` does, against the
+session's index of the two seed articles: single questions on their own, each conversation in order as one
+dialogue. An item passes when its answer holds one of its `any` strings without abstaining (or abstains when
+`any` is empty) and every citation is the exact span of a supporting document. One test per item, so a
+failure names the item; its message gives the cause (retrieval miss, answer miss, wrong abstention,
+unsupported citation) and what came back.
+
+The 1.5B local model does not get every pair right. The pairs it misses on this machine are listed in
+KNOWN_MISSES, each marked as an expected failure with its cause (measured with
+`assistant eval tests/data/seed_qa.json`; docs/BENCHMARKS.md): the list is the honest record of what is not yet
+good enough, and a pair that starts passing shows up as XPASS. Every other pair must pass, and the summary test
+keeps the whole set from getting worse.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.evaluation.datasets import load_pairs
+from assistant.evaluation.report import failures_text
+from assistant.evaluation.runner import AssistantSystem, SystemRun, run_system, source_texts
+
+SEED_QA = Path(__file__).resolve().parent / "data" / "seed_qa.json"
+SEED_SET = load_pairs(SEED_QA)
+
+# Pairs the default pipeline misses today (id -> cause), from the run recorded in docs/BENCHMARKS.md.
+KNOWN_MISSES: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def seed_run(seed_assistant: Any) -> SystemRun:
+    """All seed pairs asked once in LLM mode (about a minute per ten questions on 2 cores)."""
+    return run_system(AssistantSystem(seed_assistant, "llm"), SEED_SET.items, "pairs",
+                      source_texts(SEED_SET, seed_assistant))
+
+
+@pytest.mark.parametrize("item_id", [
+    pytest.param(item.id, marks=pytest.mark.xfail(reason=KNOWN_MISSES[item.id], strict=False))
+    if item.id in KNOWN_MISSES else item.id for item in SEED_SET.items])
+def test_seed_pair_passes(seed_run: SystemRun, item_id: str) -> None:
+    result = next(r for r in seed_run.results if r.item.id == item_id)
+    assert result.passed, failures_text([result]) or f"{item_id}: citations {result.prediction.citations}"
+
+
+def test_seed_run_summary(seed_run: SystemRun) -> None:
+    """The whole set at a glance (every failure with its cause), plus sanity of what the report relies on."""
+    summary = seed_run.summary
+    assert summary["questions"] == len(SEED_SET.items)
+    assert summary["recall@5"] == 1.0, failures_text(seed_run.results)
+    assert summary["passed"] >= len(SEED_SET.items) - len(KNOWN_MISSES), failures_text(seed_run.results)
+    world_cup = next(r for r in seed_run.results if r.item.question == "Who won the 2014 FIFA World Cup?")
+    assert world_cup.prediction.abstained, "the seed corpus says nothing about football: it must abstain"
