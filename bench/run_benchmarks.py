@@ -2,7 +2,7 @@
 
 Steps (run all, or pick with --only):
 - squad-fast:  the whole SQuAD v1.1 even-articles file (5,397 questions), fast mode;
-- squad-llm:   500 SQuAD questions (fixed sample), default (LLM) mode;
+- squad-llm:   500 SQuAD questions (fixed sample; --squad-llm-limit), default (LLM) mode;
 - clapnq-llm:  all 300 ClapNQ even questions (150 answerable + 150 unanswerable), default mode;
 - compare:     side by side with the peers (fast mode, stock LlamaIndex, plain BM25) on SQuAD-even and
                ClapNQ-even samples (--compare-limit questions each, default 100), in this one invocation.
@@ -32,11 +32,11 @@ SQUAD = "squad_v1.1_dev/squad-dev-v1.1-even-articles.json"
 CLAPNQ = "clapnq_dev/clapnq_dev_answerable_even.jsonl"  # its unanswerable sibling is picked up automatically
 
 
-def steps(compare_limit: int) -> dict[str, list[list[str]]]:
+def steps(compare_limit: int, squad_llm_limit: int = 500) -> dict[str, list[list[str]]]:
     """Step name -> the `assistant eval` argument lists it runs (the out folder is added per run)."""
     return {
         "squad-fast": [[SQUAD, "--mode", "fast"]],
-        "squad-llm": [[SQUAD, "--mode", "llm", "--limit", "500"]],
+        "squad-llm": [[SQUAD, "--mode", "llm", "--limit", str(squad_llm_limit)]],
         "clapnq-llm": [[CLAPNQ, "--mode", "llm"]],
         "compare": [[SQUAD, "--mode", "llm", "--limit", str(compare_limit), "--compare"],
                     [CLAPNQ, "--mode", "llm", "--limit", str(compare_limit), "--compare"]],
@@ -70,8 +70,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated steps (default: all): squad-fast,squad-llm,clapnq-llm,"
                         "compare")
     parser.add_argument("--compare-limit", type=int, default=100, help="questions per set in the compare step")
+    parser.add_argument("--squad-llm-limit", type=int, default=500, help="questions in the squad-llm step")
     args = parser.parse_args(argv)
-    plan = steps(args.compare_limit)
+    plan = steps(args.compare_limit, args.squad_llm_limit)
     chosen = args.only.split(",") if args.only else list(plan)
     unknown = set(chosen) - set(plan)
     if unknown:
