@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -207,12 +208,14 @@ def test_bm25_peer_ranks_the_same_chunks(fast_assistant: Any) -> None:
     assert not prediction.answers and prediction.ranked_docs
 
 
-def test_naive_llamaindex_peer_cites_its_source_nodes(fast_assistant: Any, embed_model: Any) -> None:
+def test_naive_llamaindex_peer_cites_its_source_nodes(fast_assistant: Any, embed_model: Any, tmp_path: Path) -> None:
     from llama_index.core.llms import MockLLM
 
     from assistant.evaluation.peers import NaiveLlamaIndexPeer, said_no_answer
 
-    peer = NaiveLlamaIndexPeer(fast_assistant.settings.corpus_dir, embed_model, MockLLM(max_tokens=8))
+    # under a hidden folder, as the evaluation corpora are (.data/eval/...)
+    corpus = shutil.copytree(fast_assistant.settings.corpus_dir, tmp_path / ".data" / "corpus")
+    peer = NaiveLlamaIndexPeer(corpus, embed_model, MockLLM(max_tokens=8))
     prediction = peer.predict(_item(["Montreux"], [SEED_DOC_A]), [])
     assert 1 <= len(prediction.citations) <= 2 and prediction.citations[0]["doc"] in (SEED_DOC_A, SEED_DOC_B)
     assert set(prediction.ranked_docs) == {SEED_DOC_A, SEED_DOC_B}

@@ -99,7 +99,9 @@ class NaiveLlamaIndexPeer:
         from llama_index.core import SimpleDirectoryReader, VectorStoreIndex
 
         started = time.perf_counter()
-        documents = SimpleDirectoryReader(str(self.corpus_dir), recursive=True).load_data()
+        # exclude_hidden=False: the evaluation corpora live under the hidden `.data/` folder, and the reader's
+        # default skips every file whose path has a hidden part (then fails with "No files found").
+        documents = SimpleDirectoryReader(str(self.corpus_dir), recursive=True, exclude_hidden=False).load_data()
         index = VectorStoreIndex.from_documents(documents, embed_model=self.embed_model)
         self._engine = index.as_query_engine(llm=self.llm)
         self._retriever = index.as_retriever(similarity_top_k=20)
