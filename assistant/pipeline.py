@@ -67,16 +67,28 @@ def load_thresholds(settings: Settings) -> dict[str, float]:
     """Abstention thresholds from the calibration file written by `python -m bench.calibrate`.
 
     `fast` / `llm`: minimum best-evidence score per mode; `refusal`: the LLM's probability of starting its reply
-    with NOT FOUND at or above which the assistant abstains.
+    with NOT FOUND at or above which the assistant abstains. Scores mean different things for different models,
+    so the evidence thresholds apply only to the embedding model they were fitted on, and the refusal threshold
+    only to that LLM; any other model gets the neutral defaults (recalibrate it with `python -m bench.calibrate`).
     """
-    thresholds = {"fast": 0.3, "llm": 0.2, "refusal": 0.5}
+    thresholds = dict(DEFAULT_THRESHOLDS)
     try:
         data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
-        thresholds.update({k: float(v) for k, v in data["min_evidence_score"].items()})
-        thresholds["refusal"] = float(data.get("llm_refusal_probability", thresholds["refusal"]))
-    except (OSError, ValueError, KeyError):
+        if _same_model(data.get("embed_model"), settings.embed_model):
+            thresholds.update({k: float(v) for k, v in data["min_evidence_score"].items()})
+        if not settings.llm_endpoint and _same_model(data.get("llm_model"), settings.llm_model):
+            thresholds["refusal"] = float(data.get("llm_refusal_probability", thresholds["refusal"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         pass
     return thresholds
+
+
+# Uncalibrated fallbacks: permissive evidence floors (the LLM still refuses on its own) and an even refusal odds.
+DEFAULT_THRESHOLDS = {"fast": 0.3, "llm": 0.2, "refusal": 0.5}
+
+
+def _same_model(calibrated: object, configured: str) -> bool:
+    return isinstance(calibrated, str) and calibrated.strip().lower() == configured.strip().lower()
 
 
 class Assistant:

@@ -153,6 +153,7 @@ def main() -> None:
                 "refusal probability at which LLM mode abstains. Written by `python -m bench.calibrate`; see "
                 "docs/BENCHMARKS.md.",
         "embed_model": load_settings().embed_model,
+        "llm_model": load_settings().llm_model,
         "min_evidence_score": {"fast": round(fast_t, 4), "llm": round(llm_t, 4)},
     }
     previous = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8")) if CALIBRATION_FILE.is_file() else {}

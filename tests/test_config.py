@@ -47,3 +47,23 @@ def test_bad_settings_are_refused_with_a_clear_message(tmp_path: Path, content: 
 def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="config file not found"):
         load_settings(config_file=tmp_path / "nope.toml", environ={})
+
+
+def test_calibrated_thresholds_apply_only_to_the_models_they_were_fitted_on(tmp_path: Path) -> None:
+    import json
+
+    from assistant.pipeline import CALIBRATION_FILE, DEFAULT_THRESHOLDS, load_thresholds
+
+    calibration = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
+    default = load_thresholds(load_settings(environ={}))
+    assert default["fast"] == calibration["min_evidence_score"]["fast"]
+    assert default["refusal"] == calibration["llm_refusal_probability"]
+
+    other_embedder = load_thresholds(load_settings(environ={}, overrides={"embed_model": str(tmp_path / "my-model")}))
+    assert other_embedder["fast"] == DEFAULT_THRESHOLDS["fast"]  # another model's cosine scores differ
+    assert other_embedder["refusal"] == calibration["llm_refusal_probability"]  # same LLM: still calibrated
+
+    own_llm = load_thresholds(load_settings(environ={}, overrides={"llm_model": str(tmp_path / "other.gguf")}))
+    endpoint = load_thresholds(load_settings(environ={}, overrides={"llm_endpoint": "http://127.0.0.1:9/v1"}))
+    assert own_llm["refusal"] == endpoint["refusal"] == DEFAULT_THRESHOLDS["refusal"]
+    assert own_llm["fast"] == calibration["min_evidence_score"]["fast"]
