@@ -12,6 +12,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	# torch==2.13.0 is pinned in pyproject: pip takes the local CPU build instead of GBs of CUDA wheels.
 	$(PY) -m pip install --quiet -e '.[test]'
+	# llama.cpp rebuilt for this CPU when it has AVX-512 the prebuilt wheel ignores (~6 min once, then a
+	# cached wheel; never fatal; NATIVE_LLM=0 skips). See tools/native_llamacpp.py.
+	$(PY) tools/native_llamacpp.py
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -71,6 +71,9 @@ class Settings:
     llm_threads: int = 2
     llm_context: int = 2048
     llm_max_tokens: int = 96
+    # llama.cpp's load-time weight repacking (its "extra buffer types"); None = auto: on for AVX2-only
+    # builds (faster there), off for builds with AVX-512 or AMX (measured faster prompts; AMX crashed).
+    llm_weight_repack: bool | None = None
     evidence_sentences: int = 6  # numbered sentences fed to the LLM
     max_question_chars: int = 2000  # longer questions are truncated (never a minute of CPU on junk input)
 
@@ -99,6 +102,8 @@ def _coerce(name: str, raw: Any, target: Any) -> Any:
         args = [a for a in typing.get_args(target) if a is not type(None)]
         if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("", "none", "null")):
             return None
+        if args[0] is bool and isinstance(raw, str) and raw.strip().lower() == "auto":
+            return None  # an optional switch: None lets the code decide
         return _coerce(name, raw, args[0])
     if target is Path:
         path = Path(os.path.expanduser(str(raw)))

@@ -60,7 +60,7 @@ def load_llm(settings: Settings) -> LLM:
         try:
             return OpenAICompatibleLLM(base_url=settings.llm_endpoint, model=settings.llm_endpoint_model,
                                        api_key=settings.llm_api_key, context_window=settings.llm_context,
-                                       max_tokens=settings.llm_max_tokens)
+                                       max_tokens=settings.llm_max_tokens, weight_repack=settings.llm_weight_repack)
         except ValueError as exc:
             raise ConfigError(f"setting 'llm_endpoint': {exc}") from exc
 
@@ -69,4 +69,4 @@ def load_llm(settings: Settings) -> LLM:
 
     path = resolve_gguf(settings.llm_model, settings.cache_dir)
     return LocalGGUFLLM(model_path=path, n_ctx=settings.llm_context, n_threads=settings.llm_threads,
-                        max_tokens=settings.llm_max_tokens)
+                        max_tokens=settings.llm_max_tokens, weight_repack=settings.llm_weight_repack)
