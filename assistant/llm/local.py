@@ -16,10 +16,10 @@ What xllamacpp does, and the choices made here because of it:
 - Prompt cache: `cache_prompt` reuses the KV state of the longest common prefix with the previous request,
   and a RAM cache (`cache_ram_mib`) keeps recent prompts; a fixed system prompt keeps that prefix shared.
 - Weight repacking: llama.cpp converts quantised weights at load time into layouts for its "extra buffer
-  types" (CPU_REPACK, AMX). On the prebuilt AVX2 wheel that helps (prompt ~66 vs ~72 tok/s, generation
-  ~12.8 vs ~10.2 tok/s on the 2-core Xeon); on a build with AVX-512 (tools/native_llamacpp.py) the plain
-  AVX-512 kernels process prompts faster without it (~138 vs ~99 tok/s), and the AMX buffer type crashed
-  in warm-up there. `weight_repack=None` picks by the build's features (`auto_weight_repack`).
+  types" (CPU_REPACK, AMX). On the prebuilt AVX2 wheel it is a wash for our short answers (prompt 66 vs 72
+  tok/s, generation 12.8 vs 10.2 tok/s, with vs without, on the 2-core Xeon), so llama.cpp's default (on)
+  stays; on a build with AVX-512 (tools/native_llamacpp.py) prompts run faster without it (138 vs 99 tok/s)
+  and the AMX buffer type crashed in warm-up. `weight_repack=None` picks by the build (`auto_weight_repack`).
 - The engine also always serves llama.cpp's HTTP API on a random loopback port. It is locked with a random
   API key (in-process calls do not need it) and exposed as `http_address`/`http_api_key` for tests.
 """
