@@ -104,6 +104,17 @@ def test_short_answer_drops_words_the_question_already_says() -> None:
     assert trim_echo("SAMA Festival", "What is the SAMA festival?") == "SAMA Festival"  # nothing new: kept
 
 
+def test_trim_echo_keeps_names_that_repeat_a_question_word():
+    """SQuAD's gold answers keep the name whole: "Tower District", not "Tower"."""
+    assert trim_echo("Tower District", "Which district in Fresno is known for its music scene?") == "Tower District"
+    assert trim_echo("Fort Niagara", "Which fort did they plan to attack?") == "Fort Niagara"
+    assert trim_echo("the 61 yards", "How many yards did he run?") == "the 61"
+    assert trim_echo("The wedding banquet", "What was the wedding banquet?") == "The wedding banquet"  # all echo
+    # A capital that only marks the start of the source sentence is not a name.
+    assert trim_echo("Bills go through two stages", "How do bills go?", starts_sentence=True) == "through two stages"
+    assert trim_echo("Bills go through two stages", "How do bills go?") == "Bills go through two stages"
+
+
 def test_expected_answer_type_finds_the_phrase_that_answers() -> None:
     sentence = EVIDENCE[1].text
     cases = {"Where will the talks be held?": "Montreux", "When do the Geneva II talks begin?": "January 22",
