@@ -74,7 +74,7 @@ class Settings:
     # llama.cpp's load-time weight repacking (its "extra buffer types"); None = auto: on for AVX2-only
     # builds (faster there), off for builds with AVX-512 or AMX (measured faster prompts; AMX crashed).
     llm_weight_repack: bool | None = None
-    evidence_sentences: int = 6  # numbered sentences fed to the LLM
+    evidence_sentences: int = 5  # numbered sentences fed to the LLM (see docs/BENCHMARKS.md, "Prompt size")
     max_question_chars: int = 2000  # longer questions are truncated (never a minute of CPU on junk input)
 
     extra: dict[str, Any] = field(default_factory=dict)
