@@ -1,5 +1,9 @@
 """Citation checks: every mark must be backed by the sentence it names; quotes are the source's characters."""
 
+from types import SimpleNamespace
+
+import pytest
+
 from assistant.citations import (
     check_reply,
     locate,
@@ -10,9 +14,10 @@ from assistant.citations import (
     to_citations,
     trim_echo,
 )
+from assistant.config import load_settings
 from assistant.conversation import is_follow_up, rewrite_by_rule, turns_from_messages
 from assistant.evidence import Evidence
-from assistant.pipeline import Generation
+from assistant.pipeline import Assistant, Generation
 from assistant.text import expected_answer_type, typed_phrase
 
 
@@ -136,3 +141,31 @@ def test_refusal_probability_comes_from_the_first_token() -> None:
     without_logprobs = Generation()
     without_logprobs.text = "NOT FOUND"
     assert without_logprobs.refusal_probability == 1.0 and without_logprobs.text_starts_refusal()
+
+
+class _ScriptedLLM:
+    """Replays fixed text pieces, as a backend that honours a stop string returns them (without the stop)."""
+
+    def __init__(self, pieces: list[str]) -> None:
+        self.pieces = pieces
+        self.options: dict = {}
+
+    def stream_chat(self, chat, **options):
+        self.options = options
+        for piece in self.pieces:
+            yield SimpleNamespace(delta=piece, raw=None)
+
+
+@pytest.mark.parametrize(("pieces", "expected"), [
+    (["Mont", "reux", " [", "1"], "Montreux [1]"),  # the stop string took the "]": it is put back
+    (["As of 2015", "[update"], "As of 2015[update"),  # a bracket that is no mark stays as written
+    (["NOT", " FOUND"], "NOT FOUND"),
+])
+def test_answer_generation_stops_at_the_mark_and_keeps_it_whole(pieces: list[str], expected: str) -> None:
+    llm = _ScriptedLLM(pieces)
+    generation = Generation()
+    shown = "".join(Assistant(load_settings(), llm=llm)._stream_generate(
+        [{"role": "user", "content": "q"}], 8, generation, stop_after_mark=True))
+    assert llm.options["stop"] == ["]"]
+    assert generation.text == expected
+    assert shown == ("" if expected.startswith("NOT") else expected)
