@@ -26,7 +26,7 @@ from typing import Any
 from assistant.citations import check_reply, short_answer_from, to_citations, trim_echo
 from assistant.config import Settings, load_settings
 from assistant.conversation import Turn, rewrite, turns_from_messages
-from assistant.evidence import Evidence, EvidenceRanker, RankedEvidence
+from assistant.evidence import Evidence, EvidenceRanker, RankedEvidence, prompt_evidence
 from assistant.retrieval import HybridRetriever, Passage
 from assistant.text import expected_answer_type, typed_phrase
 from assistant.types import REFUSAL, Answer, Citation
@@ -221,7 +221,7 @@ class Assistant:
         ranked, step_timings = self._evidence(standalone)
         timings.update(step_timings)
         passages = ranked.passages[: top_k or self.settings.top_k]
-        evidence = ranked.sentences[: self.settings.evidence_sentences]
+        evidence = prompt_evidence(ranked.sentences, self.settings.evidence_sentences, standalone)
 
         base = {"question": text, "standalone_question": standalone, "mode": mode, "notes": notes}
         if not evidence or ranked.best_score < self.thresholds.get(mode, 0.0):

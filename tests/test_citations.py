@@ -16,7 +16,7 @@ from assistant.citations import (
 )
 from assistant.config import load_settings
 from assistant.conversation import is_follow_up, rewrite_by_rule, turns_from_messages
-from assistant.evidence import Evidence
+from assistant.evidence import Evidence, prompt_evidence
 from assistant.pipeline import Assistant, Generation
 from assistant.text import expected_answer_type, typed_phrase
 
@@ -169,3 +169,18 @@ def test_answer_generation_stops_at_the_mark_and_keeps_it_whole(pieces: list[str
     assert llm.options["stop"] == ["]"]
     assert generation.text == expected
     assert shown == ("" if expected.startswith("NOT") else expected)
+
+
+def _sentence(text: str) -> Evidence:
+    return Evidence("a.txt", 0, len(text), text, 0.5, 0.5, 0.5, "", "c", 0)
+
+
+def test_prompt_evidence_reaches_past_the_count_for_the_kind_asked() -> None:
+    """A "when" question whose five best sentences hold no date also gets the best dated one just after them."""
+    ranked = [_sentence(f"Kerry spoke about the ceasefire plan number {i}.") for i in range(5)]
+    ranked += [_sentence("Joint call for a ceasefire."), _sentence("February 3, 2014 at 10:12 am"),
+               _sentence("March 5, 2014 was later.")]
+    chosen = prompt_evidence(ranked, 5, "When was the article published?")
+    assert [e.text for e in chosen] == [e.text for e in ranked[:5]] + ["February 3, 2014 at 10:12 am"]
+    assert prompt_evidence(ranked, 5, "Who spoke about the plan?") == ranked[:5]  # no kind asked: no extra
+    assert prompt_evidence(ranked[:5] + ranked[5:6] * 3 + ranked[6:], 5, "When was it published?") == ranked[:5]
