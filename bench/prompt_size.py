@@ -1,0 +1,97 @@
+"""How many evidence sentences the LLM should read: answer coverage against answer time, on SQuAD-even.
+
+The prompt's evidence sentences are most of an answer's cost (the fixed system prompt is cached; each new
+prompt token costs ~7 ms on two cores), yet every sentence left out may be the one holding the answer. This
+prints, for 1..8 sentences:
+
+- **coverage**: the share of questions whose gold answer string occurs in one of the first n evidence sentences
+  (retrieval + evidence ranking only, no LLM; the ceiling for the LLM's exact match with n sentences);
+- **answer time** (with `--llm-questions N`): the median wall time of the answer generation for 4, 5 and 6
+  sentences, with and without the stop at the mark's closing bracket, on N questions. Each variant's prompt is
+  made unique by a two-character tag at the start of the user message, so no variant reuses another's
+  KV cache (the system prompt stays cached, as in the assistant).
+
+Example:
+    $ .venv/bin/python bench/prompt_size.py --questions 500 --llm-questions 30
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from assistant.config import load_settings
+from assistant.evaluation.datasets import load_eval_set, sample
+from assistant.evaluation.metrics import normalize_answer
+from assistant.evaluation.runner import default_eval_dir, index_corpus, prepare_corpus, resolve_paths
+from assistant.pipeline import ANSWER_MAX_TOKENS, Assistant, _answer_messages
+
+SQUAD = "squad_v1.1_dev/squad-dev-v1.1-even-articles.json"
+# (label, evidence sentences, stop at "]"): the defaults before and after the change, and the neighbours.
+VARIANTS = [("6 sentences", 6, False), ("6 sentences, stop at ]", 6, True), ("5 sentences, stop at ]", 5, True),
+            ("4 sentences, stop at ]", 4, True)]
+
+
+def coverage(bot: Assistant, items: list[Any], depth: int = 8) -> list[float]:
+    """Share of questions with a gold answer inside the first n evidence sentences, for n = 1..depth."""
+    first_hit = []
+    for item in items:
+        sentences = bot._evidence(item.question)[0].sentences[:depth]
+        golds = [g for g in (normalize_answer(a) for a in item.answers) if g]
+        hit = next((i for i, ev in enumerate(sentences) if any(g in normalize_answer(ev.text) for g in golds)),
+                   None)
+        first_hit.append(hit)
+    return [sum(h is not None and h < n for h in first_hit) / len(items) for n in range(1, depth + 1)]
+
+
+def answer_seconds(bot: Assistant, questions: list[str]) -> dict[str, float]:
+    """Median generation time per variant, every variant on every question."""
+    from llama_index.core.llms import ChatMessage
+
+    evidence = {q: bot._evidence(q)[0].sentences for q in questions}
+    times: dict[str, list[float]] = {label: [] for label, _, _ in VARIANTS}
+    for question in questions:
+        for tag, (label, count, stop) in enumerate(VARIANTS):
+            messages = _answer_messages(question, evidence[question][:count])
+            messages[-1]["content"] = f"#{tag}\n" + messages[-1]["content"]
+            options: dict[str, Any] = {"max_tokens": ANSWER_MAX_TOKENS, "logprobs": True, "top_logprobs": 10}
+            if stop:
+                options["stop"] = ["]"]
+            started = time.perf_counter()
+            for _ in bot.llm.stream_chat([ChatMessage(**m) for m in messages], **options):
+                pass
+            times[label].append(time.perf_counter() - started)
+    return {label: statistics.median(values) for label, values in times.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--eval-dir", type=Path, default=default_eval_dir())
+    parser.add_argument("--questions", type=int, default=500, help="SQuAD questions for the coverage figures")
+    parser.add_argument("--llm-questions", type=int, default=0, help="questions timed with the LLM (0 = none)")
+    parser.add_argument("--seed", type=int, default=13)
+    args = parser.parse_args(argv)
+    eval_set = load_eval_set(resolve_paths([SQUAD], args.eval_dir))
+    bot = Assistant(prepare_corpus(eval_set, load_settings()))
+    index_corpus(bot)
+    items = sample(eval_set.items, args.questions, seed=args.seed)
+    words = statistics.mean(sum(len(ev.text.split()) for ev in bot._evidence(i.question)[0].sentences[:5])
+                            for i in items[:100])
+    print(f"coverage of the gold answer in the first n evidence sentences ({len(items)} questions):")
+    for n, share in enumerate(coverage(bot, items), start=1):
+        print(f"  n={n}: {share:.3f}")
+    print(f"mean words in 5 sentences: {words:.0f}")
+    if args.llm_questions:
+        questions = [i.question for i in sample(eval_set.items, args.llm_questions, seed=args.seed + 1)]
+        _ = bot.llm.complete("Say OK.", max_tokens=2)  # load and warm the model before timing
+        print(f"answer generation, median over {len(questions)} questions:")
+        for label, seconds in answer_seconds(bot, questions).items():
+            print(f"  {label:24s} {seconds:.2f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
