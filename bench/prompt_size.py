@@ -6,6 +6,8 @@ prints, for 1..8 sentences:
 
 - **coverage**: the share of questions whose gold answer string occurs in one of the first n evidence sentences
   (retrieval + evidence ranking only, no LLM; the ceiling for the LLM's exact match with n sentences);
+- **typed extension**: how many 5-sentence prompts get one more sentence from `prompt_evidence` (none of the 5
+  holds the kind of phrase the question asks for, one of the next 3 does);
 - **answer time** (with `--llm-questions N`): the median wall time of the answer generation for 4, 5 and 6
   sentences, with and without the stop at the mark's closing bracket, on N questions. Each variant's prompt is
   made unique by a two-character tag at the start of the user message, so no variant reuses another's
@@ -27,6 +29,7 @@ from assistant.config import load_settings
 from assistant.evaluation.datasets import load_eval_set, sample
 from assistant.evaluation.metrics import normalize_answer
 from assistant.evaluation.runner import default_eval_dir, index_corpus, prepare_corpus, resolve_paths
+from assistant.evidence import prompt_evidence
 from assistant.pipeline import ANSWER_MAX_TOKENS, Assistant, _answer_messages
 
 SQUAD = "squad_v1.1_dev/squad-dev-v1.1-even-articles.json"
@@ -35,16 +38,20 @@ VARIANTS = [("6 sentences", 6, False), ("6 sentences, stop at ]", 6, True), ("5 
             ("4 sentences, stop at ]", 4, True)]
 
 
-def coverage(bot: Assistant, items: list[Any], depth: int = 8) -> list[float]:
-    """Share of questions with a gold answer inside the first n evidence sentences, for n = 1..depth."""
+def coverage(bot: Assistant, items: list[Any], depth: int = 8) -> tuple[list[float], int]:
+    """Share of questions with a gold answer inside the first n evidence sentences, for n = 1..depth; and the
+    number of 5-sentence prompts that `prompt_evidence` extends."""
     first_hit = []
+    extended = 0
     for item in items:
-        sentences = bot._evidence(item.question)[0].sentences[:depth]
+        ranked = bot._evidence(item.question)[0].sentences
+        extended += len(prompt_evidence(ranked, 5, item.question)) > 5
+        sentences = ranked[:depth]
         golds = [g for g in (normalize_answer(a) for a in item.answers) if g]
         hit = next((i for i, ev in enumerate(sentences) if any(g in normalize_answer(ev.text) for g in golds)),
                    None)
         first_hit.append(hit)
-    return [sum(h is not None and h < n for h in first_hit) / len(items) for n in range(1, depth + 1)]
+    return [sum(h is not None and h < n for h in first_hit) / len(items) for n in range(1, depth + 1)], extended
 
 
 def answer_seconds(bot: Assistant, questions: list[str]) -> dict[str, float]:
@@ -70,19 +77,22 @@ def answer_seconds(bot: Assistant, questions: list[str]) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--eval-dir", type=Path, default=default_eval_dir())
-    parser.add_argument("--questions", type=int, default=500, help="SQuAD questions for the coverage figures")
+    parser.add_argument("--eval-file", default=SQUAD, help="evaluation set (default: SQuAD-even)")
+    parser.add_argument("--questions", type=int, default=500, help="questions for the coverage figures")
     parser.add_argument("--llm-questions", type=int, default=0, help="questions timed with the LLM (0 = none)")
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args(argv)
-    eval_set = load_eval_set(resolve_paths([SQUAD], args.eval_dir))
+    eval_set = load_eval_set(resolve_paths([args.eval_file], args.eval_dir))
     bot = Assistant(prepare_corpus(eval_set, load_settings()))
     index_corpus(bot)
     items = sample(eval_set.items, args.questions, seed=args.seed)
     words = statistics.mean(sum(len(ev.text.split()) for ev in bot._evidence(i.question)[0].sentences[:5])
                             for i in items[:100])
     print(f"coverage of the gold answer in the first n evidence sentences ({len(items)} questions):")
-    for n, share in enumerate(coverage(bot, items), start=1):
+    shares, extended = coverage(bot, items)
+    for n, share in enumerate(shares, start=1):
         print(f"  n={n}: {share:.3f}")
+    print(f"5-sentence prompts extended by a sentence of the kind asked for: {extended} of {len(items)}")
     print(f"mean words in 5 sentences: {words:.0f}")
     if args.llm_questions:
         questions = [i.question for i in sample(eval_set.items, args.llm_questions, seed=args.seed + 1)]
