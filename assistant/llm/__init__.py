@@ -60,7 +60,7 @@ def load_llm(settings: Settings) -> LLM:
         try:
             return OpenAICompatibleLLM(base_url=settings.llm_endpoint, model=settings.llm_endpoint_model,
                                        api_key=settings.llm_api_key, context_window=settings.llm_context,
-                                       max_tokens=settings.llm_max_tokens, weight_repack=settings.llm_weight_repack)
+                                       max_tokens=settings.llm_max_tokens)
         except ValueError as exc:
             raise ConfigError(f"setting 'llm_endpoint': {exc}") from exc
 
