@@ -54,6 +54,7 @@ class Evidence:
     title: str
     chunk_id: str
     passage_rank: int
+    typed: bool = False  # holds a phrase of the kind the question asks for (a date for "when"...)
 
 
 @dataclass
@@ -79,7 +80,7 @@ class EvidenceRanker:
         q_terms = content_terms(question)
         kind = expected_answer_type(question)
         best_bm25 = max((p.lexical or 0.0) for p in passages) or 1.0
-        per_passage: list[tuple[Passage, list[tuple[int, int, float, float, float]]]] = []
+        per_passage: list[tuple[Passage, list[tuple[int, int, float, float, float, bool]]]] = []
         for passage in passages:
             sentences = _sentence_scores(passage, query_vector, q_terms, stats, question, kind)
             best = max(s[4] for s in sentences)
@@ -92,27 +93,29 @@ class EvidenceRanker:
         per_passage.sort(key=lambda item: -(item[0].rerank or 0.0))
         seen: dict[tuple[str, int], Evidence] = {}
         for rank, (passage, sentences) in enumerate(per_passage):
-            for s, e, semantic, lexical, score in sentences:
+            for s, e, semantic, lexical, score, typed in sentences:
                 total = (1 - PASSAGE_WEIGHT) * score + PASSAGE_WEIGHT * (passage.rerank or 0.0) / 2
                 key = (passage.doc, passage.start + s)
                 if key not in seen or seen[key].score < total:
                     seen[key] = Evidence(passage.doc, passage.start + s, passage.start + e, passage.text[s:e], total,
-                                         semantic, lexical, passage.title, passage.chunk_id, rank)
+                                         semantic, lexical, passage.title, passage.chunk_id, rank, typed)
         return RankedEvidence(passages=[p for p, _ in per_passage],
                               sentences=sorted(seen.values(), key=lambda ev: -ev.score))
 
 
 def _sentence_scores(passage: Passage, query_vector: np.ndarray | None, q_terms: list[str], stats: TermStats,
-                     question: str = "", kind: str | None = None) -> list[tuple[int, int, float, float, float]]:
-    """(start, end, semantic, lexical, combined) for each sentence of the passage, spans relative to it."""
+                     question: str = "", kind: str | None = None
+                     ) -> list[tuple[int, int, float, float, float, bool]]:
+    """(start, end, semantic, lexical, combined, typed) for each sentence of the passage, spans relative to it."""
     vectors = passage.sentence_vectors
     use_vectors = query_vector is not None and vectors is not None and len(vectors) == len(passage.sentences)
     out = []
     for i, (s, e) in enumerate(passage.sentences):
         semantic = float(vectors[i] @ query_vector) if use_vectors else (passage.dense or 0.0)
         lexical = lexical_overlap(q_terms, passage.text[s:e], stats)
-        typed = ANSWER_TYPE_WEIGHT if has_answer_type(kind, passage.text[s:e], question) else 0.0
-        out.append((s, e, semantic, lexical, SEMANTIC_WEIGHT * semantic + (1 - SEMANTIC_WEIGHT) * lexical + typed))
+        typed = has_answer_type(kind, passage.text[s:e], question)
+        combined = SEMANTIC_WEIGHT * semantic + (1 - SEMANTIC_WEIGHT) * lexical + ANSWER_TYPE_WEIGHT * typed
+        out.append((s, e, semantic, lexical, combined, typed))
     return out
 
 
@@ -121,18 +124,16 @@ def _sentence_scores(passage: Passage, query_vector: np.ndarray | None, q_terms:
 TYPED_LOOKAHEAD = 3
 
 
-def prompt_evidence(sentences: list[Evidence], count: int, question: str) -> list[Evidence]:
+def prompt_evidence(sentences: list[Evidence], count: int) -> list[Evidence]:
     """The `count` best sentences, plus the best one of the next few that holds the kind of phrase the question
-    asks for when none of them does.
+    asks for (`Evidence.typed`, set by the ranker) when none of them does.
 
     "When was the article published?" is answered by a date line that scores low on meaning and word overlap;
     ranked sixth, it would miss a five-sentence prompt that holds no date at all. One extra sentence in that
     case costs ~0.1 s.
     """
     chosen = sentences[:count]
-    kind = expected_answer_type(question)
-    if kind is None or any(has_answer_type(kind, ev.text, question) for ev in chosen):
+    if any(ev.typed for ev in chosen):
         return chosen
-    extra = next((ev for ev in sentences[count:count + TYPED_LOOKAHEAD] if has_answer_type(kind, ev.text, question)),
-                 None)
+    extra = next((ev for ev in sentences[count:count + TYPED_LOOKAHEAD] if ev.typed), None)
     return chosen + [extra] if extra is not None else chosen

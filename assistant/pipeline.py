@@ -221,7 +221,7 @@ class Assistant:
         ranked, step_timings = self._evidence(standalone)
         timings.update(step_timings)
         passages = ranked.passages[: top_k or self.settings.top_k]
-        evidence = prompt_evidence(ranked.sentences, self.settings.evidence_sentences, standalone)
+        evidence = prompt_evidence(ranked.sentences, self.settings.evidence_sentences)
 
         base = {"question": text, "standalone_question": standalone, "mode": mode, "notes": notes}
         if not evidence or ranked.best_score < self.thresholds.get(mode, 0.0):

@@ -29,7 +29,7 @@ from assistant.config import load_settings
 from assistant.evaluation.datasets import load_eval_set, sample
 from assistant.evaluation.metrics import normalize_answer
 from assistant.evaluation.runner import default_eval_dir, index_corpus, prepare_corpus, resolve_paths
-from assistant.evidence import prompt_evidence
+from assistant.evidence import Evidence, prompt_evidence
 from assistant.pipeline import ANSWER_MAX_TOKENS, Assistant, _answer_messages
 
 SQUAD = "squad_v1.1_dev/squad-dev-v1.1-even-articles.json"
@@ -38,20 +38,15 @@ VARIANTS = [("6 sentences", 6, False), ("6 sentences, stop at ]", 6, True), ("5 
             ("4 sentences, stop at ]", 4, True)]
 
 
-def coverage(bot: Assistant, items: list[Any], depth: int = 8) -> tuple[list[float], int]:
-    """Share of questions with a gold answer inside the first n evidence sentences, for n = 1..depth; and the
-    number of 5-sentence prompts that `prompt_evidence` extends."""
+def coverage(items: list[Any], rankings: list[list[Evidence]], depth: int = 8) -> list[float]:
+    """Share of questions with a gold answer inside the first n of their ranked evidence sentences, n = 1..depth."""
     first_hit = []
-    extended = 0
-    for item in items:
-        ranked = bot._evidence(item.question)[0].sentences
-        extended += len(prompt_evidence(ranked, 5, item.question)) > 5
-        sentences = ranked[:depth]
+    for item, ranked in zip(items, rankings, strict=True):
         golds = [g for g in (normalize_answer(a) for a in item.answers) if g]
-        hit = next((i for i, ev in enumerate(sentences) if any(g in normalize_answer(ev.text) for g in golds)),
+        hit = next((i for i, ev in enumerate(ranked[:depth]) if any(g in normalize_answer(ev.text) for g in golds)),
                    None)
         first_hit.append(hit)
-    return [sum(h is not None and h < n for h in first_hit) / len(items) for n in range(1, depth + 1)], extended
+    return [sum(h is not None and h < n for h in first_hit) / len(items) for n in range(1, depth + 1)]
 
 
 def answer_seconds(bot: Assistant, questions: list[str]) -> dict[str, float]:
@@ -86,11 +81,11 @@ def main(argv: list[str] | None = None) -> int:
     bot = Assistant(prepare_corpus(eval_set, load_settings()))
     index_corpus(bot)
     items = sample(eval_set.items, args.questions, seed=args.seed)
-    words = statistics.mean(sum(len(ev.text.split()) for ev in bot._evidence(i.question)[0].sentences[:5])
-                            for i in items[:100])
+    rankings = [bot._evidence(item.question)[0].sentences for item in items]
+    extended = sum(len(prompt_evidence(ranked, 5)) > 5 for ranked in rankings)
+    words = statistics.mean(sum(len(ev.text.split()) for ev in ranked[:5]) for ranked in rankings)
     print(f"coverage of the gold answer in the first n evidence sentences ({len(items)} questions):")
-    shares, extended = coverage(bot, items)
-    for n, share in enumerate(shares, start=1):
+    for n, share in enumerate(coverage(items, rankings), start=1):
         print(f"  n={n}: {share:.3f}")
     print(f"5-sentence prompts extended by a sentence of the kind asked for: {extended} of {len(items)}")
     print(f"mean words in 5 sentences: {words:.0f}")

@@ -16,9 +16,10 @@ from assistant.citations import (
 )
 from assistant.config import load_settings
 from assistant.conversation import is_follow_up, rewrite_by_rule, turns_from_messages
-from assistant.evidence import Evidence, prompt_evidence
+from assistant.evidence import Evidence, EvidenceRanker, prompt_evidence
 from assistant.pipeline import Assistant, Generation
-from assistant.text import expected_answer_type, typed_phrase
+from assistant.retrieval import Passage
+from assistant.text import TermStats, expected_answer_type, typed_phrase
 
 
 def ev(text: str, doc: str = "a.txt", start: int = 0) -> Evidence:
@@ -171,16 +172,25 @@ def test_answer_generation_stops_at_the_mark_and_keeps_it_whole(pieces: list[str
     assert shown == ("" if expected.startswith("NOT") else expected)
 
 
-def _sentence(text: str) -> Evidence:
-    return Evidence("a.txt", 0, len(text), text, 0.5, 0.5, 0.5, "", "c", 0)
+def _ranked_in_order(question: str, texts: list[str]) -> list[Evidence]:
+    """The ranker's evidence for `texts` (one passage), put back in the given order to fix the ranking."""
+    text = " ".join(texts)
+    spans, at = [], 0
+    for sentence in texts:
+        spans.append((at, at + len(sentence)))
+        at += len(sentence) + 1
+    passage = Passage(chunk_id="c", doc="a.txt", start=0, end=len(text), text=text, sentences=spans)
+    by_text = {ev.text: ev for ev in EvidenceRanker().rank(question, None, [passage], TermStats(texts)).sentences}
+    return [by_text[t] for t in texts]
 
 
 def test_prompt_evidence_reaches_past_the_count_for_the_kind_asked() -> None:
     """A "when" question whose five best sentences hold no date also gets the best dated one just after them."""
-    ranked = [_sentence(f"Kerry spoke about the ceasefire plan number {i}.") for i in range(5)]
-    ranked += [_sentence("Joint call for a ceasefire."), _sentence("February 3, 2014 at 10:12 am"),
-               _sentence("March 5, 2014 was later.")]
-    chosen = prompt_evidence(ranked, 5, "When was the article published?")
+    texts = [f"Kerry spoke about the ceasefire plan number {i}." for i in range(5)]
+    texts += ["Joint call for a ceasefire.", "February 3, 2014 at 10:12 am", "March 5, 2014 was later."]
+    ranked = _ranked_in_order("When was the article published?", texts)
+    chosen = prompt_evidence(ranked, 5)
     assert [e.text for e in chosen] == [e.text for e in ranked[:5]] + ["February 3, 2014 at 10:12 am"]
-    assert prompt_evidence(ranked, 5, "Who spoke about the plan?") == ranked[:5]  # no kind asked: no extra
-    assert prompt_evidence(ranked[:5] + ranked[5:6] * 3 + ranked[6:], 5, "When was it published?") == ranked[:5]
+    who = _ranked_in_order("Who spoke about the plan?", texts)
+    assert prompt_evidence(who, 5) == who[:5]  # no kind asked: no extra
+    assert prompt_evidence(ranked[:5] + ranked[5:6] * 3 + ranked[6:], 5) == ranked[:5]
