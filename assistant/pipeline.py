@@ -232,17 +232,17 @@ class Assistant:
             answer = self._extractive(base, evidence)
         else:
             t0 = time.perf_counter()
+            messages = _answer_messages(standalone, evidence)
             generation = Generation()
-            yield from self._stream_generate(_answer_messages(standalone, evidence), ANSWER_MAX_TOKENS, generation,
-                                             stop_after_mark=True)
+            yield from self._stream_generate(messages, ANSWER_MAX_TOKENS, generation, stop_after_mark=True)
             refusal = generation.refusal_probability
             if (generation.text_starts_refusal() and refusal < self.thresholds["refusal"]
                     and getattr(self.llm, "accepts_text_logit_bias", False)):
                 # The model leans to NOT FOUND, but not with the confidence at which we abstain: ask again with
                 # the refusal tokens banned (the prompt is cached, so this costs only the few answer tokens).
                 generation = Generation()
-                yield from self._stream_generate(_answer_messages(standalone, evidence), ANSWER_MAX_TOKENS,
-                                                 generation, ban_refusal=True, stop_after_mark=True)
+                yield from self._stream_generate(messages, ANSWER_MAX_TOKENS, generation, ban_refusal=True,
+                                                 stop_after_mark=True)
             timings["generate_ms"] = (time.perf_counter() - t0) * 1000
             if refusal >= self.thresholds["refusal"]:
                 answer = self._abstain(base, passages)
