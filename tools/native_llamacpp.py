@@ -3,7 +3,7 @@
 Why: the prebuilt xllamacpp CPU wheels are compiled for AVX2 so they run anywhere. On a CPU with AVX-512 or
 AVX-512 VNNI/BF16, llama.cpp compiled for those instructions processes prompts much faster, and
 prompt processing is most of an answer's time here (measured on the 2-core Xeon of docs/BENCHMARKS.md:
-~65 -> ~150 prompt tokens/s, LLM answer median 3.9 s -> 2.4 s).
+66 -> 140 prompt tokens/s with `bench/llm_speed.py`, SQuAD-500 LLM answer median 4.21 s -> 2.80 s).
 
 What it does (run by `make setup` after the pinned install; safe to run again at any time):
 1. compares the host's CPU flags (/proc/cpuinfo) with the features the installed xllamacpp was built with
