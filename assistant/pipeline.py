@@ -1,8 +1,9 @@
 """The assistant: one object that the CLI, the web UI and the evaluation all call.
 
 The data path reads top to bottom: clean the question -> make it standalone (conversation) -> retrieve
-(hybrid) -> select evidence sentences -> answer (LLM with `[n]` marks, or extractive in fast mode) -> verify
-citations -> abstain when nothing supports an answer. Models are loaded once, lazily, and shared; the object is
+(hybrid; a cross-encoder when configured) -> select evidence sentences -> answer (LLM with `[n]` marks, or
+extractive in fast mode) -> verify citations -> abstain when nothing supports an answer or the calibrated
+abstention model (assistant/abstention.py) judges that the corpus does not answer. Models are loaded once, lazily, and shared; the object is
 safe to use from several threads (the web UI's queue).
 
 Example:
@@ -23,6 +24,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from assistant.abstention import AbstentionModel, answer_signals
 from assistant.citations import check_reply, short_answer_from, to_citations, trim_echo
 from assistant.config import Settings, load_settings
 from assistant.conversation import Turn, rewrite, turns_from_messages
@@ -83,6 +85,27 @@ def load_thresholds(settings: Settings) -> dict[str, float]:
     return thresholds
 
 
+def load_abstention_models(settings: Settings) -> dict[str, AbstentionModel]:
+    """The fitted abstention model per mode ("fast", "llm") from the calibration file, for the models it was
+    fitted with (its signals mean something else for another embedder or LLM: none is used then, and LLM mode
+    falls back to the refusal-probability threshold)."""
+    try:
+        data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    models: dict[str, AbstentionModel] = {}
+    if not isinstance(data, dict) or not _same_model(data.get("embed_model"), settings.embed_model):
+        return models
+    for mode, entry in (data.get("abstention") or {}).items():
+        if mode == "llm" and (settings.llm_endpoint or not _same_model(data.get("llm_model"), settings.llm_model)):
+            continue
+        try:
+            models[mode] = AbstentionModel.from_json(entry)
+        except (KeyError, TypeError, ValueError):
+            continue
+    return models
+
+
 # Uncalibrated fallbacks: permissive evidence floors (the LLM still refuses on its own) and an even refusal odds.
 DEFAULT_THRESHOLDS = {"fast": 0.3, "llm": 0.2, "refusal": 0.5}
 
@@ -94,14 +117,17 @@ def _same_model(calibrated: object, configured: str) -> bool:
 class Assistant:
     """Question answering with verified, span-exact citations over the indexed corpus."""
 
-    def __init__(self, settings: Settings | None = None, *, embed_model: Any = None, llm: Any = None) -> None:
+    def __init__(self, settings: Settings | None = None, *, embed_model: Any = None, llm: Any = None,
+                 cross_encoder: Any = None) -> None:
         self.settings = settings or load_settings()
         self._embed_model = embed_model
         self._llm = llm
         self._retriever: HybridRetriever | None = None
+        self._cross_encoder = cross_encoder
         self._ranker = EvidenceRanker()
         self._lock = threading.RLock()
         self.thresholds = load_thresholds(self.settings)
+        self.abstention = load_abstention_models(self.settings)
 
     # -- components (loaded once, on first use) -----------------------------------------------------------------
     @property
@@ -124,6 +150,16 @@ class Assistant:
             return self._llm
 
     @property
+    def cross_encoder(self) -> Any:
+        """The configured cross-encoder reranker (None unless `reranker` is set or one was passed in)."""
+        with self._lock:
+            if self._cross_encoder is None and self.settings.reranker:
+                from assistant.rerank import load_cross_encoder
+
+                self._cross_encoder = load_cross_encoder(self.settings.reranker)
+            return self._cross_encoder
+
+    @property
     def retriever(self) -> HybridRetriever:
         with self._lock:
             if self._retriever is None:
@@ -137,6 +173,7 @@ class Assistant:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         _ = self.embed_model
+        _ = self.cross_encoder
         timings["embed_model_s"] = time.perf_counter() - started
         if (mode or self.settings.mode) == "llm":
             started = time.perf_counter()
@@ -187,7 +224,12 @@ class Assistant:
         retriever = self.retriever
         vector, candidates = retriever.candidates(question)
         t1 = time.perf_counter()
-        ranked = self._ranker.rank(question, vector, candidates, retriever.term_stats)
+        cross = None
+        if self.cross_encoder is not None:
+            from assistant.rerank import cross_scores
+
+            cross = cross_scores(self.cross_encoder, question, candidates)
+        ranked = self._ranker.rank(question, vector, candidates, retriever.term_stats, cross)
         t2 = time.perf_counter()
         return ranked, {"retrieve_ms": (t1 - t0) * 1000, "evidence_ms": (t2 - t1) * 1000}
 
@@ -230,32 +272,42 @@ class Assistant:
             answer = self._abstain(base, passages)
         elif mode == "fast":
             answer = self._extractive(base, evidence)
+            answer.signals = answer_signals(standalone, ranked, evidence, evidence[:1])
+            answer = self._decide(answer, self.abstention.get("fast"), base, passages)
         else:
             t0 = time.perf_counter()
+            model = self.abstention.get("llm")
             messages = _answer_messages(standalone, evidence)
             generation = Generation()
             yield from self._stream_generate(messages, ANSWER_MAX_TOKENS, generation, stop_after_mark=True)
             refusal = generation.refusal_probability
-            if (generation.text_starts_refusal() and refusal < self.thresholds["refusal"]
+            reasked = False
+            if (generation.text_starts_refusal() and (model is not None or refusal < self.thresholds["refusal"])
                     and getattr(self.llm, "accepts_text_logit_bias", False)):
-                # The model leans to NOT FOUND, but not with the confidence at which we abstain: ask again with
-                # the refusal tokens banned (the prompt is cached, so this costs only the few answer tokens).
-                generation = Generation()
+                # The model leans to NOT FOUND, but that alone does not settle it: ask again with the refusal
+                # tokens banned and let the abstention model judge the phrase it gives (the prompt is cached, so
+                # this costs only the few answer tokens).
+                generation, reasked = Generation(), True
                 yield from self._stream_generate(messages, ANSWER_MAX_TOKENS, generation, ban_refusal=True,
                                                  stop_after_mark=True)
             timings["generate_ms"] = (time.perf_counter() - t0) * 1000
-            if refusal >= self.thresholds["refusal"]:
+            if model is None and refusal >= self.thresholds["refusal"]:
                 answer = self._abstain(base, passages)
             else:
                 answer = self._generative(base, generation.text, evidence)
+                fallback = answer is None
                 if answer is None:
-                    # The model believes the answer is there (its refusal probability is under the calibrated
-                    # threshold) but gave no phrase a sentence supports, or refused anyway: long-form questions
-                    # ("how did she get her powers") do that to a model told to answer in a few words. The best
-                    # evidence sentence, cited, is then the honest answer.
+                    # The model gave no phrase a sentence supports, or refused anyway: long-form questions ("how
+                    # did she get her powers") do that to a model told to answer in a few words. The best
+                    # evidence sentence, cited, is then the answer, if the abstention check lets it stand.
                     answer = self._extractive(base, evidence)
                     answer.notes.append("the model gave no supported short answer: the best evidence sentence "
                                         "is shown")
+                cited = [e for c in answer.citations for e in evidence if (e.doc, e.start) == (c.doc, c.start)]
+                answer.signals = answer_signals(standalone, ranked, evidence, cited[:1], refusal=refusal,
+                                                reasked=reasked, fallback=fallback,
+                                                tokens=generation.token_logprobs)
+                answer = self._decide(answer, model, base, passages)
             answer.refusal_probability = round(refusal, 4)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         answer.timings_ms = timings
@@ -292,6 +344,16 @@ class Assistant:
         if checked.dropped_marks:
             answer.notes.append(f"unsupported citation marks dropped: {checked.dropped_marks}")
         return answer
+
+    def _decide(self, answer: Answer, model: AbstentionModel | None, base: dict[str, Any],
+                passages: list[Passage]) -> Answer:
+        """Keep `answer`, or abstain when the calibrated abstention model judges the corpus does not answer."""
+        if model is None:
+            return answer
+        confidence = model.p_answerable(answer.signals)
+        result = self._abstain(base, passages) if confidence < model.threshold else answer
+        result.signals, result.confidence = answer.signals, round(confidence, 4)
+        return result
 
     def _abstain(self, base: dict[str, Any], passages: list[Passage]) -> Answer:
         """The fixed refusal, with the closest passages offered as related (not as support)."""
@@ -344,15 +406,20 @@ class Generation:
 
     def __init__(self) -> None:
         self.text = ""
+        self.token_logprobs: list[tuple[str, float]] = []  # each generated token and its log-probability
         self._first_token_probs: dict[str, float] | None = None
 
     def observe(self, raw: Any) -> None:
-        """Record the first token's distribution when the backend reports logprobs."""
-        if self._first_token_probs is not None or not isinstance(raw, dict):
+        """Record each token's log-probability, and the first token's distribution, when the backend reports
+        logprobs."""
+        if not isinstance(raw, dict):
             return
         choices = raw.get("choices") or [{}]
         content = ((choices[0] or {}).get("logprobs") or {}).get("content") or []
-        if content:
+        for entry in content:
+            if isinstance(entry, dict) and "token" in entry and "logprob" in entry:
+                self.token_logprobs.append((str(entry["token"]), float(entry["logprob"])))
+        if content and self._first_token_probs is None:
             top = content[0].get("top_logprobs") or []
             self._first_token_probs = {t["token"]: math.exp(t["logprob"]) for t in top if "token" in t}
 

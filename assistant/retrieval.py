@@ -47,6 +47,7 @@ class Passage:
     sentences: list[tuple[int, int]] = field(default_factory=list)  # spans relative to `text`
     sentence_vectors: Any = None  # numpy rows aligned with `sentences` (decoded from the chunk's metadata)
     rerank: float | None = None  # evidence-based score set by assistant.evidence (None before reranking)
+    cross: float | None = None  # the configured cross-encoder's score (logit), when one is configured
 
 
 def reciprocal_rank_fusion(rankings: dict[str, Sequence[str]], k: int = 60,

@@ -2,7 +2,8 @@
 
 `Answer.to_json()` is the contract shared by `assistant ask --json`, the web API (`/ask`) and the evaluation
 reports: `{"question", "standalone_question", "answer", "short_answer", "abstained", "citations": [{"id", "doc",
-"start", "end", "quote", "score", ...}], "related", "timings_ms", "mode"}`.
+"start", "end", "quote", "score", ...}], "related", "timings_ms", "mode", "notes", "refusal_probability",
+"confidence", "signals"}`; `confidence` and `signals` are what the abstention decision read (assistant/abstention.py).
 """
 
 from __future__ import annotations
@@ -43,11 +44,14 @@ class Answer:
     mode: str = "llm"
     notes: list[str] = field(default_factory=list)  # e.g. "question truncated to 2000 characters"
     refusal_probability: float | None = None  # LLM mode: P(the model's reply starts with NOT FOUND)
+    confidence: float | None = None  # the abstention model's P(the corpus answers), when one is calibrated
+    signals: dict[str, float] = field(default_factory=dict)  # what the abstention decision read
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object printed by `ask --json` and returned by the web API."""
         data = asdict(self)
         data["timings_ms"] = {k: round(v, 1) for k, v in self.timings_ms.items()}
+        data["signals"] = {k: round(v, 4) for k, v in self.signals.items()}
         for key in ("citations", "related"):
             for item in data[key]:
                 item["score"] = round(item["score"], 4)

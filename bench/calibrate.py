@@ -1,25 +1,23 @@
-"""Calibrate the abstention thresholds on ClapNQ dev (answerable vs unanswerable) and check them on SQuAD.
+"""Calibrate abstention on ClapNQ dev (answerable vs unanswerable) and check it on SQuAD.
 
-The assistant abstains for two measured reasons, never a hand-picked number:
+The assistant abstains for measured reasons, never a hand-picked number:
 
-1. **Evidence too weak** (both modes): the best evidence sentence scores under a threshold. For each ClapNQ
-   question we record the best evidence score (retrieval + evidence ranking, no LLM), then choose
-   - fast mode: the threshold maximising balanced accuracy (answerable answered + unanswerable abstained) / 2,
-     among thresholds that keep at least 80% of answerable questions answered;
-   - LLM mode: a low threshold that drops at most 2% of answerable questions (it only spares the LLM clearly
-     off-topic questions; the LLM makes the finer call).
-2. **The LLM refuses** (LLM mode): the probability that its reply starts with NOT FOUND (first-token logprobs)
-   reaches a threshold. A sample of ClapNQ questions (and of SQuAD, all answerable) is asked once with that
-   threshold off, recording each probability and the answer forced otherwise; every candidate threshold is then
-   replayed on those records, and the one maximising balanced accuracy with at least 80% of answerable questions
-   answered is kept.
+1. **Evidence too weak** (a prefilter, both modes): the best evidence sentence scores under a low threshold that
+   drops at most 2% of answerable ClapNQ questions. It spares the models clearly off-topic questions.
+2. **The abstention model says so** (assistant/abstention.py): a logistic model over the signals of the answer
+   (retrieval and evidence scores, how much of the question the cited sentence covers, and in LLM mode the
+   model's refusal probability and its answer tokens' log-probabilities). Each ClapNQ question, and a sample of
+   SQuAD ones (all answerable), is asked once in each mode with abstention off, recording the signals; the model
+   is fitted on one half, and its threshold is the one that makes the smaller of "answerable answered" and
+   "unanswerable abstained" largest on that half while abstaining on at most 8% of the SQuAD half.
+3. The LLM's refusal-probability threshold is still fitted (balanced accuracy, >= 80% answered): LLM mode falls
+   back to it when no abstention model applies.
 
-The thresholds are chosen on one half of the ClapNQ questions (by a hash of their id) and the figures are also
-reported on the other half, so the rates are not only measured on the data they were fitted to. The result is
-written to assistant/calibration.json.
+The halves are fixed by a hash of each question's id; every rate is also reported on the other half, so it is
+not only measured on the data it was fitted to. The result is written to assistant/calibration.json.
 
 Usage:
-    python -m bench.calibrate [--eval-dir ../shared/eval] [--squad-limit 500] [--llm-limit 120] [--no-llm]
+    python -m bench.calibrate [--eval-dir ../shared/eval] [--llm-limit N] [--llm-squad-limit 150]
 """
 
 from __future__ import annotations
@@ -33,14 +31,24 @@ from typing import Any
 
 import numpy as np
 
+from assistant.abstention import AbstentionModel, fit_logistic
 from assistant.config import load_settings
 from assistant.evaluation.datasets import EvalItem, load_eval_set, sample
 from assistant.evaluation.runner import default_eval_dir, index_corpus, prepare_corpus
 from assistant.pipeline import CALIBRATION_FILE, Assistant
 
-MIN_ANSWERED = 0.80  # the issue's floor for answerable questions answered
-LLM_MAX_DROPPED = 0.02  # the evidence prefilter of LLM mode may drop at most this share of answerable questions
+MIN_ANSWERED = 0.80  # the issue's floor for answerable questions answered (refusal-threshold fallback)
+LLM_MAX_DROPPED = 0.02  # the evidence prefilter may drop at most this share of answerable questions
+MAX_SQUAD_ABSTAINED = 0.08  # the abstention model may abstain on at most this share of (answerable) SQuAD questions
 NEVER = 1.01  # a refusal threshold no probability reaches: the LLM's refusals are recorded, not acted upon
+# The signals each mode's abstention model reads (fast mode has no LLM signals).
+MODEL_FEATURES = {
+    "fast": ("evidence", "cited_score", "cited_semantic", "cited_lexical", "question_covered", "passage_dense",
+             "typed"),
+    "llm": ("refusal", "reasked", "fallback", "phrase_logprob", "phrase_min_logprob", "mark_logprob", "evidence",
+            "cited_score", "cited_semantic", "cited_lexical", "cited_rank", "question_covered", "passage_dense",
+            "typed"),
+}
 
 
 def fit_half(item: EvalItem) -> bool:
@@ -60,41 +68,60 @@ def best_scores(bot: Assistant, items: Sequence[EvalItem]) -> list[float]:
     return [bot._evidence(item.question)[0].best_score for item in items]
 
 
-def choose_threshold(answerable: Sequence[float], unanswerable: Sequence[float]) -> tuple[float, float, float]:
-    """(threshold, share answered, share abstained) maximising balanced accuracy with the answered floor."""
-    a, u = np.asarray(answerable, dtype=float), np.asarray(unanswerable, dtype=float)
-    best, best_balanced = (0.0, 1.0, 0.0), -1.0
-    for t in sorted(set(a.tolist() + u.tolist())):
-        answered = float(np.mean(a >= t))
-        abstained = float(np.mean(u < t))
-        if answered >= MIN_ANSWERED and (answered + abstained) / 2 > best_balanced:
-            best_balanced, best = (answered + abstained) / 2, (t, answered, abstained)
-    return best
-
-
-def rates(answerable: Sequence[bool], unanswerable: Sequence[bool]) -> dict[str, float]:
+def rates(answerable: Sequence[bool], unanswerable: Sequence[bool]) -> dict[str, float | None]:
     """Share of answerable questions answered and of unanswerable ones abstained, from abstain flags."""
     return {"answered": round(1 - float(np.mean(answerable)), 3) if answerable else None,
             "abstained_unanswerable": round(float(np.mean(unanswerable)), 3) if unanswerable else None}
 
 
-def llm_records(bot: Assistant, items: Sequence[EvalItem]) -> list[dict[str, Any]]:
-    """Ask each question with LLM refusals recorded but not acted upon."""
-    bot.thresholds["refusal"] = NEVER
+def ask_all(bot: Assistant, items: Sequence[EvalItem], mode: str) -> list[dict[str, Any]]:
+    """Ask each question with abstention off (prefilter only), recording what the decision would read."""
     records = []
     for number, item in enumerate(items, 1):
-        answer = bot.ask(item.question, mode="llm")
+        answer = bot.ask(item.question, mode=mode)
         records.append({"id": item.id, "answerable": bool(item.answers), "fit": fit_half(item),
+                        "prefiltered": answer.abstained, "signals": answer.signals,
                         "p": answer.refusal_probability if answer.refusal_probability is not None else 0.0,
-                        "abstained": answer.abstained, "ms": answer.timings_ms.get("total_ms", 0.0)})
-        print(f"\r  {number}/{len(items)}", end="", flush=True)
+                        "ms": answer.timings_ms.get("total_ms", 0.0)})
+        print(f"\r  {mode}: {number}/{len(items)}", end="", flush=True)
     print()
     return records
 
 
+def model_abstains(model: AbstentionModel, record: dict[str, Any], threshold: float | None = None) -> bool:
+    """Whether the assistant would abstain on `record` with `model` (a prefiltered question always does)."""
+    cut = model.threshold if threshold is None else threshold
+    return bool(record["prefiltered"]) or model.p_answerable(record["signals"]) < cut
+
+
+def model_rates(model: AbstentionModel, records: Sequence[dict[str, Any]],
+                threshold: float | None = None) -> dict[str, float | None]:
+    flags = [(r["answerable"], model_abstains(model, r, threshold)) for r in records]
+    return rates([f for ok, f in flags if ok], [f for ok, f in flags if not ok])
+
+
+def squad_abstained(model: AbstentionModel, records: Sequence[dict[str, Any]], threshold: float | None = None) -> float:
+    return round(float(np.mean([model_abstains(model, r, threshold) for r in records])), 3) if records else 0.0
+
+
+def fit_abstention(mode: str, clap: Sequence[dict[str, Any]], squad: Sequence[dict[str, Any]]) -> AbstentionModel:
+    """Fit the mode's abstention model and threshold on the fit halves of ClapNQ and SQuAD records."""
+    train = [r for r in list(clap) + list(squad) if r["fit"] and r["signals"]]
+    model = fit_logistic([r["signals"] for r in train], [r["answerable"] for r in train], MODEL_FEATURES[mode])
+    clap_fit = [r for r in clap if r["fit"]]
+    squad_fit = [r for r in squad if r["fit"]]
+    best, best_value = 0.5, -1.0
+    for t in sorted({model.p_answerable(r["signals"]) for r in clap_fit if r["signals"]}):
+        measured = model_rates(model, clap_fit, t)
+        value = min(measured["answered"] or 0.0, measured["abstained_unanswerable"] or 0.0)
+        if squad_abstained(model, squad_fit, t) <= MAX_SQUAD_ABSTAINED and value > best_value:
+            best, best_value = t, value
+    return AbstentionModel(model.features, model.weights, model.bias, model.means, model.scales, round(best, 4))
+
+
 def replay(records: Sequence[dict[str, Any]], tau: float) -> tuple[list[bool], list[bool]]:
     """Abstain flags (answerable, unanswerable) had the refusal threshold been `tau`."""
-    flags = [(r["answerable"], r["abstained"] or r["p"] >= tau) for r in records]
+    flags = [(r["answerable"], r["prefiltered"] or r["p"] >= tau) for r in records]
     return [f for ok, f in flags if ok], [f for ok, f in flags if not ok]
 
 
@@ -113,72 +140,54 @@ def choose_refusal(records: Sequence[dict[str, Any]]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--eval-dir", type=Path, default=default_eval_dir())
-    parser.add_argument("--squad-limit", type=int, default=500, help="SQuAD questions for the evidence check")
-    parser.add_argument("--llm-limit", type=int, default=120, help="ClapNQ questions asked to the LLM")
-    parser.add_argument("--llm-squad-limit", type=int, default=40, help="SQuAD questions asked to the LLM")
-    parser.add_argument("--no-llm", action="store_true", help="calibrate the evidence thresholds only")
+    parser.add_argument("--llm-limit", type=int, default=None, help="ClapNQ questions asked (default: all 300)")
+    parser.add_argument("--llm-squad-limit", type=int, default=150, help="SQuAD questions asked")
     args = parser.parse_args()
     clap_paths = [args.eval_dir / "clapnq_dev" / "clapnq_dev_answerable_even.jsonl",
                   args.eval_dir / "clapnq_dev" / "clapnq_dev_unanswerable_even.jsonl"]
     squad_paths = [args.eval_dir / "squad_v1.1_dev" / "squad-dev-v1.1-even-articles.json"]
 
-    clap_bot, clap_items = _assistant(clap_paths, "fast")
-    scores = dict(zip((i.id for i in clap_items), best_scores(clap_bot, clap_items), strict=True))
-    fit = [i for i in clap_items if fit_half(i)]
-    held = [i for i in clap_items if not fit_half(i)]
-
-    def split(items: Sequence[EvalItem]) -> tuple[list[float], list[float]]:
-        return ([scores[i.id] for i in items if i.answers], [scores[i.id] for i in items if not i.answers])
-
-    fit_a, fit_u = split(fit)
-    held_a, held_u = split(held)
-    fast_t, _, _ = choose_threshold(fit_a, fit_u)
-    llm_t = float(np.quantile(fit_a, LLM_MAX_DROPPED))
-    squad_bot, squad_items = _assistant(squad_paths, "fast")
-    squad = best_scores(squad_bot, sample(squad_items, args.squad_limit))
-
-    def evidence_rates(answerable: list[float], unanswerable: list[float], t: float) -> dict[str, float]:
-        return rates([s < t for s in answerable], [s < t for s in unanswerable])
-
-    measured: dict[str, Any] = {
-        "clapnq_questions": {"fit": len(fit), "held_out": len(held)},
-        "fast": {"fit": evidence_rates(fit_a, fit_u, fast_t), "held_out": evidence_rates(held_a, held_u, fast_t),
-                 "squad_wrongly_abstained": round(float(np.mean(np.asarray(squad) < fast_t)), 3)},
-        "llm_prefilter": {"fit": evidence_rates(fit_a, fit_u, llm_t),
-                          "held_out": evidence_rates(held_a, held_u, llm_t),
-                          "squad_wrongly_abstained": round(float(np.mean(np.asarray(squad) < llm_t)), 3)},
-    }
+    clap_bot, clap_items = _assistant(clap_paths, "llm")
+    squad_bot, squad_items = _assistant(squad_paths, "llm")
+    fit_answerable = [s for i, s in zip(clap_items, best_scores(clap_bot, clap_items), strict=True)
+                      if i.answers and fit_half(i)]
+    prefilter = float(np.quantile(fit_answerable, LLM_MAX_DROPPED))
+    clap_asked = sample(clap_items, args.llm_limit)
+    squad_asked = sample(squad_items, args.llm_squad_limit)
+    for bot in (clap_bot, squad_bot):
+        bot.thresholds.update({"fast": prefilter, "llm": prefilter, "refusal": NEVER})
+        bot.abstention = {}
+    settings = load_settings()
     result: dict[str, Any] = {
-        "note": "Abstention thresholds: minimum best-evidence score per mode (assistant/evidence.py) and the LLM's "
-                "refusal probability at which LLM mode abstains. Written by `python -m bench.calibrate`; see "
-                "docs/BENCHMARKS.md.",
-        "embed_model": load_settings().embed_model,
-        "llm_model": load_settings().llm_model,
-        "min_evidence_score": {"fast": round(fast_t, 4), "llm": round(llm_t, 4)},
+        "note": "Abstention: the evidence prefilter (minimum best-evidence score per mode, assistant/evidence.py), "
+                "the abstention model per mode (assistant/abstention.py) and the LLM's refusal probability used "
+                "when no model applies. Written by `python -m bench.calibrate`; see docs/BENCHMARKS.md.",
+        "embed_model": settings.embed_model,
+        "llm_model": settings.llm_model,
+        "min_evidence_score": {"fast": round(prefilter, 4), "llm": round(prefilter, 4)},
+        "abstention": {},
     }
-    previous = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8")) if CALIBRATION_FILE.is_file() else {}
-    if "llm_refusal_probability" in previous:
-        result["llm_refusal_probability"] = previous["llm_refusal_probability"]
-        measured["llm_refusal"] = previous.get("measured", {}).get("llm_refusal")
-    if not args.no_llm:
-        # The LLM sees what the new evidence threshold lets through.
-        clap_bot.thresholds["llm"] = squad_bot.thresholds["llm"] = llm_t
-        asked = sample(clap_items, args.llm_limit)
-        print(f"asking {len(asked)} ClapNQ questions in LLM mode ...")
-        records = llm_records(clap_bot, asked)
-        print(f"asking {args.llm_squad_limit} SQuAD questions in LLM mode ...")
-        squad_records = llm_records(squad_bot, sample(squad_items, args.llm_squad_limit))
-        fit_records = [r for r in records if r["fit"]]
-        tau = choose_refusal(fit_records)
-        result["llm_refusal_probability"] = round(tau, 4)
-        measured["llm_refusal"] = {
-            "clapnq_asked": len(records),
-            "fit": rates(*replay(fit_records, tau)),
-            "held_out": rates(*replay([r for r in records if not r["fit"]], tau)),
-            "all": rates(*replay(records, tau)),
-            "squad_wrongly_abstained": round(float(np.mean(replay(squad_records, tau)[0])), 3),
-            "median_ms": round(float(np.median([r["ms"] for r in records + squad_records])), 1),
+    measured: dict[str, Any] = {"clapnq_questions": {"fit": sum(fit_half(i) for i in clap_asked),
+                                                     "held_out": sum(not fit_half(i) for i in clap_asked)},
+                                "squad_questions": len(squad_asked)}
+    for mode in ("fast", "llm"):
+        print(f"asking {len(clap_asked)} ClapNQ and {len(squad_asked)} SQuAD questions in {mode} mode ...")
+        clap, squad = ask_all(clap_bot, clap_asked, mode), ask_all(squad_bot, squad_asked, mode)
+        model = fit_abstention(mode, clap, squad)
+        result["abstention"][mode] = model.to_json()
+        measured[mode] = {
+            "fit": model_rates(model, [r for r in clap if r["fit"]]),
+            "held_out": model_rates(model, [r for r in clap if not r["fit"]]),
+            "all": model_rates(model, clap),
+            "squad_wrongly_abstained": {"fit": squad_abstained(model, [r for r in squad if r["fit"]]),
+                                        "held_out": squad_abstained(model, [r for r in squad if not r["fit"]])},
+            "median_ms": round(float(np.median([r["ms"] for r in clap + squad])), 1),
         }
+        if mode == "llm":
+            tau = choose_refusal([r for r in clap if r["fit"]])
+            result["llm_refusal_probability"] = round(tau, 4)
+            measured["llm_refusal_fallback"] = {"fit": rates(*replay([r for r in clap if r["fit"]], tau)),
+                                                "held_out": rates(*replay([r for r in clap if not r["fit"]], tau))}
     result["measured"] = measured
     CALIBRATION_FILE.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))

@@ -1,0 +1,92 @@
+"""Fit the passage-score weights of assistant/evidence.py (`RERANK_WEIGHTS`) on SQuAD-even, and check them.
+
+Each question's fused candidates are described by `assistant.evidence.passage_features`; a linear score is fitted
+so that a softmax over the candidates puts the gold paragraph first (listwise log-loss, features standardised,
+L2 penalty, gradient descent). The fit uses the articles of one hash half; recall@1/@5 are reported on both halves
+for the fitted weights and for the weights now in the code, so a change is judged on articles it was not fitted to.
+The printed weights are scaled so that "best" weighs 1, as the code keeps them.
+
+Usage:
+    python -m bench.fit_ranker [--eval-dir ../shared/eval] [--limit N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+
+from assistant.evaluation.datasets import sample
+from assistant.evaluation.runner import default_eval_dir
+from assistant.evidence import RERANK_WEIGHTS, _sentence_scores, passage_features
+from assistant.text import content_terms, expected_answer_type
+from bench.calibrate import _assistant
+
+FEATURES = tuple(RERANK_WEIGHTS)
+
+
+def fit_half(doc: str) -> bool:
+    """True for the articles the weights are fitted on (by a hash of the article's name)."""
+    article = doc.split("_", 2)[1]
+    return hashlib.sha256(article.encode("utf-8")).digest()[0] % 2 == 0
+
+
+def fit_listwise(groups: list[tuple[np.ndarray, np.ndarray]], l2: float = 1.0, steps: int = 1500,
+                 rate: float = 1.0) -> np.ndarray:
+    """Weights (in the features' own units) maximising the softmax probability of the gold candidates."""
+    stacked = np.vstack([x for x, _ in groups])
+    mean, scale = stacked.mean(axis=0), stacked.std(axis=0) + 1e-9
+    w = np.zeros(stacked.shape[1])
+    usable = [((x - mean) / scale, y / y.sum()) for x, y in groups if y.sum() > 0]
+    for _ in range(steps):
+        gradient = l2 * w
+        for z, target in usable:
+            s = z @ w
+            p = np.exp(s - s.max())
+            gradient += z.T @ (p / p.sum() - target)
+        w -= rate * gradient / len(usable)
+    return w / scale
+
+
+def recall(groups: list[tuple[np.ndarray, np.ndarray]], w: np.ndarray, k: int) -> float:
+    return float(np.mean([y[np.argsort(-(x @ w), kind="stable")[:k]].sum() > 0 for x, y in groups]))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--eval-dir", type=Path, default=default_eval_dir())
+    parser.add_argument("--limit", type=int, default=None, help="questions to use (default: all 5,397)")
+    args = parser.parse_args()
+    bot, items = _assistant([args.eval_dir / "squad_v1.1_dev" / "squad-dev-v1.1-even-articles.json"], "fast")
+    retriever = bot.retriever
+    halves: dict[bool, list[tuple[np.ndarray, np.ndarray]]] = {True: [], False: []}
+    chosen = sample(items, args.limit)
+    for number, item in enumerate(chosen, 1):
+        vector, passages = retriever.candidates(item.question)
+        if not passages:
+            continue
+        q_terms, kind = content_terms(item.question), expected_answer_type(item.question)
+        best_bm25 = max((p.lexical or 0.0) for p in passages) or 1.0
+        rows = [passage_features(p, _sentence_scores(p, vector, q_terms, retriever.term_stats, item.question, kind),
+                                 q_terms, retriever.term_stats, best_bm25) for p in passages]
+        x = np.asarray([[row[f] for f in FEATURES] for row in rows])
+        y = np.asarray([float(p.doc in item.gold_docs) for p in passages])
+        halves[fit_half(item.gold_docs[0])].append((x, y))
+        if number % 500 == 0 or number == len(chosen):
+            print(f"  {number}/{len(chosen)} questions", flush=True)
+    fitted = fit_listwise(halves[True])
+    fitted = fitted / fitted[FEATURES.index("best")]
+    current = np.asarray([RERANK_WEIGHTS[f] for f in FEATURES])
+    report = {"questions": {"fit": len(halves[True]), "held_out": len(halves[False])},
+              "fitted_weights": {f: round(float(v), 3) for f, v in zip(FEATURES, fitted, strict=True)}}
+    for name, w in (("fitted", fitted), ("in_code", current)):
+        report[name] = {half: {f"recall@{k}": round(recall(halves[key], w, k), 3) for k in (1, 5)}
+                        for half, key in (("fit", True), ("held_out", False))}
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""The abstention model: its signals, its fit, and that it is only used for the models it was fitted with."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.abstention import NO_PHRASE_LOGPROB, AbstentionModel, fit_logistic, phrase_logprobs
+from assistant.config import load_settings
+
+
+def test_phrase_logprobs_read_the_phrase_and_the_mark_number() -> None:
+    tokens = [("Mont", -0.1), ("reux", -0.3), (" [", -0.05), ("1", -0.7), ("]", -0.01)]
+    mean, low, mark = phrase_logprobs(tokens)
+    assert mean == pytest.approx(-0.2) and low == pytest.approx(-0.3) and mark == pytest.approx(-0.7)
+    assert phrase_logprobs([("Mont", -0.1), (" [2", -0.4)])[2] == pytest.approx(-0.4)  # number inside the token
+    assert phrase_logprobs([])[:2] == (NO_PHRASE_LOGPROB, NO_PHRASE_LOGPROB)
+
+
+def test_fitted_model_separates_what_the_signals_separate() -> None:
+    rng = np.random.default_rng(0)
+    rows = [{"evidence": float(rng.normal(0.7 if ok else 0.4, 0.1)), "noise": float(rng.normal())}
+            for ok in [True] * 100 + [False] * 100]
+    labels = [True] * 100 + [False] * 100
+    model = fit_logistic(rows, labels, ("evidence", "noise"))
+    assert model.weights[0] > 1.0 and abs(model.weights[1]) < 0.5
+    predicted = [model.p_answerable(r) >= 0.5 for r in rows]
+    assert np.mean([p == y for p, y in zip(predicted, labels, strict=True)]) > 0.9
+    assert model.should_abstain({"evidence": 0.2, "noise": 0.0})
+    assert not model.should_abstain({"evidence": 0.9, "noise": 0.0})
+
+
+def test_model_round_trips_and_rejects_malformed_entries() -> None:
+    model = AbstentionModel(("refusal",), (-2.0,), 0.5, (0.1,), (0.2,), 0.4)
+    assert AbstentionModel.from_json(json.loads(json.dumps(model.to_json()))) == model
+    with pytest.raises(ValueError):
+        AbstentionModel.from_json({**model.to_json(), "weights": [1.0, 2.0]})
+    with pytest.raises(ValueError):
+        AbstentionModel.from_json({**model.to_json(), "scales": [0.0]})
+
+
+def test_calibrated_models_apply_only_to_the_models_they_were_fitted_with(tmp_path: Path) -> None:
+    from assistant.pipeline import CALIBRATION_FILE, load_abstention_models
+
+    calibration = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
+    models = load_abstention_models(load_settings(environ={}))
+    assert set(models) == set(calibration["abstention"]) == {"fast", "llm"}
+    assert load_abstention_models(load_settings(environ={}, overrides={"embed_model": str(tmp_path / "m")})) == {}
+    endpoint = load_abstention_models(load_settings(environ={}, overrides={"llm_endpoint": "http://127.0.0.1:9/v1"}))
+    assert set(endpoint) == {"fast"}
+
+
+def test_calibration_records_held_out_rates_for_both_modes() -> None:
+    from assistant.pipeline import CALIBRATION_FILE
+
+    measured = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))["measured"]
+    for mode in ("fast", "llm"):
+        held = measured[mode]["held_out"]
+        assert 0.0 <= held["answered"] <= 1.0 and 0.0 <= held["abstained_unanswerable"] <= 1.0
+
+
+def test_answers_carry_the_signals_and_confidence_behind_the_decision(seed_assistant) -> None:  # noqa: ANN001
+    answer = seed_assistant.ask("Where was Geneva II held?", mode="fast")
+    assert not answer.abstained and answer.confidence is not None
+    assert answer.confidence >= seed_assistant.abstention["fast"].threshold
+    assert {"evidence", "passage_dense", "question_covered"} <= set(answer.to_json()["signals"])
+
+
+def test_a_model_that_judges_the_corpus_silent_makes_the_assistant_abstain(seed_assistant) -> None:  # noqa: ANN001
+    strict = AbstentionModel(("evidence",), (1.0,), 0.0, (0.0,), (1.0,), threshold=0.999)
+    saved = seed_assistant.abstention
+    try:
+        seed_assistant.abstention = {**saved, "fast": strict}
+        answer = seed_assistant.ask("Where was Geneva II held?", mode="fast")
+    finally:
+        seed_assistant.abstention = saved
+    assert answer.abstained and answer.citations == [] and answer.related
+    assert answer.confidence is not None and answer.confidence < 0.999

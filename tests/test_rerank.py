@@ -1,0 +1,77 @@
+"""The optional cross-encoder reranker: loaded from a path, and its scores decide the passage order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.rerank import RerankerError, load_cross_encoder
+from tests.conftest import SEED_DOC_A, make_settings
+
+
+class KeywordCrossEncoder:
+    """Stands in for a cross-encoder: a high logit for passages that contain a keyword."""
+
+    def __init__(self, keyword: str) -> None:
+        self.keyword = keyword
+        self.calls = 0
+
+    def predict(self, pairs: list[tuple[str, str]], **_: Any) -> list[float]:
+        self.calls += 1
+        return [8.0 if self.keyword in text else -8.0 for _, text in pairs]
+
+
+def test_cross_encoder_scores_decide_the_passage_order(seed_assistant) -> None:  # noqa: ANN001
+    from assistant.pipeline import Assistant
+
+    question = "Where was Geneva II held?"
+    plain = seed_assistant.retrieve(question)
+    assert plain[0].doc == SEED_DOC_A
+    keyword = next(p.text for p in plain[1:] if p.doc != SEED_DOC_A)[:40]
+    fake = KeywordCrossEncoder(keyword)
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, cross_encoder=fake)
+    reranked = bot.retrieve(question)
+    assert fake.calls == 1
+    assert keyword in reranked[0].text and reranked[0].cross == 8.0
+
+
+def test_a_cross_encoder_folder_loads_and_scores(tmp_path: Path, embed_model: Any) -> None:
+    from sentence_transformers import CrossEncoder
+
+    from assistant.rerank import cross_scores
+    from assistant.retrieval import Passage
+    from index.embeddings import resolve_embed_model
+
+    # A cross-encoder built from the packaged MiniLM (untrained head): enough to prove loading by path works.
+    folder = tmp_path / "cross-encoder"
+    CrossEncoder(resolve_embed_model("packaged:all-MiniLM-L6-v2"), num_labels=1, device="cpu").save(str(folder))
+    model = load_cross_encoder(str(folder))
+    passages = [Passage(chunk_id=str(i), doc="d", start=0, end=5, text=t) for i, t in enumerate(["Montreux", "Paris"])]
+    scores = cross_scores(model, "Where was Geneva II held?", passages)
+    assert len(scores) == 2 and all(isinstance(s, float) for s in scores)
+
+
+def test_a_missing_cross_encoder_is_a_clear_error(tmp_path: Path) -> None:
+    from assistant.pipeline import Assistant
+
+    bot = Assistant(make_settings(tmp_path, reranker=str(tmp_path / "no-such-model")))
+    with pytest.raises(RerankerError, match="cannot load the cross-encoder reranker"):
+        _ = bot.cross_encoder
+
+
+def test_every_passage_feature_has_a_fitted_weight() -> None:
+    from assistant.evidence import RERANK_WEIGHTS, passage_features
+    from assistant.retrieval import Passage
+    from assistant.text import TermStats, content_terms
+
+    text = "Kerry met Lavrov in Paris. They spoke about Iran."
+    passage = Passage(chunk_id="c", doc="d", start=0, end=len(text), text=text, title="Kerry in Paris", dense=0.5,
+                      lexical=3.0, ranks={"dense": 2})
+    sentences = [(0, 26, 0.6, 0.5, 0.55, False), (27, len(text), 0.4, 0.2, 0.3, False)]
+    stats = TermStats([text, "Another text about Geneva."])
+    features = passage_features(passage, sentences, content_terms("Who met Lavrov in Paris?"), stats, 6.0)
+    assert set(features) == set(RERANK_WEIGHTS)
+    assert features["dense_rank"] == 0.5 and features["bm25_rank"] == 0.01 and features["bm25"] == 0.5
+    assert 0.0 < features["title"] <= 1.0 and features["best"] == 0.55
