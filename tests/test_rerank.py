@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from assistant.rerank import RerankerError, load_cross_encoder
-from tests.conftest import SEED_DOC_A, make_settings
+from tests.conftest import make_settings
 
 
 class KeywordCrossEncoder:
@@ -28,8 +28,9 @@ def test_cross_encoder_scores_decide_the_passage_order(seed_assistant) -> None: 
 
     question = "Where was Geneva II held?"
     plain = seed_assistant.retrieve(question)
-    assert plain[0].doc == SEED_DOC_A
-    keyword = next(p.text for p in plain[1:] if p.doc != SEED_DOC_A)[:40]
+    assert len(plain) > 1
+    keyword = plain[-1].text[:40]  # the passage ranked last without the cross-encoder
+    assert keyword not in plain[0].text
     fake = KeywordCrossEncoder(keyword)
     bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, cross_encoder=fake)
     reranked = bot.retrieve(question)
