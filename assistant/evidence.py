@@ -54,8 +54,12 @@ ABSENT_RANK = 100
 # cross-encoder is packaged here to fit it on; see docs/BENCHMARKS.md.
 CROSS_ENCODER_WEIGHT = 2.0
 # A sentence's evidence score leans on its passage's score too: the same words in a better passage are likelier
-# to be the answer.
+# to be the answer. The passage score is divided by the sum of the weights (its value were every feature 1), so
+# that it stays on the 0..1 scale of sentence scores whatever the fitted weights: undivided, the fitted passage
+# score outweighed the sentence's own and put a "meeting held in Paris" sentence above "talks due to begin in
+# Montreux" for "Where was Geneva II held?".
 PASSAGE_WEIGHT = 0.5
+PASSAGE_SCALE = sum(RERANK_WEIGHTS.values())
 # Bonus for a sentence holding a phrase of the kind the question asks for (a date for "when", a place for
 # "where"...), beyond the question's own words; see `assistant.text.expected_answer_type`.
 ANSWER_TYPE_WEIGHT = 0.1
@@ -117,7 +121,7 @@ class EvidenceRanker:
         seen: dict[tuple[str, int], Evidence] = {}
         for rank, (passage, sentences) in enumerate(per_passage):
             for s, e, semantic, lexical, score, typed in sentences:
-                total = (1 - PASSAGE_WEIGHT) * score + PASSAGE_WEIGHT * (passage.rerank or 0.0) / 2
+                total = (1 - PASSAGE_WEIGHT) * score + PASSAGE_WEIGHT * (passage.rerank or 0.0) / PASSAGE_SCALE
                 key = (passage.doc, passage.start + s)
                 if key not in seen or seen[key].score < total:
                     seen[key] = Evidence(passage.doc, passage.start + s, passage.start + e, passage.text[s:e], total,

@@ -37,8 +37,10 @@ KNOWN_MISSES: dict[str, str] = {
     "q12": "answer miss: picks a date ('22') instead of the conflict's length (three years); or abstains",
     "q19": "answer miss: repeats the quotation instead of naming its speaker (Jarba)",
     "q23": "answer miss: 'Syrian state media' instead of the foreign ministry it quoted",
+    "q25": "wrong abstention: Western and Gulf Arab governments, but the abstention model's confidence is low",
     "q31": "answer miss: quotes the passage instead of naming Fabius",
     "q33": "answer miss: 'extremists' instead of 'terrorist'",
+    "q35": "answer miss: gives 'Syrian National Coalition' without the rest of the coalition's full name",
     "q36": "answer miss: the model answers Ahmed Jarba for Syria's president (refusal probability 0.04)",
     "conversation6.2": "answer miss: the follow-up's 'after that' resolves to the Vatican, not Kuwait",
     "conversation8.1": "answer miss: 'Syria' instead of the city (Aleppo)",
@@ -47,8 +49,9 @@ KNOWN_MISSES: dict[str, str] = {
     "q40": "answer miss: the outlet name instead of the headline",
     "q41": "answer miss: the date line instead of the headline",
     "q42": "answer miss: the headline instead of the outlet",
-    # unanswerable questions answered: the abstention model's confidence stays over its threshold (q45, q50, q55,
-    # q56 and conversation8.2 abstain since the abstention model, in one run; kept until that holds across runs)
+    # unanswerable questions answered: the abstention model's confidence stays over its threshold (q45, q50, q53,
+    # q55, q56 and conversation8.2 abstain since the abstention model, in two runs; kept until that holds across
+    # builds)
     "q45": "wrong abstention: gives the pledged sum for the sum actually raised",
     "q46": "wrong abstention: names Kerry instead of refusing (the officials are not named)",
     "q47": "wrong abstention: quotes the sentence instead of refusing (the states are not named)",
