@@ -105,13 +105,9 @@ class EvidenceRanker:
         """
         if not passages:
             return RankedEvidence()
-        q_terms = content_terms(question)
-        kind = expected_answer_type(question)
-        best_bm25 = max((p.lexical or 0.0) for p in passages) or 1.0
+        scored = self.features(question, query_vector, passages, stats)
         per_passage: list[tuple[Passage, list[tuple[int, int, float, float, float, bool]]]] = []
-        for i, passage in enumerate(passages):
-            sentences = _sentence_scores(passage, query_vector, q_terms, stats, question, kind)
-            features = passage_features(passage, sentences, q_terms, stats, best_bm25)
+        for i, (passage, (sentences, features)) in enumerate(zip(passages, scored, strict=True)):
             passage.rerank = sum(RERANK_WEIGHTS[name] * value for name, value in features.items())
             if cross_scores is not None:
                 passage.cross = cross_scores[i]
@@ -128,6 +124,20 @@ class EvidenceRanker:
                                          semantic, lexical, passage.title, passage.chunk_id, rank, typed)
         return RankedEvidence(passages=[p for p, _ in per_passage],
                               sentences=sorted(seen.values(), key=lambda ev: -ev.score))
+
+
+    def features(self, question: str, query_vector: np.ndarray | None, passages: list[Passage], stats: TermStats
+                 ) -> list[tuple[list[tuple[int, int, float, float, float, bool]], dict[str, float]]]:
+        """Per passage: its sentence scores (`_sentence_scores`) and the features its score weighs
+        (`passage_features`); what `rank` combines and `bench/fit_ranker.py` fits the weights on."""
+        q_terms = content_terms(question)
+        kind = expected_answer_type(question)
+        best_bm25 = max((p.lexical or 0.0) for p in passages) or 1.0
+        out = []
+        for passage in passages:
+            sentences = _sentence_scores(passage, query_vector, q_terms, stats, question, kind)
+            out.append((sentences, passage_features(passage, sentences, q_terms, stats, best_bm25)))
+        return out
 
 
 def passage_features(passage: Passage, sentences: list[tuple[int, int, float, float, float, bool]],

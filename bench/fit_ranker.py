@@ -1,10 +1,10 @@
 """Fit the passage-score weights of assistant/evidence.py (`RERANK_WEIGHTS`) on SQuAD-even, and check them.
 
-Each question's fused candidates are described by `assistant.evidence.passage_features`; a linear score is fitted
-so that a softmax over the candidates puts the gold paragraph first (listwise log-loss, features standardised,
-L2 penalty, gradient descent). The fit uses the articles of one hash half; recall@1/@5 are reported on both halves
-for the fitted weights and for the weights now in the code, so a change is judged on articles it was not fitted to.
-The printed weights are scaled so that "best" weighs 1, as the code keeps them.
+Each question's fused candidates are described by `EvidenceRanker.features` (assistant/evidence.py); a linear
+score is fitted so that a softmax over the candidates puts the gold paragraph first (listwise log-loss, features
+standardised, L2 penalty, gradient descent). The fit uses the articles of one hash half; recall@1/@5 are reported
+on both halves for the fitted weights and for the weights now in the code, so a change is judged on articles it was
+not fitted to. The printed weights are scaled so that "best" weighs 1, as the code keeps them.
 
 Usage:
     python -m bench.fit_ranker [--eval-dir ../shared/eval] [--limit N]
@@ -21,8 +21,7 @@ import numpy as np
 
 from assistant.evaluation.datasets import sample
 from assistant.evaluation.runner import default_eval_dir
-from assistant.evidence import RERANK_WEIGHTS, _sentence_scores, passage_features
-from assistant.text import content_terms, expected_answer_type
+from assistant.evidence import RERANK_WEIGHTS, EvidenceRanker
 from bench.calibrate import _assistant
 
 FEATURES = tuple(RERANK_WEIGHTS)
@@ -61,18 +60,15 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=None, help="questions to use (default: all 5,397)")
     args = parser.parse_args()
     bot, items = _assistant([args.eval_dir / "squad_v1.1_dev" / "squad-dev-v1.1-even-articles.json"], "fast")
-    retriever = bot.retriever
+    retriever, ranker = bot.retriever, EvidenceRanker()
     halves: dict[bool, list[tuple[np.ndarray, np.ndarray]]] = {True: [], False: []}
     chosen = sample(items, args.limit)
     for number, item in enumerate(chosen, 1):
         vector, passages = retriever.candidates(item.question)
         if not passages:
             continue
-        q_terms, kind = content_terms(item.question), expected_answer_type(item.question)
-        best_bm25 = max((p.lexical or 0.0) for p in passages) or 1.0
-        rows = [passage_features(p, _sentence_scores(p, vector, q_terms, retriever.term_stats, item.question, kind),
-                                 q_terms, retriever.term_stats, best_bm25) for p in passages]
-        x = np.asarray([[row[f] for f in FEATURES] for row in rows])
+        rows = ranker.features(item.question, vector, passages, retriever.term_stats)
+        x = np.asarray([[features[f] for f in FEATURES] for _, features in rows])
         y = np.asarray([float(p.doc in item.gold_docs) for p in passages])
         halves[fit_half(item.gold_docs[0])].append((x, y))
         if number % 500 == 0 or number == len(chosen):
