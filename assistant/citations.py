@@ -115,6 +115,10 @@ def check_reply(reply: str, evidence: Sequence[Evidence]) -> CheckedAnswer:
     supported: list[Evidence] = []
     dropped: list[int] = []
     first = marks[0] if marks else 0
+    if not phrase and not said_not_found and 1 <= first <= len(evidence) and evidence[first - 1].role:
+        # A bare "[3]" on a header line points at the whole line as the answer ("the headline of the article
+        # dated ..."): take it. On a sentence of the body it says nothing about which words answer.
+        phrase = evidence[first - 1].text.strip()
     if phrase and not said_not_found and 1 <= first <= len(evidence) and not supports(phrase, evidence[first - 1].text):
         phrase = snap_phrase(phrase, evidence[first - 1].text) or phrase
     for mark in marks:
@@ -148,14 +152,21 @@ def short_answer_from(phrase: str, cited: Sequence[Evidence]) -> str:
 
 
 def trim_echo(phrase: str, question: str, starts_sentence: bool = False) -> str:
-    """The phrase without leading/trailing words the question already says ("61 yards" for "How many yards").
+    """The phrase without the words the question already says around its new part ("61" for "61 yards" asked
+    "How many yards").
 
     An answer is what the question does not know yet: "guilty of the murder of Christ" answers "what were they
-    guilty of" with "the murder of Christ". Inner words stay, and a phrase made only of question words is kept.
+    guilty of" with "the murder of Christ", and "general-purpose aggressiveness" answers "general-purpose what?"
+    with "aggressiveness". Inner words stay, and a phrase made only of question words is kept.
     A capitalised word is part of a name and stays ("Tower District" answers "Which district...", "Fort
     Niagara" answers "...attack which fort"): on 500 SQuAD questions, trimming names lost 12 exact matches and
     won 1. The first word of a phrase that `starts_sentence` is the exception: its capital may only mark the
     start of the sentence.
+    Trailing words go only when a number is left ("61 yards" -> "61", the unit the question named): elsewhere
+    the last word is the head of the phrase ("Turing machine", "world systems theory") or a verb that ends it
+    ("remain silent if his opponents did"). Replayed on 100 SQuAD answers (seed 13), keeping it won 3 exact
+    matches and lost 1 ("East Asian cultural festival" for "What cultural festival..."); counting a hyphenated
+    word as echoed when each of its parts is won 1 more.
     """
     asked = set(words(question))
     tokens = list(re.finditer(r"\w+(?:['’.,-]\w+)*", phrase))
@@ -163,16 +174,23 @@ def trim_echo(phrase: str, question: str, starts_sentence: bool = False) -> str:
     def echoed(index: int) -> bool:
         word = tokens[index].group(0)
         in_name = word[:1].isupper() and word.lower() not in STOP_WORDS and not (index == 0 and starts_sentence)
-        return word.lower() in asked and not in_name
+        return set(words(word)) <= asked and not in_name
 
     lo, hi = 0, len(tokens)
     while lo < hi and echoed(lo):
         lo += 1
     while hi > lo and echoed(hi - 1):
         hi -= 1
+    if hi < len(tokens) and not _NUMBER_END.search(tokens[hi - 1].group(0) if hi > lo else ""):
+        hi = len(tokens)
     if lo == hi or (lo, hi) == (0, len(tokens)):
         return phrase
     return phrase[tokens[lo].start():tokens[hi - 1].end()].strip()
+
+
+# The last word of a count or measure: digits ("61", "1,388", "3.6%"), an ordinal ("10th") or a number word.
+_NUMBER_END = re.compile(r"(\d(st|nd|rd|th)?|^(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+                         r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen))$", re.IGNORECASE)
 
 
 def to_citations(cited: Sequence[Evidence]) -> list[Citation]:

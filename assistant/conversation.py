@@ -2,8 +2,9 @@
 
 "What did he say about Iran?" after "Who met Kerry in Paris?" (answer: Lavrov) must retrieve Lavrov's remarks.
 With an LLM the follow-up is rewritten by the model (prompts/rewrite_*.txt), then sanity-checked; without one
-(fast mode, or when the model's rewrite is unusable) a rule does it: a personal pronoun becomes the previous
-answer when that answer is a name, otherwise the previous turn's names and subject are carried into the query.
+(fast mode, or when the model's rewrite is unusable or only repeats an earlier question) a rule does it: a
+personal pronoun becomes the previous answer when that answered "who", else the previous question's first name;
+the previous turn's answer, names and subject are carried into the query.
 
 Example:
     >>> rewrite_by_rule("What did he say about Iran?", [("Who met Kerry in Paris?", "Lavrov")])
@@ -17,7 +18,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from assistant.citations import MARK_RE
-from assistant.text import STOP_WORDS
+from assistant.text import STOP_WORDS, expected_answer_type, words
 
 Turn = tuple[str, str]  # (question as asked, answer text)
 
@@ -75,15 +76,26 @@ def rewrite_by_rule(question: str, history: Sequence[Turn]) -> str:
     if not is_follow_up(question, history):
         return question
     previous_question, previous_answer = history[-1]
-    if _is_name(previous_answer):
+    # "he" is the previous answer when that answered "who"; after "Where will Kerry head?" (Vatican) it is Kerry.
+    person = previous_answer if _is_name(previous_answer) and expected_answer_type(previous_question) == "name" \
+        else next(iter(_entities(previous_question)), "")
+    if person:
         for word in _PERSONAL:
             pattern = re.compile(rf"\b{word}\b", re.IGNORECASE)
             if pattern.search(question):
-                return pattern.sub(previous_answer, question, count=1)
+                return _with_context(pattern.sub(person, question, count=1), person, history[-1])
         for word in _POSSESSIVE:
             pattern = re.compile(rf"\b{word}\b", re.IGNORECASE)
             if pattern.search(question):
-                return pattern.sub(f"{previous_answer}'s", question, count=1)
+                return _with_context(pattern.sub(f"{person}'s", question, count=1), person, history[-1])
+    return _with_context(question, "", history[-1])
+
+
+def _with_context(question: str, person: str, turn: Turn) -> str:
+    """The question, followed in brackets by the previous turn's answer and names it does not already hold."""
+    previous_question, previous_answer = turn
+    if person == previous_answer:  # the pronoun was the answer: the question is standalone now
+        return question
     context = [previous_answer] if 0 < len(previous_answer.split()) <= 8 else []
     for item in _entities(previous_question) + _entities(previous_answer):
         if not any(item in c for c in context) and item.lower() not in question.lower():
@@ -102,7 +114,10 @@ def rewrite(question: str, history: Sequence[Turn], generate: Callable[[list[dic
         candidate = generate(rewrite_messages(question, list(history)[-3:])).strip().strip('"').splitlines()
         text = candidate[0].strip() if candidate else ""
         # A usable rewrite is one question, not an answer: bounded length, no refusal, no citation marks.
+        # Nor the previous question copied back ("Where will Kerry head after Paris?" for "And where will he
+        # go after that?"): that asks the answered question again.
+        asked_before = {tuple(words(q)) for q, _ in history}
         if 3 <= len(text.split()) <= 3 * len(question.split()) + 15 and not MARK_RE.search(text) \
-                and "not found" not in text.lower():
+                and "not found" not in text.lower() and tuple(words(text)) not in asked_before:
             return text
     return rewrite_by_rule(question, history)

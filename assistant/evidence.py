@@ -26,7 +26,14 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from assistant.retrieval import Passage
-from assistant.text import TermStats, content_terms, expected_answer_type, has_answer_type, lexical_overlap
+from assistant.text import (
+    TermStats,
+    content_terms,
+    expected_answer_type,
+    has_answer_type,
+    lexical_overlap,
+    typed_phrase,
+)
 
 # Inside a sentence, meaning and word overlap count equally (grid search on 600 SQuAD-even questions).
 SEMANTIC_WEIGHT = 0.5
@@ -80,6 +87,7 @@ class Evidence:
     chunk_id: str
     passage_rank: int
     typed: bool = False  # holds a phrase of the kind the question asks for (a date for "when"...)
+    role: str = ""  # for a line of a document's header: "headline", "date line" or "header line" (outlet, byline)
 
 
 @dataclass
@@ -116,12 +124,14 @@ class EvidenceRanker:
         per_passage.sort(key=lambda item: -(item[0].rerank or 0.0))
         seen: dict[tuple[str, int], Evidence] = {}
         for rank, (passage, sentences) in enumerate(per_passage):
+            roles = header_roles(passage)
             for s, e, semantic, lexical, score, typed in sentences:
                 total = (1 - PASSAGE_WEIGHT) * score + PASSAGE_WEIGHT * (passage.rerank or 0.0) / PASSAGE_SCALE
                 key = (passage.doc, passage.start + s)
                 if key not in seen or seen[key].score < total:
                     seen[key] = Evidence(passage.doc, passage.start + s, passage.start + e, passage.text[s:e], total,
-                                         semantic, lexical, passage.title, passage.chunk_id, rank, typed)
+                                         semantic, lexical, passage.title, passage.chunk_id, rank, typed,
+                                         roles.get(s, ""))
         return RankedEvidence(passages=[p for p, _ in per_passage],
                               sentences=sorted(seen.values(), key=lambda ev: -ev.score))
 
@@ -177,6 +187,67 @@ def _sentence_scores(passage: Passage, query_vector: np.ndarray | None, q_terms:
     return out
 
 
+# A header line is short: a headline, an outlet's name, a date line or a byline, never a sentence of the body.
+HEADER_MAX_WORDS = 15
+
+
+def header_roles(passage: Passage) -> dict[int, str]:
+    """The role of each line of the document's header (span start within the passage -> role), when the passage
+    opens its document: the short lines before the first sentence of the body.
+
+    "What is the date of the article ...?" or "Which outlet published ...?" ask about these lines, and a small
+    model cannot tell a headline from an outlet's name or a date line from an event date unless told which is
+    which: the prompt shows the role beside the line ("(date line of article 1) Monday 13th January, 2014",
+    `header_labels`).
+    """
+    if passage.chunk != 0:
+        return {}
+    roles: dict[int, str] = {}
+    for s, e in passage.sentences:
+        line = passage.text[s:e].strip()
+        if not line or "\n" in line or len(line.split()) > HEADER_MAX_WORDS or line.endswith(_SENTENCE_END):
+            break
+        if passage.title and line == passage.title.strip():
+            roles[s] = "headline"
+        elif typed_phrase("date", line, "") is not None:
+            roles[s] = "date line"
+        else:
+            roles[s] = "header line"
+    return roles
+
+
+# How a sentence of running text ends (a header line has no such end): full stop, question, exclamation, quote.
+_SENTENCE_END = (".", "?", "!", ":", ";", "\u201d", '"', "'")
+
+
+def header_block(chosen: list[Evidence], sentences: list[Evidence]) -> list[Evidence]:
+    """The header lines of the documents whose header `chosen` cites, that `chosen` lacks, in document order.
+
+    A header is read as a whole: the headline beside its date line and outlet answers "the date of the article
+    <headline>" or "the headline of the article dated ...", which neither line answers alone. Header lines are a
+    few words each, so the whole block costs a few prompt tokens.
+    """
+    docs = {ev.doc for ev in chosen if ev.role}
+    have = {(ev.doc, ev.start) for ev in chosen}
+    extra = [ev for ev in sentences if ev.role and ev.doc in docs and (ev.doc, ev.start) not in have]
+    return sorted(extra, key=lambda ev: (ev.doc, ev.start))
+
+
+def header_labels(evidence: list[Evidence]) -> list[str]:
+    """Per sentence, its header role tied to its document ("headline of article 2"), or "" for body text: with
+    two articles' headers in one prompt, "the date of the article <headline>" needs to know which lines go
+    together. Articles are numbered in the order their header lines first appear."""
+    articles: dict[str, int] = {}
+    labels = []
+    for ev in evidence:
+        if ev.role:
+            number = articles.setdefault(ev.doc, len(articles) + 1)
+            labels.append(f"{ev.role} of article {number}")
+        else:
+            labels.append("")
+    return labels
+
+
 # How far past the prompt's sentences to look for one of the asked kind (a date for "when"...): the next few
 # ranks only, so an off-topic sentence does not get in just for holding a date.
 TYPED_LOOKAHEAD = 3
@@ -188,10 +259,11 @@ def prompt_evidence(sentences: list[Evidence], count: int) -> list[Evidence]:
 
     "When was the article published?" is answered by a date line that scores low on meaning and word overlap;
     ranked sixth, it would miss a five-sentence prompt that holds no date at all. One extra sentence in that
-    case costs ~0.1 s.
+    case costs ~0.1 s. When a chosen sentence is a line of a document's header, the rest of that header comes
+    too (`header_block`).
     """
     chosen = sentences[:count]
-    if any(ev.typed for ev in chosen):
-        return chosen
-    extra = next((ev for ev in sentences[count:count + TYPED_LOOKAHEAD] if ev.typed), None)
-    return chosen + [extra] if extra is not None else chosen
+    if not any(ev.typed for ev in chosen):
+        extra = next((ev for ev in sentences[count:count + TYPED_LOOKAHEAD] if ev.typed), None)
+        chosen = chosen + [extra] if extra is not None else chosen
+    return chosen + header_block(chosen, sentences)

@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from assistant.abstention import AbstentionModel, answer_signals
-from assistant.citations import check_reply, short_answer_from, to_citations, trim_echo
+from assistant.citations import check_reply, parse_reply, short_answer_from, to_citations, trim_echo
 from assistant.config import Settings, load_settings
 from assistant.conversation import Turn, rewrite, turns_from_messages
-from assistant.evidence import Evidence, EvidenceRanker, RankedEvidence, prompt_evidence
+from assistant.evidence import Evidence, EvidenceRanker, RankedEvidence, header_labels, prompt_evidence
 from assistant.retrieval import HybridRetriever, Passage
-from assistant.text import expected_answer_type, typed_phrase
+from assistant.text import STOP_WORDS, expected_answer_type, typed_phrase, words
 from assistant.types import REFUSAL, Answer, Citation
 from index.indexer import Indexer, IndexReport, ProgressCallback
 from index.store import CorpusStore
@@ -282,14 +282,27 @@ class Assistant:
             yield from self._stream_generate(messages, ANSWER_MAX_TOKENS, generation, stop_after_mark=True)
             refusal = generation.refusal_probability
             reasked = False
+            can_ban = getattr(self.llm, "accepts_text_logit_bias", False)
             if (generation.text_starts_refusal() and (model is not None or refusal < self.thresholds["refusal"])
-                    and getattr(self.llm, "accepts_text_logit_bias", False)):
+                    and can_ban):
                 # The model leans to NOT FOUND, but that alone does not settle it: ask again with the refusal
                 # tokens banned and let the abstention model judge the phrase it gives (the prompt is cached, so
                 # this costs only the few answer tokens).
                 generation, reasked = Generation(), True
-                yield from self._stream_generate(messages, ANSWER_MAX_TOKENS, generation, ban_refusal=True,
+                yield from self._stream_generate(messages, ANSWER_MAX_TOKENS, generation, banned=REFUSAL_TOKENS,
                                                  stop_after_mark=True)
+            elif can_ban and generation.token_logprobs and only_question_words(generation.text, standalone):
+                # "UN" for "Besides the UN, which organisation...": a reply made only of the question's own words
+                # tells the user nothing. Ask once more with its words banned (prompt cached: a few tokens) and
+                # keep the new reply unless it refuses or echoes too. Not streamed: the final answer follows.
+                retry = Generation()
+                for _ in self._stream_generate(messages, ANSWER_MAX_TOKENS, retry,
+                                               banned=generation.phrase_tokens(), stop_after_mark=True):
+                    pass
+                if (retry.text.strip() and not retry.text_starts_refusal()
+                        and not only_question_words(retry.text, standalone)):
+                    generation = retry
+                    notes.append("the model's first reply only repeated the question; asked again")
             timings["generate_ms"] = (time.perf_counter() - t0) * 1000
             if model is None and refusal >= self.thresholds["refusal"]:
                 answer = self._abstain(base, passages)
@@ -363,11 +376,12 @@ class Assistant:
 
     # -- LLM calls ----------------------------------------------------------------------------------------------
     def _stream_generate(self, messages: list[dict[str, str]], max_tokens: int, generation: Generation,
-                         ban_refusal: bool = False, stop_after_mark: bool = False) -> Iterator[str]:
+                         banned: Sequence[str] = (), stop_after_mark: bool = False) -> Iterator[str]:
         """Stream the reply's text into `generation`, yielding the pieces a user may see.
 
         The first token's distribution gives the probability that the model refuses (NOT FOUND); pieces of a
         reply that starts with a refusal are not shown, since the final answer may still be an answer.
+        `banned`: token texts the model may not produce (llama.cpp's text logit bias).
         With `stop_after_mark`, generation ends at the first closing bracket: the answer prompt asks for one
         phrase and one mark, so the tokens after "]" are only the end-of-turn (about 0.1 s of a 2.5 s answer).
         The stop string is not returned, so the "]" of a mark is put back.
@@ -376,8 +390,8 @@ class Assistant:
 
         chat = [ChatMessage(role=m["role"], content=m["content"]) for m in messages]
         options: dict[str, Any] = {"max_tokens": max_tokens, "logprobs": True, "top_logprobs": 10}
-        if ban_refusal:
-            options["logit_bias"] = [[token, False] for token in REFUSAL_TOKENS]
+        if banned:
+            options["logit_bias"] = [[token, False] for token in banned]
         if stop_after_mark:
             options["stop"] = ["]"]
         for response in self.llm.stream_chat(chat, **options):
@@ -423,6 +437,18 @@ class Generation:
             top = content[0].get("top_logprobs") or []
             self._first_token_probs = {t["token"]: math.exp(t["logprob"]) for t in top if "token" in t}
 
+    def phrase_tokens(self) -> list[str]:
+        """The word tokens of the reply before its first mark, each with and without its leading space (the
+        forms a ban must name: the tokenizer has one token for "UN" and another for " UN")."""
+        out: list[str] = []
+        for token, _ in self.token_logprobs:
+            if "[" in token:
+                break
+            word = token.strip()
+            if any(ch.isalpha() for ch in word):
+                out.extend(form for form in (word, " " + word) if form not in out)
+        return out
+
     def text_starts_refusal(self) -> bool:
         return bool(NOT_FOUND_START.match(self.text.strip())) if self.text.strip() else False
 
@@ -438,10 +464,17 @@ OPEN_MARK_AT_END = re.compile(r"\[\s*\d+\s*$")  # "Montreux [1" after the stop s
 NOT_FOUND_START = re.compile(r"^not(\b|$)", re.IGNORECASE)  # "NOT FOUND", "Not found", or a bare "NOT"
 
 
+def only_question_words(reply: str, question: str) -> bool:
+    """Whether the reply's answer phrase is made only of words the question already has ("UN" for "Besides the
+    UN, which organisation...?"), at least one of them not a stop word."""
+    phrase = words(parse_reply(reply)[0])
+    return any(w not in STOP_WORDS for w in phrase) and set(phrase) <= set(words(question))
+
+
 def _answer_messages(question: str, evidence: list[Evidence]) -> list[dict[str, str]]:
     from assistant.prompts import answer_messages
 
-    return answer_messages(question, [e.text for e in evidence])
+    return answer_messages(question, [e.text for e in evidence], header_labels(evidence))
 
 
 def _as_turns(history: Sequence[dict[str, Any]] | Sequence[Turn] | None) -> list[Turn]:

@@ -43,10 +43,16 @@ def clip_to_question(text: str, question: str, max_words: int = MAX_EVIDENCE_WOR
     return ("… " if best else "") + clipped + (" …" if best + max_words < len(tokens) else "")
 
 
-def answer_messages(question: str, evidence: list[str]) -> list[dict[str, str]]:
-    """Chat messages asking for a cited short answer from numbered evidence sentences."""
-    numbered = "\n".join(f"[{i}] {quote_for_prompt(clip_to_question(text, question))}"
-                         for i, text in enumerate(evidence, start=1))
+def answer_messages(question: str, evidence: list[str], labels: list[str] | None = None) -> list[dict[str, str]]:
+    """Chat messages asking for a cited short answer from numbered evidence sentences.
+
+    `labels`: per sentence, what it is in its document ("headline of article 1", `evidence.header_labels`) or ""
+    for body text; a label is shown in brackets before its line, so that "the date of the article" is read from
+    the date line.
+    """
+    labels = labels or [""] * len(evidence)
+    numbered = "\n".join(f"[{i}] {f'({label}) ' if label else ''}{quote_for_prompt(clip_to_question(text, question))}"
+                         for i, (text, label) in enumerate(zip(evidence, labels, strict=True), start=1))
     user = template("answer_user").format(evidence=numbered, question=quote_for_prompt(question))
     return [{"role": "system", "content": template("answer_system")}, {"role": "user", "content": user}]
 

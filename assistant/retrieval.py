@@ -48,6 +48,7 @@ class Passage:
     sentence_vectors: Any = None  # numpy rows aligned with `sentences` (decoded from the chunk's metadata)
     rerank: float | None = None  # evidence-based score set by assistant.evidence (None before reranking)
     cross: float | None = None  # the configured cross-encoder's score (logit), when one is configured
+    chunk: int = -1  # ordinal of the chunk in its document (0: the document's opening, where its header is)
 
 
 def reciprocal_rank_fusion(rankings: dict[str, Sequence[str]], k: int = 60,
@@ -137,7 +138,8 @@ def _passage(node: Any, score: float, dense: float | None, lexical: float | None
     vectors = unpack_vectors(meta["svec"], dim) if meta.get("svec") and dim else None
     return Passage(chunk_id=node.node_id, doc=meta["doc"], start=int(meta["start"]), end=int(meta["end"]),
                    text=node.text, title=meta.get("title", ""), date=meta.get("date", ""), score=score, dense=dense,
-                   lexical=lexical, ranks=ranks, sentences=sentences, sentence_vectors=vectors)
+                   lexical=lexical, ranks=ranks, sentences=sentences, sentence_vectors=vectors,
+                   chunk=int(meta.get("chunk", -1)))
 
 
 def _build_bm25(nodes: list[Any], top_k: int) -> Any:

@@ -15,7 +15,7 @@ from assistant.citations import (
     trim_echo,
 )
 from assistant.config import load_settings
-from assistant.conversation import is_follow_up, rewrite_by_rule, turns_from_messages
+from assistant.conversation import is_follow_up, rewrite, rewrite_by_rule, turns_from_messages
 from assistant.evidence import Evidence, EvidenceRanker, prompt_evidence
 from assistant.pipeline import Assistant, Generation
 from assistant.retrieval import Passage
@@ -44,6 +44,16 @@ def test_supported_mark_is_kept_and_unsupported_mark_dropped() -> None:
     checked = check_reply("Montreux [1][2]", EVIDENCE)
     assert [e.start for e in checked.supported] == [40]
     assert checked.dropped_marks == [1]
+
+
+def test_a_bare_mark_on_a_header_line_answers_with_that_line() -> None:
+    from dataclasses import replace
+
+    headline = replace(EVIDENCE[1], role="headline")
+    checked = check_reply("[2]", [EVIDENCE[0], headline])
+    assert checked.phrase == headline.text and checked.supported == [headline]
+    assert not check_reply("[2]", EVIDENCE).supported  # a body sentence: the mark names no answer
+    assert not check_reply("[9]", [EVIDENCE[0], headline]).supported  # pointing nowhere is still no answer
 
 
 def test_mark_out_of_range_is_dropped() -> None:
@@ -87,6 +97,18 @@ def test_follow_up_detection_and_rule_rewrite() -> None:
     assert rewrite_by_rule("What did he say about Iran?", history) == "What did Lavrov say about Iran?"
     carried = rewrite_by_rule("When do they start?", [("Where will the Geneva II talks be held?", "Montreux")])
     assert "Geneva II" in carried and carried.startswith("When do they start?")
+    # "he" after a "where" question is the person it asked about, not the place that answered it
+    where = [("Where will Kerry head on Tuesday after Paris?", "Vatican")]
+    moved = rewrite_by_rule("And where will he go after that?", where)
+    assert moved.startswith("And where will Kerry go after that?") and "Vatican" in moved
+
+
+def test_a_model_rewrite_that_repeats_the_last_question_is_not_used() -> None:
+    where = [("Where will Kerry head on Tuesday after Paris?", "Vatican")]
+    copied = rewrite("And where will he go after that?", where, lambda _: where[0][0])
+    assert copied == rewrite_by_rule("And where will he go after that?", where)
+    fresh = rewrite("And where will he go after that?", where, lambda _: "Where will Kerry go after the Vatican?")
+    assert fresh == "Where will Kerry go after the Vatican?"
 
 
 def test_turns_from_chat_messages_strip_marks() -> None:
@@ -108,6 +130,17 @@ def test_short_answer_drops_words_the_question_already_says() -> None:
     assert trim_echo("guilty of the murder of Christ", "What were they guilty of?") == "the murder of Christ"
     assert trim_echo("Montreux", "Where was Geneva II held?") == "Montreux"
     assert trim_echo("SAMA Festival", "What is the SAMA festival?") == "SAMA Festival"  # nothing new: kept
+    assert trim_echo("general-purpose aggressiveness", "Imperialism means general-purpose what?") == "aggressiveness"
+    assert trim_echo("10th century", "What century did the Normans gain their identity?") == "10th"
+
+
+def test_trim_echo_keeps_the_last_word_unless_a_number_is_left() -> None:
+    """The last word heads the phrase ("Turing machine") or ends it ("...if his opponents did"): SQuAD keeps it."""
+    assert trim_echo("Turing machine", "What models a general computing machine?") == "Turing machine"
+    assert trim_echo("world systems theory", "Which theory divided the globe?") == "world systems theory"
+    assert trim_echo("remain silent if his opponents did", "What did Luther promise?") == (
+        "remain silent if his opponents did")
+    assert trim_echo("eleven schools", "How many schools are there?") == "eleven"
 
 
 def test_trim_echo_keeps_names_that_repeat_a_question_word():
@@ -194,3 +227,77 @@ def test_prompt_evidence_reaches_past_the_count_for_the_kind_asked() -> None:
     who = _ranked_in_order("Who spoke about the plan?", texts)
     assert prompt_evidence(who, 5) == who[:5]  # no kind asked: no extra
     assert prompt_evidence(ranked[:5] + ranked[5:6] * 3 + ranked[6:], 5) == ranked[:5]
+
+
+ARTICLE = ("Joint call by US and Russia for ceasefire in Syria\n\nRussia News.Net\nMonday 13th January, 2014\n\n"
+           "DAMASCUS – The US and Russia made a joint call Monday for a ceasefire. Kerry met Lavrov in Paris.\n")
+
+
+def _article_passage(chunk: int) -> Passage:
+    from index.chunking import sentence_spans
+
+    return Passage(chunk_id=f"c{chunk}", doc="000.txt", start=0, end=len(ARTICLE), text=ARTICLE, chunk=chunk,
+                   title="Joint call by US and Russia for ceasefire in Syria", sentences=sentence_spans(ARTICLE))
+
+
+def test_header_lines_are_told_apart_and_read_as_a_block() -> None:
+    """The headline, the outlet line and the date line each get their role, and a prompt holding one of them gets
+    the others too, labelled, so "the date of the article <headline>" can be read off the date line."""
+    from assistant.evidence import header_labels, header_roles
+    from assistant.prompts import answer_messages
+
+    roles = header_roles(_article_passage(0))
+    assert [(ARTICLE[s:].split("\n")[0], role) for s, role in sorted(roles.items())] == [
+        ("Joint call by US and Russia for ceasefire in Syria", "headline"), ("Russia News.Net", "header line"),
+        ("Monday 13th January, 2014", "date line")]
+    assert header_roles(_article_passage(3)) == {}  # a later chunk opens no header
+
+    question = 'What is the date of the article "Joint call by US and Russia for ceasefire in Syria"?'
+    ranked = EvidenceRanker().rank(question, None, [_article_passage(0)], TermStats([ARTICLE]))
+    chosen = prompt_evidence(ranked.sentences, 1)
+    assert chosen[0].role == "headline"
+    assert [(e.text, e.role) for e in chosen[1:]] == [("Russia News.Net", "header line"),
+                                                      ("Monday 13th January, 2014", "date line")]
+    assert all(ARTICLE[e.start:e.end] == e.text for e in chosen)  # citations stay exact source spans
+    prompt = answer_messages(question, [e.text for e in chosen], header_labels(chosen))[1]["content"]
+    assert "[3] (date line of article 1) Monday 13th January, 2014" in prompt
+    assert "[1] (headline of article 1) Joint call" in prompt
+    body = [e for e in ranked.sentences if not e.role]
+    assert prompt_evidence(body, 2) == body[:2]  # body sentences bring no header
+
+
+class _TwoReplyLLM:
+    """Answers with each scripted reply in turn (with first-token logprobs), recording the options of each call."""
+
+    accepts_text_logit_bias = True
+
+    def __init__(self, replies: list[str]) -> None:
+        self.replies = replies
+        self.calls: list[dict] = []
+
+    def stream_chat(self, chat, **options):
+        reply = self.replies[min(len(self.calls), len(self.replies) - 1)]
+        self.calls.append(options)
+        first, rest = reply.split(" ", 1)
+        for i, piece in enumerate((first, " " + rest)):
+            raw = {"choices": [{"logprobs": {"content": [{"token": piece, "logprob": -0.1, "top_logprobs": (
+                [{"token": piece, "logprob": -0.1}] if i == 0 else [])}]}}]}
+            yield SimpleNamespace(delta=piece, raw=raw)
+
+
+def test_a_reply_that_only_repeats_the_question_is_asked_again(seed_assistant) -> None:  # noqa: ANN001
+    """"UN" answers nothing when the question says "Besides the UN": the model is asked once more with that
+    reply's first token banned, and the new reply is the answer."""
+    llm = _TwoReplyLLM(["UN [1]", "Arab League [1]"])
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot.abstention = {}  # judge the generation, not the calibrated abstention model
+    answer = bot.ask("Besides the UN, which organisation does Lakhdar Brahimi represent as envoy?")
+    assert [call.get("logit_bias") for call in llm.calls] == [None, [["UN", False], [" UN", False]]]
+    assert answer.short_answer == "Arab League" and not answer.abstained
+    assert "Arab League" in answer.citations[0].quote
+
+    plain = _TwoReplyLLM(["Montreux [1]"])
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=plain)
+    bot.abstention = {}
+    assert bot.ask("Where will the Geneva II talks be held?").short_answer == "Montreux"
+    assert len(plain.calls) == 1  # an answer the question does not hold is not asked again

@@ -44,11 +44,10 @@ KNOWN_MISSES: dict[str, str] = {
     "q36": "answer miss: the model answers Ahmed Jarba for Syria's president (refusal probability 0.04)",
     "conversation6.2": "answer miss: the follow-up's 'after that' resolves to the Vatican, not Kuwait",
     "conversation8.1": "answer miss: 'Syria' instead of the city (Aleppo)",
-    # metadata questions: the title/date/outlet line is indexed, but the model mixes up which field is asked
-    "q38": "answer miss: an event date (January 22) instead of the article's date",
-    "q40": "answer miss: the outlet name instead of the headline",
+    # metadata questions: header lines are labelled in the prompt (headline / date line / header line of article
+    # n), which fixed q38 and q40 in every run; the outlet (q42) passes in some runs only
     "q41": "answer miss: the date line instead of the headline",
-    "q42": "answer miss: the headline instead of the outlet",
+    "q42": "answer miss: the headline instead of the outlet (passes since header labels, not in every run)",
     # unanswerable questions answered: the abstention model's confidence stays over its threshold (q45, q50, q53,
     # q55, q56 and conversation8.2 abstain since the abstention model, in two runs; kept until that holds across
     # builds)
