@@ -80,22 +80,18 @@ def rewrite_by_rule(question: str, history: Sequence[Turn]) -> str:
     person = previous_answer if _is_name(previous_answer) and expected_answer_type(previous_question) == "name" \
         else next(iter(_entities(previous_question)), "")
     if person:
-        for word in _PERSONAL:
+        for word, replacement in [(w, person) for w in _PERSONAL] + [(w, f"{person}'s") for w in _POSSESSIVE]:
             pattern = re.compile(rf"\b{word}\b", re.IGNORECASE)
             if pattern.search(question):
-                return _with_context(pattern.sub(person, question, count=1), person, history[-1])
-        for word in _POSSESSIVE:
-            pattern = re.compile(rf"\b{word}\b", re.IGNORECASE)
-            if pattern.search(question):
-                return _with_context(pattern.sub(f"{person}'s", question, count=1), person, history[-1])
-    return _with_context(question, "", history[-1])
+                rewritten = pattern.sub(replacement, question, count=1)
+                # The pronoun stood for the answer: the question is standalone now. Otherwise carry the answer.
+                return rewritten if person == previous_answer else _with_context(rewritten, history[-1])
+    return _with_context(question, history[-1])
 
 
-def _with_context(question: str, person: str, turn: Turn) -> str:
+def _with_context(question: str, turn: Turn) -> str:
     """The question, followed in brackets by the previous turn's answer and names it does not already hold."""
     previous_question, previous_answer = turn
-    if person == previous_answer:  # the pronoun was the answer: the question is standalone now
-        return question
     context = [previous_answer] if 0 < len(previous_answer.split()) <= 8 else []
     for item in _entities(previous_question) + _entities(previous_answer):
         if not any(item in c for c in context) and item.lower() not in question.lower():

@@ -97,6 +97,8 @@ def test_follow_up_detection_and_rule_rewrite() -> None:
     assert rewrite_by_rule("What did he say about Iran?", history) == "What did Lavrov say about Iran?"
     carried = rewrite_by_rule("When do they start?", [("Where will the Geneva II talks be held?", "Montreux")])
     assert "Geneva II" in carried and carried.startswith("When do they start?")
+    unanswered = rewrite_by_rule("When do they start?", [("Where will the Geneva II talks be held?", "")])
+    assert "Geneva II" in unanswered  # no answer to carry: the previous question's names still are
     # "he" after a "where" question is the person it asked about, not the place that answered it
     where = [("Where will Kerry head on Tuesday after Paris?", "Vatican")]
     moved = rewrite_by_rule("And where will he go after that?", where)
