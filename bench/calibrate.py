@@ -17,7 +17,10 @@ The halves are fixed by a hash of each question's id; every rate is also reporte
 not only measured on the data it was fitted to. The result is written to assistant/calibration.json.
 
 Usage:
-    python -m bench.calibrate [--eval-dir ../shared/eval] [--llm-limit N] [--llm-squad-limit 150]
+    python -m bench.calibrate [--eval-dir ../shared/eval] [--llm-limit N] [--llm-squad-limit 150] [--records F]
+
+The calibration it replaces is measured on the same answers too ("previous" in the output), so a re-fit shows
+what it changes; --records keeps every question's signals, and --from-records re-fits from them in seconds.
 """
 
 from __future__ import annotations
@@ -44,10 +47,10 @@ NEVER = 1.01  # a refusal threshold no probability reaches: the LLM's refusals a
 # The signals each mode's abstention model reads (fast mode has no LLM signals).
 MODEL_FEATURES = {
     "fast": ("evidence", "cited_score", "cited_semantic", "cited_lexical", "question_covered", "passage_dense",
-             "typed"),
+             "typed", "phrase_novelty"),
     "llm": ("refusal", "reasked", "fallback", "phrase_logprob", "phrase_min_logprob", "mark_logprob", "evidence",
             "cited_score", "cited_semantic", "cited_lexical", "cited_rank", "question_covered", "passage_dense",
-            "typed"),
+            "typed", "phrase_novelty"),
 }
 
 
@@ -137,26 +140,41 @@ def choose_refusal(records: Sequence[dict[str, Any]]) -> float:
     return best
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--eval-dir", type=Path, default=default_eval_dir())
-    parser.add_argument("--llm-limit", type=int, default=None, help="ClapNQ questions asked (default: all 300)")
-    parser.add_argument("--llm-squad-limit", type=int, default=150, help="SQuAD questions asked")
-    args = parser.parse_args()
-    clap_paths = [args.eval_dir / "clapnq_dev" / "clapnq_dev_answerable_even.jsonl",
-                  args.eval_dir / "clapnq_dev" / "clapnq_dev_unanswerable_even.jsonl"]
-    squad_paths = [args.eval_dir / "squad_v1.1_dev" / "squad-dev-v1.1-even-articles.json"]
+def previous_models() -> dict[str, AbstentionModel]:
+    """The abstention models of the calibration about to be replaced, per mode (none if it is missing or bad)."""
+    try:
+        stored = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8")).get("abstention", {})
+        return {mode: AbstentionModel.from_json(data) for mode, data in stored.items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
 
+
+def collect(eval_dir: Path, llm_limit: int | None, squad_limit: int) -> dict[str, Any]:
+    """Ask the ClapNQ and SQuAD questions in both modes with abstention off; the records the fit reads."""
+    clap_paths = [eval_dir / "clapnq_dev" / "clapnq_dev_answerable_even.jsonl",
+                  eval_dir / "clapnq_dev" / "clapnq_dev_unanswerable_even.jsonl"]
+    squad_paths = [eval_dir / "squad_v1.1_dev" / "squad-dev-v1.1-even-articles.json"]
     clap_bot, clap_items = _assistant(clap_paths, "llm")
     squad_bot, squad_items = _assistant(squad_paths, "llm")
     fit_answerable = [s for i, s in zip(clap_items, best_scores(clap_bot, clap_items), strict=True)
                       if i.answers and fit_half(i)]
     prefilter = float(np.quantile(fit_answerable, LLM_MAX_DROPPED))
-    clap_asked = sample(clap_items, args.llm_limit)
-    squad_asked = sample(squad_items, args.llm_squad_limit)
+    clap_asked = sample(clap_items, llm_limit)
+    squad_asked = sample(squad_items, squad_limit)
     for bot in (clap_bot, squad_bot):
         bot.thresholds.update({"fast": prefilter, "llm": prefilter, "refusal": NEVER})
         bot.abstention = {}
+    records: dict[str, Any] = {"prefilter": prefilter}
+    for mode in ("fast", "llm"):
+        print(f"asking {len(clap_asked)} ClapNQ and {len(squad_asked)} SQuAD questions in {mode} mode ...")
+        records[mode] = {"clapnq": ask_all(clap_bot, clap_asked, mode), "squad": ask_all(squad_bot, squad_asked, mode)}
+    return records
+
+
+def calibrate(records: dict[str, Any], previous: dict[str, AbstentionModel]) -> dict[str, Any]:
+    """Fit the prefilter, both modes' abstention models and the refusal fallback; measure them (and the
+    `previous` models) on both halves."""
+    prefilter = records["prefilter"]
     settings = load_settings()
     result: dict[str, Any] = {
         "note": "Abstention: the evidence prefilter (minimum best-evidence score per mode, assistant/evidence.py), "
@@ -167,12 +185,12 @@ def main() -> None:
         "min_evidence_score": {"fast": round(prefilter, 4), "llm": round(prefilter, 4)},
         "abstention": {},
     }
-    measured: dict[str, Any] = {"clapnq_questions": {"fit": sum(fit_half(i) for i in clap_asked),
-                                                     "held_out": sum(not fit_half(i) for i in clap_asked)},
-                                "squad_questions": len(squad_asked)}
+    clap_all = records["llm"]["clapnq"]
+    measured: dict[str, Any] = {"clapnq_questions": {"fit": sum(r["fit"] for r in clap_all),
+                                                     "held_out": sum(not r["fit"] for r in clap_all)},
+                                "squad_questions": len(records["llm"]["squad"])}
     for mode in ("fast", "llm"):
-        print(f"asking {len(clap_asked)} ClapNQ and {len(squad_asked)} SQuAD questions in {mode} mode ...")
-        clap, squad = ask_all(clap_bot, clap_asked, mode), ask_all(squad_bot, squad_asked, mode)
+        clap, squad = records[mode]["clapnq"], records[mode]["squad"]
         model = fit_abstention(mode, clap, squad)
         result["abstention"][mode] = model.to_json()
         measured[mode] = {
@@ -183,12 +201,36 @@ def main() -> None:
                                         "held_out": squad_abstained(model, [r for r in squad if not r["fit"]])},
             "median_ms": round(float(np.median([r["ms"] for r in clap + squad])), 1),
         }
+        if mode in previous:
+            measured[mode]["previous"] = {"all": model_rates(previous[mode], clap),
+                                          "held_out": model_rates(previous[mode], [r for r in clap if not r["fit"]]),
+                                          "squad_wrongly_abstained": squad_abstained(previous[mode], squad)}
         if mode == "llm":
             tau = choose_refusal([r for r in clap if r["fit"]])
             result["llm_refusal_probability"] = round(tau, 4)
             measured["llm_refusal_fallback"] = {"fit": rates(*replay([r for r in clap if r["fit"]], tau)),
                                                 "held_out": rates(*replay([r for r in clap if not r["fit"]], tau))}
     result["measured"] = measured
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--eval-dir", type=Path, default=default_eval_dir())
+    parser.add_argument("--llm-limit", type=int, default=None, help="ClapNQ questions asked (default: all 300)")
+    parser.add_argument("--llm-squad-limit", type=int, default=150, help="SQuAD questions asked")
+    parser.add_argument("--records", type=Path, default=None, help="write every question's signals here (JSON)")
+    parser.add_argument("--from-records", type=Path, default=None,
+                        help="re-fit from the signals a --records run wrote, asking nothing")
+    args = parser.parse_args()
+    previous = previous_models()
+    if args.from_records:
+        records = json.loads(args.from_records.read_text(encoding="utf-8"))
+    else:
+        records = collect(args.eval_dir, args.llm_limit, args.llm_squad_limit)
+        if args.records:
+            args.records.write_text(json.dumps(records) + "\n", encoding="utf-8")
+    result = calibrate(records, previous)
     CALIBRATION_FILE.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
 
