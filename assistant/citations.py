@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.evidence import Evidence
-from assistant.text import STOP_WORDS, content_terms, words
+from assistant.text import STOP_WORDS, content_terms, enclosing_date, words
 from assistant.types import Citation
 
 MARK_RE = re.compile(r"\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]")
@@ -134,20 +134,50 @@ def check_reply(reply: str, evidence: Sequence[Evidence]) -> CheckedAnswer:
 
 
 def locate(phrase: str, text: str) -> tuple[int, int] | None:
-    """Where `phrase` occurs in `text`, ignoring case and spacing; None when it does not."""
+    """Where `phrase` occurs in `text`, ignoring case and spacing, preferring whole words; None when it does not."""
     if not phrase.strip():
         return None
     pattern = r"\s+".join(re.escape(part) for part in phrase.split())
-    match = re.search(pattern, text, flags=re.IGNORECASE)
+    # A match on word boundaries first: "art" is the word in "then art came", not the inside of "party".
+    stripped = phrase.strip()
+    bounded = rf"{_edge(stripped[0])}{pattern}{_edge(stripped[-1])}"
+    match = re.search(bounded, text, flags=re.IGNORECASE) or re.search(pattern, text, flags=re.IGNORECASE)
     return (match.start(), match.end()) if match else None
 
 
-def short_answer_from(phrase: str, cited: Sequence[Evidence]) -> str:
-    """The answer phrase as the source writes it (its own characters), when it can be found there."""
+# A word as the source writes it: a number with its separators ("1,388", "3.6"), a word with the lower-case
+# words hyphenated to it ("black-and-yellow"; but "UN-Arab League" is two names). Apostrophes are left out:
+# "Luther" must not grow into "Luther's".
+_WHOLE_WORD = re.compile(r"(?:\d+(?:[.,]\d+)*|\w+)(?:-(?:\d+(?:[.,]\d+)*|[a-z]\w*))*")
+
+
+def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span start:end widened to the whole words it touches, so a located phrase never cuts a word: "1"
+    found in "1,388" is "1,388", "black" in "black-and-yellow" is "black-and-yellow"."""
+    for match in _WHOLE_WORD.finditer(text):
+        if match.start() < start < match.end():
+            start = match.start()
+        if match.start() < end < match.end():
+            end = match.end()
+    return start, end
+
+
+def _edge(char: str) -> str:
+    return r"\b" if re.match(r"\w", char) else ""
+
+
+def short_answer_from(phrase: str, cited: Sequence[Evidence], question: str = "") -> str:
+    """The answer phrase as the source writes it (its own characters), when it can be found there.
+
+    The span is widened to whole words, and for a "when" question to the whole date around it ("1521" ->
+    "25 May 1521"): SQuAD's answers, like a reader, take the date as the sentence gives it.
+    """
     for evidence in cited:
         span = locate(phrase, evidence.text)
         if span:
-            return evidence.text[span[0]:span[1]]
+            start, end = whole_words(evidence.text, *span)
+            start, end = enclosing_date(question, evidence.text, start, end) or (start, end)
+            return evidence.text[start:end]
     return phrase
 
 

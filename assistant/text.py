@@ -115,6 +115,21 @@ def typed_phrase(kind: str | None, sentence: str, question: str) -> tuple[int, i
     return None
 
 
+_FULL_DATE_QUESTION = re.compile(r"^\s*(when\b|(what|which|on what) (date|day)\b)", re.I)
+
+
+def enclosing_date(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
+    """For a question that asks when (not which year or month), the whole date phrase of `sentence` around the
+    span start:end ("25 May 1521" around "1521"); None when the question asks for less or no date encloses it."""
+    if not _FULL_DATE_QUESTION.search(question):
+        return None
+    for match in _TYPE_PATTERNS["date"].finditer(sentence):
+        lo, hi = match.span(1)
+        if lo <= start and end <= hi and (lo, hi) != (start, end):
+            return lo, hi - (1 if sentence[lo:hi].endswith(",") else 0)
+    return None
+
+
 def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
     """Whether `sentence` holds a phrase of the expected kind that the question does not already contain."""
     return typed_phrase(kind, sentence, question) is not None

@@ -83,6 +83,23 @@ def test_short_answer_uses_the_source_characters() -> None:
     assert locate("january  22", EVIDENCE[1].text) is not None
 
 
+def test_short_answer_never_cuts_a_word_of_the_source() -> None:
+    assert short_answer_from("130", [EVIDENCE[2]]) == "130,000"  # "1" of "1,388" was a SQuAD miss
+    assert short_answer_from("black", [ev("The 2001 logo was black-and-yellow.")]) == "black-and-yellow"
+    assert short_answer_from("Arab League", [ev("the UN-Arab League envoy")]) == "Arab League"  # two names
+    assert short_answer_from("Luther", [ev("It was Luther's idea.")]) == "Luther"
+    assert short_answer_from("art", [ev("The party ended. Then art came.")]) == "art"  # the word, not "party"
+
+
+def test_a_when_question_gets_the_whole_date_the_source_gives() -> None:
+    edict = [ev("The Edict was presented on 25 May 1521.")]
+    assert short_answer_from("1521", edict, "When was the Edict of Worms presented?") == "25 May 1521"
+    assert short_answer_from("1521", edict, "In what year was the Edict presented?") == "1521"
+    assert short_answer_from("May 25", [ev("It opened on May 25, 1521, in Worms.")], "When did it open?") == \
+        "May 25, 1521"
+    assert short_answer_from("January 22", [EVIDENCE[1]], "When do the talks begin?") == "January 22"
+
+
 def test_citations_are_numbered_in_order() -> None:
     citations = to_citations([EVIDENCE[1], EVIDENCE[0]])
     assert [(c.id, c.start) for c in citations] == [(1, 40), (2, 0)]
