@@ -84,6 +84,7 @@ def ask_all(bot: Assistant, items: Sequence[EvalItem], mode: str) -> list[dict[s
         answer = bot.ask(item.question, mode=mode)
         records.append({"id": item.id, "answerable": bool(item.answers), "fit": fit_half(item),
                         "prefiltered": answer.abstained, "signals": answer.signals,
+                        "question": item.question, "short_answer": answer.short_answer,
                         "p": answer.refusal_probability if answer.refusal_probability is not None else 0.0,
                         "ms": answer.timings_ms.get("total_ms", 0.0)})
         print(f"\r  {mode}: {number}/{len(items)}", end="", flush=True)
