@@ -54,19 +54,18 @@ def phrase_logprobs(tokens: Sequence[tuple[str, float]]) -> tuple[float, float, 
 
 def answer_signals(question: str, ranked: RankedEvidence, evidence: Sequence[Evidence], cited: Sequence[Evidence],
                    *, refusal: float | None = None, reasked: bool = False, fallback: bool = False,
-                   tokens: Sequence[tuple[str, float]] = (), phrase: str = "") -> dict[str, float]:
+                   tokens: Sequence[tuple[str, float]] = ()) -> dict[str, float]:
     """The signals the abstention model reads, for one answer (LLM or extractive).
 
     `refusal`: the LLM's first-token probability of NOT FOUND; `reasked`: the reply came from the second ask with
     refusals banned; `fallback`: the model gave no supported phrase and the best sentence stands in; `tokens`: the
-    final reply's (token, logprob) pairs; `phrase`: the short answer given.
+    final reply's (token, logprob) pairs.
     """
     top = ranked.passages[0] if ranked.passages else None
     first = cited[0] if cited else (evidence[0] if evidence else None)
     mean, low, mark = phrase_logprobs(tokens)
     q_terms = set(content_terms(question))
     covered = (len(q_terms & set(content_terms(first.text))) / len(q_terms)) if (first and q_terms) else 0.0
-    phrase_terms = set(content_terms(phrase))
     return {
         "refusal": float(refusal or 0.0),
         "reasked": float(reasked),
@@ -82,9 +81,6 @@ def answer_signals(question: str, ranked: RankedEvidence, evidence: Sequence[Evi
         "question_covered": covered,
         "passage_dense": float(top.dense or 0.0) if top else 0.0,
         "typed": float(bool(first and first.typed)),
-        # Share of the answer's words the question does not already say: a guess on an unanswerable question
-        # often hands the question back ("What was the outcome of the talks in Montreux?" -> "talks in Montreux").
-        "phrase_novelty": len(phrase_terms - q_terms) / len(phrase_terms) if phrase_terms else 0.0,
     }
 
 

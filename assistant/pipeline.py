@@ -272,7 +272,7 @@ class Assistant:
             answer = self._abstain(base, passages)
         elif mode == "fast":
             answer = self._extractive(base, evidence)
-            answer.signals = answer_signals(standalone, ranked, evidence, evidence[:1], phrase=answer.short_answer)
+            answer.signals = answer_signals(standalone, ranked, evidence, evidence[:1])
             answer = self._decide(answer, self.abstention.get("fast"), base, passages)
         else:
             t0 = time.perf_counter()
@@ -319,7 +319,7 @@ class Assistant:
                 cited = [e for c in answer.citations for e in evidence if (e.doc, e.start) == (c.doc, c.start)]
                 answer.signals = answer_signals(standalone, ranked, evidence, cited[:1], refusal=refusal,
                                                 reasked=reasked, fallback=fallback,
-                                                tokens=generation.token_logprobs, phrase=answer.short_answer)
+                                                tokens=generation.token_logprobs)
                 answer = self._decide(answer, model, base, passages)
             answer.refusal_probability = round(refusal, 4)
         timings["total_ms"] = (time.perf_counter() - started) * 1000

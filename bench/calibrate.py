@@ -47,10 +47,10 @@ NEVER = 1.01  # a refusal threshold no probability reaches: the LLM's refusals a
 # The signals each mode's abstention model reads (fast mode has no LLM signals).
 MODEL_FEATURES = {
     "fast": ("evidence", "cited_score", "cited_semantic", "cited_lexical", "question_covered", "passage_dense",
-             "typed", "phrase_novelty"),
+             "typed"),
     "llm": ("refusal", "reasked", "fallback", "phrase_logprob", "phrase_min_logprob", "mark_logprob", "evidence",
             "cited_score", "cited_semantic", "cited_lexical", "cited_rank", "question_covered", "passage_dense",
-            "typed", "phrase_novelty"),
+            "typed"),
 }
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from assistant.abstention import NO_PHRASE_LOGPROB, AbstentionModel, answer_signals, fit_logistic, phrase_logprobs
+from assistant.abstention import NO_PHRASE_LOGPROB, AbstentionModel, fit_logistic, phrase_logprobs
 from assistant.config import load_settings
 
 
@@ -18,19 +18,6 @@ def test_phrase_logprobs_read_the_phrase_and_the_mark_number() -> None:
     assert mean == pytest.approx(-0.2) and low == pytest.approx(-0.3) and mark == pytest.approx(-0.7)
     assert phrase_logprobs([("Mont", -0.1), (" [2", -0.4)])[2] == pytest.approx(-0.4)  # number inside the token
     assert phrase_logprobs([])[:2] == (NO_PHRASE_LOGPROB, NO_PHRASE_LOGPROB)
-
-
-def test_an_answer_that_hands_the_question_back_has_no_novelty() -> None:
-    from assistant.evidence import Evidence, RankedEvidence
-
-    sentence = Evidence("a.txt", 0, 40, "The Geneva II talks in Montreux ended.", 0.8, 0.8, 0.5, "", "c", 0)
-    ranked = RankedEvidence(sentences=[sentence])
-    question = "What was the outcome of the Geneva II talks in Montreux?"
-    echoed = answer_signals(question, ranked, [sentence], [sentence], phrase="Geneva II talks in Montreux")
-    fresh = answer_signals(question, ranked, [sentence], [sentence], phrase="no agreement in Montreux")
-    assert echoed["phrase_novelty"] == 0.0
-    assert fresh["phrase_novelty"] == pytest.approx(0.5)  # "agreement" is new, "Montreux" is not
-    assert answer_signals(question, ranked, [sentence], [sentence])["phrase_novelty"] == 0.0  # no phrase
 
 
 def test_fitted_model_separates_what_the_signals_separate() -> None:
