@@ -352,7 +352,8 @@ class Assistant:
         located = short_answer_from(checked.phrase, checked.supported, base["standalone_question"])
         starts_sentence = any(e.text.startswith(located) for e in checked.supported)
         short = trim_echo(located, base["standalone_question"], starts_sentence=starts_sentence)
-        answer = Answer(answer=f"{checked.phrase} {marks}", short_answer=short, abstained=False,
+        # The answer line shows the phrase as the source writes it (whole words, the whole date), like the quote.
+        answer = Answer(answer=f"{located} {marks}", short_answer=short, abstained=False,
                         citations=citations, **base)
         if checked.dropped_marks:
             answer.notes.append(f"unsupported citation marks dropped: {checked.dropped_marks}")

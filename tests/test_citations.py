@@ -320,3 +320,15 @@ def test_a_reply_that_only_repeats_the_question_is_asked_again(seed_assistant) -
     bot.abstention = {}
     assert bot.ask("Where will the Geneva II talks be held?").short_answer == "Montreux"
     assert len(plain.calls) == 1  # an answer the question does not hold is not asked again
+
+
+def test_the_answer_line_shows_the_phrase_as_the_source_writes_it(seed_assistant) -> None:  # noqa: ANN001
+    """A model that writes only the month gets the source's words back: the whole date for a when question, in
+    the answer line as in the short answer."""
+    llm = _TwoReplyLLM(["January [1]"])
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot.abstention = {}
+    answer = bot.ask("When is the Geneva 2 conference set to convene?")
+    quote = answer.citations[0].quote
+    assert answer.short_answer in ("22 January", "January 22") and answer.short_answer in quote
+    assert answer.answer == f"{answer.short_answer} [1]"
