@@ -19,6 +19,7 @@ from typing import Any
 
 from assistant.citations import MARK_RE
 from assistant.text import STOP_WORDS, expected_answer_type, words
+from assistant.types import REFUSAL
 
 Turn = tuple[str, str]  # (question as asked, answer text)
 
@@ -27,6 +28,8 @@ _PERSONAL = ("he", "she", "him")
 _POSSESSIVE = ("his", "her")
 _REFERRING = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|it|its|there|that|this|those|these|then|"
                         r"the same|the latter|the former)\b", re.IGNORECASE)
+_SEQUEL = re.compile(r"\b(after|before|besides|apart from|other than|except for|instead of) (that|this|it)\b(?!\s+\w)",
+                     re.IGNORECASE)
 _WH = re.compile(r"^(who|whom|whose|what|which|when|where|why|how( many| much)?)\b", re.IGNORECASE)
 
 
@@ -60,6 +63,11 @@ def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
     return bool(_REFERRING.search(question)) or len(content) <= 1 or question.lower().startswith(("and ", "what about"))
 
 
+def _is_phrase(answer: str) -> bool:
+    """Whether a previous answer is a short phrase that can stand in the question (not a sentence or a refusal)."""
+    return 0 < len(answer.split()) <= 8 and answer != REFUSAL
+
+
 def _is_name(text: str) -> bool:
     words = text.split()
     return 0 < len(words) <= 5 and all(w[:1].isupper() or w.lower() in ("of", "al", "de", "the") for w in words)
@@ -76,6 +84,10 @@ def rewrite_by_rule(question: str, history: Sequence[Turn]) -> str:
     if not is_follow_up(question, history):
         return question
     previous_question, previous_answer = history[-1]
+    # "after that" / "before that" point at the previous answer ("And where will he go after that?" asked after
+    # "Where will Kerry head on Tuesday?" -> Vatican): the answer takes the demonstrative's place.
+    if _is_phrase(previous_answer):
+        question = _SEQUEL.sub(lambda m: f"{m.group(1)} {previous_answer}", question, count=1)
     # "he" is the previous answer when that answered "who"; after "Where will Kerry head?" (Vatican) it is Kerry.
     person = previous_answer if _is_name(previous_answer) and expected_answer_type(previous_question) == "name" \
         else next(iter(_entities(previous_question)), "")
@@ -92,7 +104,8 @@ def rewrite_by_rule(question: str, history: Sequence[Turn]) -> str:
 def _with_context(question: str, turn: Turn) -> str:
     """The question, followed in brackets by the previous turn's answer and names it does not already hold."""
     previous_question, previous_answer = turn
-    context = [previous_answer] if 0 < len(previous_answer.split()) <= 8 else []
+    context = [previous_answer] if _is_phrase(previous_answer) and previous_answer.lower() not in question.lower() \
+        else []
     for item in _entities(previous_question) + _entities(previous_answer):
         if not any(item in c for c in context) and item.lower() not in question.lower():
             context.append(item)

@@ -27,7 +27,7 @@ from typing import Any
 from assistant.abstention import AbstentionModel, answer_signals
 from assistant.citations import check_reply, parse_reply, short_answer_from, to_citations, trim_echo
 from assistant.config import Settings, load_settings
-from assistant.conversation import Turn, rewrite, turns_from_messages
+from assistant.conversation import Turn, rewrite, strip_marks, turns_from_messages
 from assistant.evidence import Evidence, EvidenceRanker, RankedEvidence, header_labels, prompt_evidence
 from assistant.retrieval import HybridRetriever, Passage
 from assistant.text import STOP_WORDS, expected_answer_type, typed_phrase, words
@@ -483,5 +483,5 @@ def _as_turns(history: Sequence[dict[str, Any]] | Sequence[Turn] | None) -> list
         return []
     if all(isinstance(item, dict) for item in history):
         return turns_from_messages(history)  # type: ignore[arg-type]
-    return [(str(q), str(a)) for q, a in history]  # type: ignore[misc]
+    return [(str(q), strip_marks(str(a))) for q, a in history]  # type: ignore[misc]
 

@@ -20,6 +20,7 @@ from assistant.evidence import Evidence, EvidenceRanker, prompt_evidence
 from assistant.pipeline import Assistant, Generation
 from assistant.retrieval import Passage
 from assistant.text import TermStats, expected_answer_type, typed_phrase
+from assistant.types import REFUSAL
 
 
 def ev(text: str, doc: str = "a.txt", start: int = 0) -> Evidence:
@@ -119,7 +120,11 @@ def test_follow_up_detection_and_rule_rewrite() -> None:
     # "he" after a "where" question is the person it asked about, not the place that answered it
     where = [("Where will Kerry head on Tuesday after Paris?", "Vatican")]
     moved = rewrite_by_rule("And where will he go after that?", where)
-    assert moved.startswith("And where will Kerry go after that?") and "Vatican" in moved
+    assert moved.startswith("And where will Kerry go after Vatican?")  # "after that": after the answer
+    assert rewrite_by_rule("What did he do after that meeting?", where).startswith("What did Kerry do after that "
+                                                                                   "meeting?")  # a determiner
+    refused = [("Where will Kerry head on Tuesday after Paris?", REFUSAL)]
+    assert "after that" in rewrite_by_rule("And where will he go after that?", refused)
 
 
 def test_a_model_rewrite_that_repeats_the_last_question_is_not_used() -> None:
@@ -332,3 +337,9 @@ def test_the_answer_line_shows_the_phrase_as_the_source_writes_it(seed_assistant
     quote = answer.citations[0].quote
     assert answer.short_answer in ("22 January", "January 22") and answer.short_answer in quote
     assert answer.answer == f"{answer.short_answer} [1]"
+
+
+def test_history_given_as_pairs_loses_its_citation_marks(seed_assistant) -> None:  # noqa: ANN001
+    history = [("Where will Kerry head on Tuesday after Paris?", "Vatican [1]")]
+    answer = seed_assistant.ask("And where will he go after that?", history=history, mode="fast")
+    assert "[1]" not in answer.standalone_question and "Vatican" in answer.standalone_question

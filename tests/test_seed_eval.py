@@ -33,11 +33,13 @@ KNOWN_MISSES: dict[str, str] = {
     # answer misses: the right passage is cited, the 1.5B model picks the wrong phrase from it
     "q8": "answer miss: names the UN instead of the Arab League (with the abstention model: abstains, p 0.5)",
     "q10": "answer miss: 'Syria' instead of the city (Aleppo), as in conversation8.1",
-    "q11": "wrong abstention: the right toll, but the cited sentence's meaning score is low (confidence 0.49)",
+    "q11": "wrong abstention: the right toll, but the cited sentence's meaning score is low (answered since the "
+           "2026-12-01 re-fit, confidence 0.63 against 0.59)",
     "q12": "answer miss: picks a date ('22') instead of the conflict's length (three years); or abstains",
     "q19": "answer miss: repeats the quotation instead of naming its speaker (Jarba)",
     "q23": "answer miss: 'Syrian state media' instead of the foreign ministry it quoted",
-    "q25": "wrong abstention: Western and Gulf Arab governments, but the abstention model's confidence is low",
+    "q25": "wrong abstention: Western and Gulf Arab governments, but the abstention model's confidence is low "
+           "(answered since the 2026-12-01 re-fit, confidence 0.63 against 0.59)",
     "q31": "answer miss: quotes the passage instead of naming Fabius",
     "q33": "answer miss: 'extremists' instead of 'terrorist'",
     "q35": "answer miss: gives 'Syrian National Coalition' without the rest of the coalition's full name",
