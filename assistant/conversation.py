@@ -4,7 +4,8 @@
 With an LLM the follow-up is rewritten by the model (prompts/rewrite_*.txt), then sanity-checked; without one
 (fast mode, or when the model's rewrite is unusable or only repeats an earlier question) a rule does it: a
 personal pronoun becomes the previous answer when that answered "who", else the previous question's first name;
-the previous turn's answer, names and subject are carried into the query.
+"after that" / "before that" become "after <previous answer>"; the previous turn's answer, names and subject are
+carried into the query.
 
 Example:
     >>> rewrite_by_rule("What did he say about Iran?", [("Who met Kerry in Paris?", "Lavrov")])
