@@ -166,6 +166,40 @@ def _edge(char: str) -> str:
     return r"\b" if re.match(r"\w", char) else ""
 
 
+# A question about a document's own header: "What is the headline of the article dated ...?", "What is the date of
+# the article <headline>?". The answer is that header's line of the role asked for.
+_ASKED_ROLES = (
+    ("headline", re.compile(r"\b(what|which)\s+(is|was)\s+the\s+(headline|title)\b", re.IGNORECASE)),
+    ("date line", re.compile(r"\b(what|which)\s+(is|was)\s+the\s+(date|publication date)\s+of\s+the\s+"
+                             r"(article|story|report|piece)\b|\bwhen\s+was\s+the\s+(article|story|report|piece)\b",
+                             re.IGNORECASE)),
+)
+
+
+def asked_header_role(question: str) -> str | None:
+    """"headline" or "date line" when the question asks for that line of an article's header, else None."""
+    return next((role for role, pattern in _ASKED_ROLES if pattern.search(question)), None)
+
+
+def answer_the_asked_line(checked: CheckedAnswer, evidence: Sequence[Evidence], question: str) -> CheckedAnswer:
+    """The header line the question asks for, when the reply cites another line of the same header.
+
+    Asked "the headline of the article dated February 3", the small model cites the date line it matched; the
+    line it should answer with is that header's headline, shown beside it in the prompt. A citation is checked
+    for the kind of line asked for as it is for support. The line the model cited stays cited after it: it is
+    what ties the answer to the question (the date asked about).
+    """
+    role = asked_header_role(question)
+    cited = checked.supported[0] if checked.supported else None
+    if role is None or cited is None or not cited.role or cited.role == role:
+        return checked
+    line = next((e for e in evidence if e.doc == cited.doc and e.role == role), None)
+    if line is None:
+        return checked
+    return CheckedAnswer(phrase=line.text.strip(), supported=[line, cited], dropped_marks=checked.dropped_marks,
+                         said_not_found=False)
+
+
 def short_answer_from(phrase: str, cited: Sequence[Evidence], question: str = "") -> str:
     """The answer phrase as the source writes it (its own characters), when it can be found there.
 

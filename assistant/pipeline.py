@@ -25,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from assistant.abstention import AbstentionModel, answer_signals
-from assistant.citations import check_reply, parse_reply, short_answer_from, to_citations, trim_echo
+from assistant.citations import (
+    answer_the_asked_line,
+    check_reply,
+    parse_reply,
+    short_answer_from,
+    to_citations,
+    trim_echo,
+)
 from assistant.config import Settings, load_settings
 from assistant.conversation import Turn, rewrite, strip_marks, turns_from_messages
 from assistant.evidence import Evidence, EvidenceRanker, RankedEvidence, header_labels, prompt_evidence
@@ -316,7 +323,10 @@ class Assistant:
                     answer = self._extractive(base, evidence)
                     answer.notes.append("the model gave no supported short answer: the best evidence sentence "
                                         "is shown")
-                cited = [e for c in answer.citations for e in evidence if (e.doc, e.start) == (c.doc, c.start)]
+                # The signals read the cited sentence that best matches the question (a header answer also cites
+                # the line the question named; otherwise there is one mark).
+                cited = sorted((e for c in answer.citations for e in evidence if (e.doc, e.start) == (c.doc, c.start)),
+                               key=lambda e: -e.score)
                 answer.signals = answer_signals(standalone, ranked, evidence, cited[:1], refusal=refusal,
                                                 reasked=reasked, fallback=fallback,
                                                 tokens=generation.token_logprobs)
@@ -342,7 +352,7 @@ class Assistant:
 
     def _generative(self, base: dict[str, Any], reply: str, evidence: list[Evidence]) -> Answer | None:
         """The model's reply as a verified, cited answer; None when it is a refusal or no mark is supported."""
-        checked = check_reply(reply, evidence)
+        checked = answer_the_asked_line(check_reply(reply, evidence), evidence, base["standalone_question"])
         if checked.said_not_found or not checked.supported:
             if not checked.said_not_found and checked.phrase:
                 base["notes"].append(f"model answer {checked.phrase!r} dropped: no cited sentence supports it")

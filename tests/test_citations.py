@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import pytest
 
 from assistant.citations import (
+    answer_the_asked_line,
     check_reply,
     locate,
     parse_reply,
@@ -99,6 +100,27 @@ def test_a_when_question_gets_the_whole_date_the_source_gives() -> None:
     assert short_answer_from("May 25", [ev("It opened on May 25, 1521, in Worms.")], "When did it open?") == \
         "May 25, 1521"
     assert short_answer_from("January 22", [EVIDENCE[1]], "When do the talks begin?") == "January 22"
+
+
+def test_a_question_about_a_header_is_answered_with_the_line_it_asks_for() -> None:
+    def line(text: str, role: str, doc: str, start: int) -> Evidence:
+        return Evidence(doc=doc, start=start, end=start + len(text), text=text, score=0.5, semantic=0.5,
+                        lexical=0.5, title="", chunk_id="c", passage_rank=0, role=role)
+
+    date = line("February 3, 2014 at 10:12 am", "date line", "b.txt", 90)
+    evidence = [date, line("Monday 13th January, 2014", "date line", "a.txt", 70),
+                line("Joint call by US and Russia for ceasefire in Syria", "headline", "a.txt", 0),
+                line("Russia and America discuss local ceasefires in Syria", "headline", "b.txt", 40)]
+    question = "What is the headline of the article dated February 3, 2014?"
+    checked = answer_the_asked_line(check_reply("February 3, 2014 at 10:12 am [1]", evidence), evidence, question)
+    assert checked.phrase == evidence[3].text  # the same article's headline
+    assert checked.supported == [evidence[3], date]  # and the line that names the article asked about
+    asked_date = "What is the date of the article Joint call by US and Russia for ceasefire in Syria?"
+    checked = answer_the_asked_line(check_reply("Joint call by US and Russia [3]", evidence), evidence, asked_date)
+    assert checked.supported == [evidence[1], evidence[2]]
+    kept = check_reply("Monday 13th January, 2014 [2]", evidence)
+    assert answer_the_asked_line(kept, evidence, asked_date) == kept  # already the line asked for
+    assert answer_the_asked_line(kept, evidence, "When did the talks begin?") == kept  # not about a header
 
 
 def test_citations_are_numbered_in_order() -> None:
