@@ -38,7 +38,7 @@ from assistant.abstention import AbstentionModel, fit_logistic
 from assistant.config import load_settings
 from assistant.evaluation.datasets import EvalItem, load_eval_set, sample
 from assistant.evaluation.runner import default_eval_dir, index_corpus, prepare_corpus
-from assistant.pipeline import CALIBRATION_FILE, Assistant
+from assistant.pipeline import CALIBRATION_FILE, Assistant, load_abstention_models
 
 MIN_ANSWERED = 0.80  # the issue's floor for answerable questions answered (refusal-threshold fallback)
 LLM_MAX_DROPPED = 0.02  # the evidence prefilter may drop at most this share of answerable questions
@@ -141,15 +141,6 @@ def choose_refusal(records: Sequence[dict[str, Any]]) -> float:
     return best
 
 
-def previous_models() -> dict[str, AbstentionModel]:
-    """The abstention models of the calibration about to be replaced, per mode (none if it is missing or bad)."""
-    try:
-        stored = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8")).get("abstention", {})
-        return {mode: AbstentionModel.from_json(data) for mode, data in stored.items()}
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
-
-
 def collect(eval_dir: Path, llm_limit: int | None, squad_limit: int) -> dict[str, Any]:
     """Ask the ClapNQ and SQuAD questions in both modes with abstention off; the records the fit reads."""
     clap_paths = [eval_dir / "clapnq_dev" / "clapnq_dev_answerable_even.jsonl",
@@ -173,8 +164,8 @@ def collect(eval_dir: Path, llm_limit: int | None, squad_limit: int) -> dict[str
 
 
 def calibrate(records: dict[str, Any], previous: dict[str, AbstentionModel]) -> dict[str, Any]:
-    """Fit the prefilter, both modes' abstention models and the refusal fallback; measure them (and the
-    `previous` models) on both halves."""
+    """From the records: the calibration (the prefilter they were asked with, both modes' abstention models, the
+    refusal fallback), measured on both halves, and the `previous` models measured on the same answers."""
     prefilter = records["prefilter"]
     settings = load_settings()
     result: dict[str, Any] = {
@@ -224,7 +215,7 @@ def main() -> None:
     parser.add_argument("--from-records", type=Path, default=None,
                         help="re-fit from the signals a --records run wrote, asking nothing")
     args = parser.parse_args()
-    previous = previous_models()
+    previous = load_abstention_models(load_settings())  # the calibration about to be replaced
     if args.from_records:
         records = json.loads(args.from_records.read_text(encoding="utf-8"))
     else:
