@@ -71,9 +71,10 @@ class Settings:
     llm_threads: int = 2
     llm_context: int = 2048
     llm_max_tokens: int = 96
-    # llama.cpp's load-time weight repacking (its "extra buffer types"); None = auto: on for AVX2-only
-    # builds (faster there), off for builds with AVX-512 or AMX (measured faster prompts; AMX crashed).
-    llm_weight_repack: bool | None = None
+    # llama.cpp's load-time weight repacking (its "extra buffer types"). Off: our answers are prompt-heavy
+    # (~200 new prompt tokens, ~5 answer tokens) and prompts ran faster without it on every CPU measured
+    # (AVX2 AMD EPYC 49 vs 39 tok/s, AVX2 Xeon 72 vs 66, AVX-512 Xeon 140 vs 97; AMX crashed with it).
+    llm_weight_repack: bool = False
     evidence_sentences: int = 5  # numbered sentences fed to the LLM (see docs/BENCHMARKS.md, "Prompt size")
     max_question_chars: int = 2000  # longer questions are truncated (never a minute of CPU on junk input)
 

@@ -1,6 +1,6 @@
 """Prompt and generation speed of the local LLM as installed: which llama.cpp build, which weight layout.
 
-    python bench/llm_speed.py [--repack auto|on|off] [--runs 3] [--threads 2]
+    python bench/llm_speed.py [--repack on|off] [--runs 3] [--threads 2]
 
 Loads the configured GGUF model through the assistant's own `LocalGGUFLLM` (so the figures are the pipeline's),
 then answers a fixed question over the first 2,400 characters of the seed article (~520 prompt tokens) with
@@ -29,7 +29,7 @@ CONTEXT_CHARS = 2400  # ~520 tokens: the size of a real prompt (system prompt + 
 def main() -> None:
     """Measure and print; nothing is written."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--repack", choices=("auto", "on", "off"), default="auto")
+    parser.add_argument("--repack", choices=("on", "off"), default="off")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None, help="default: the llm_threads setting")
     args = parser.parse_args()
@@ -37,7 +37,7 @@ def main() -> None:
     import xllamacpp
 
     settings = load_settings()
-    repack = {"auto": None, "on": True, "off": False}[args.repack]
+    repack = args.repack == "on"
     started = time.perf_counter()
     llm = LocalGGUFLLM(model_path=resolve_gguf(settings.llm_model, settings.cache_dir),
                        n_ctx=settings.llm_context, n_threads=args.threads or settings.llm_threads,

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from assistant.config import load_settings
-from assistant.llm.local import auto_weight_repack
 
 PREBUILT_INFO = ("CPU : SSE3 = 1 | SSSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | BMI2 = 1 | "
                  "LLAMAFILE = 1 | OPENMP = 1 | REPACK = 1 | ")
@@ -118,10 +117,7 @@ def test_check_reports_the_plan_of_this_machine():
     assert result.stdout.startswith("native llama.cpp:")
 
 
-def test_weight_repack_follows_the_build_unless_set():
-    assert auto_weight_repack(PREBUILT_INFO) is True
-    assert auto_weight_repack(NATIVE_INFO) is False
-    assert auto_weight_repack(PREBUILT_INFO + "AMX_INT8 = 1 | ") is False
-    assert load_settings(overrides={}, environ={}).llm_weight_repack is None
-    assert load_settings(environ={"ASSISTANT_LLM_WEIGHT_REPACK": "auto"}).llm_weight_repack is None
+def test_weight_repack_is_off_unless_turned_on():
+    assert load_settings(overrides={}, environ={}).llm_weight_repack is False
+    assert load_settings(environ={"ASSISTANT_LLM_WEIGHT_REPACK": "on"}).llm_weight_repack is True
     assert load_settings(environ={"ASSISTANT_LLM_WEIGHT_REPACK": "off"}).llm_weight_repack is False

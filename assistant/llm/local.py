@@ -16,10 +16,11 @@ What xllamacpp does, and the choices made here because of it:
 - Prompt cache: `cache_prompt` reuses the KV state of the longest common prefix with the previous request,
   and a RAM cache (`cache_ram_mib`) keeps recent prompts; a fixed system prompt keeps that prefix shared.
 - Weight repacking: llama.cpp converts quantised weights at load time into layouts for its "extra buffer
-  types" (CPU_REPACK, AMX). On the prebuilt AVX2 wheel it is a wash for our short answers (prompt 66 vs 72
-  tok/s, generation 12.8 vs 10.2 tok/s, with vs without, on the 2-core Xeon), so llama.cpp's default (on)
-  stays; on a build with AVX-512 (tools/native_llamacpp.py) prompts run faster without it (138 vs 99 tok/s)
-  and the AMX buffer type crashed in warm-up. `weight_repack=None` picks by the build (`auto_weight_repack`).
+  types" (CPU_REPACK, AMX). It is off by default here: our answers are prompt-heavy, and prompts ran faster
+  without it on every CPU measured (prebuilt AVX2 wheel: 49 vs 39 tok/s on a 2-core AMD EPYC, 72 vs 66 on a
+  2-core Xeon; AVX-512 build: 140 vs 97), while generation gained little or nothing from it (15 vs 15 tok/s
+  on the EPYC, 12.8 vs 10.2 on the Xeon); the AMX buffer type crashed in warm-up. `weight_repack=True` turns
+  it back on (a workload that writes long answers may prefer it).
 - The engine also always serves llama.cpp's HTTP API on a random loopback port. It is locked with a random
   API key (in-process calls do not need it) and exposed as `http_address`/`http_api_key` for tests.
 """
@@ -56,16 +57,8 @@ _engines: weakref.WeakValueDictionary[tuple, _Engine] = weakref.WeakValueDiction
 _engines_lock = threading.Lock()
 
 
-def auto_weight_repack(system_info: str) -> bool:
-    """Whether llama.cpp should repack weights at load, given `xllamacpp.get_system_info()` of the build.
-
-    Off when the build has AVX-512 or AMX kernels (faster prompts without it, and AMX crashed), else on.
-    """
-    return not any(f"{feature} = 1" in system_info for feature in ("AVX512", "AMX_INT8"))
-
-
 def _load_engine(model_path: Path, n_ctx: int, n_threads: int, cache_ram_mib: int, verbosity: int,
-                 weight_repack: bool | None) -> _Engine:
+                 weight_repack: bool) -> _Engine:
     """Load the model, or return the engine already loaded with the same settings in this process."""
     key = (str(model_path), n_ctx, n_threads, cache_ram_mib, weight_repack)
     with _engines_lock:
@@ -83,8 +76,6 @@ def _load_engine(model_path: Path, n_ctx: int, n_threads: int, cache_ram_mib: in
         params.cache_prompt = True
         params.cache_ram_mib = cache_ram_mib
         params.verbosity = verbosity
-        if weight_repack is None:
-            weight_repack = auto_weight_repack(xllamacpp.get_system_info())
         params.no_extra_bufts = not weight_repack
         api_key = secrets.token_urlsafe(24)
         params.api_keys = [api_key]
@@ -112,7 +103,7 @@ class LocalGGUFLLM(OpenAIStyleLLM):
     n_threads: int = Field(default=2, gt=0, description="CPU threads for prompt and generation.")
     cache_ram_mib: int = Field(default=256, ge=0, description="RAM for llama.cpp's prompt cache (0 = off).")
     verbosity: int = Field(default=1, description="llama.cpp stderr log level: 1 errors, 2 warnings, 3 info.")
-    weight_repack: bool | None = Field(default=None, description="Repack weights at load (None = by build).")
+    weight_repack: bool = Field(default=False, description="Let llama.cpp repack the weights at load.")
 
     _engine: _Engine = PrivateAttr()
 
