@@ -26,6 +26,7 @@ from typing import Any
 
 from assistant.abstention import AbstentionModel, answer_signals
 from assistant.citations import (
+    CheckedAnswer,
     answer_the_asked_line,
     check_reply,
     parse_reply,
@@ -345,6 +346,15 @@ class Assistant:
         """
         best = evidence[0]
         question = base["standalone_question"]
+        # Asked for an article's headline or date, the best sentence may be another line of that header (the one
+        # the question quotes): the line asked for is the answer, and the matched line stays cited beside it.
+        asked = answer_the_asked_line(CheckedAnswer(phrase=best.text, supported=[best], dropped_marks=[],
+                                                    said_not_found=False), evidence, question)
+        if asked.supported[0] is not best:
+            line = asked.supported[0]
+            citations = to_citations(asked.supported)
+            return Answer(answer=f"{line.text.strip()} {''.join(f'[{c.id}]' for c in citations)}",
+                          short_answer=line.text.strip(), abstained=False, citations=citations, **base)
         span = typed_phrase(expected_answer_type(question), best.text, question)
         short = best.text[span[0]:span[1]] if span else best.text
         return Answer(answer=f"{best.text} [1]", short_answer=short, abstained=False,
