@@ -12,9 +12,11 @@ Example:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -170,12 +172,21 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _prime_quietly(bot: Any) -> None:
+    """Prime the LLM's prompt cache; a failure only costs the first answer its speed-up (that answer reports
+    any real LLM error itself)."""
+    with contextlib.suppress(Exception):
+        bot.prime_prompt_cache()
+
+
 def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.pipeline import Assistant, QuestionError
 
     bot = Assistant(settings)
     print("Loading models...", file=sys.stderr)
     bot.warm_up()
+    if settings.mode == "llm":  # read the answer prompt's fixed part while the user types the first question
+        threading.Thread(target=_prime_quietly, args=(bot,), name="prime-prompt-cache", daemon=True).start()
     print("Ask a question about the documents (empty line or Ctrl-D to quit, /clear to forget the conversation).")
     history: list[tuple[str, str]] = []
     while True:

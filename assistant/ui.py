@@ -416,6 +416,11 @@ class Service:
                       "fast mode still works. " + self.corpus_summary())
             return
         self._set("ready", "Ready. " + self.corpus_summary())
+        if self.settings.mode == "llm":
+            try:
+                self.assistant.prime_prompt_cache()  # the first question then reads only its own evidence
+            except Exception:  # not fatal: the first answer reads the whole prompt instead
+                log.exception("priming the LLM's prompt cache failed")
 
     def _startup_progress(self, done: int, total: int, stage: str) -> None:
         if not total:

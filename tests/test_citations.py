@@ -231,7 +231,7 @@ class _ScriptedLLM:
         self.options: dict = {}
 
     def stream_chat(self, chat, **options):
-        self.options = options
+        self.chat, self.options = chat, options
         for piece in self.pieces:
             yield SimpleNamespace(delta=piece, raw=None)
 
@@ -249,6 +249,21 @@ def test_answer_generation_stops_at_the_mark_and_keeps_it_whole(pieces: list[str
     assert llm.options["stop"] == ["]"]
     assert generation.text == expected
     assert shown == ("" if expected.startswith("NOT") else expected)
+
+
+def test_priming_reads_the_fixed_start_every_answer_prompt_shares() -> None:
+    """The start-up priming sends the answer prompt's own instructions, so llama.cpp's prompt cache holds what
+    the first real question's prompt begins with; it asks for one token, not an answer."""
+    from assistant.prompts import answer_messages
+
+    llm = _ScriptedLLM(["Mont"])
+    Assistant(load_settings(), llm=llm).prime_prompt_cache()
+    primed = [{"role": m.role.value, "content": m.content} for m in llm.chat]
+    asked = answer_messages("Where will the talks be held?", ["The talks will be held in Montreux."])
+    assert primed[0] == asked[0] and primed[0]["role"] == "system" and len(primed[0]["content"]) > 500
+    first_line = asked[1]["content"].split("\n", 1)[0]
+    assert primed[1]["content"].startswith(first_line + "\n")
+    assert llm.options["max_tokens"] == 1
 
 
 def _ranked_in_order(question: str, texts: list[str]) -> list[Evidence]:
