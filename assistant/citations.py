@@ -181,19 +181,28 @@ def asked_header_role(question: str) -> str | None:
     return next((role for role, pattern in _ASKED_ROLES if pattern.search(question)), None)
 
 
+def asked_header_line(cited: Evidence, evidence: Sequence[Evidence], question: str) -> Evidence | None:
+    """The line of `cited`'s header that the question asks for, when `cited` is another line of that header.
+
+    Asked "the headline of the article dated February 3", the date line is what matches the question, but the
+    line that answers it is that header's headline (None when the question asks for no header line, `cited` is
+    body text or already the line asked for, or the evidence holds no such line).
+    """
+    role = asked_header_role(question)
+    if role is None or not cited.role or cited.role == role:
+        return None
+    return next((e for e in evidence if e.doc == cited.doc and e.role == role), None)
+
+
 def answer_the_asked_line(checked: CheckedAnswer, evidence: Sequence[Evidence], question: str) -> CheckedAnswer:
     """The header line the question asks for, when the reply cites another line of the same header.
 
-    Asked "the headline of the article dated February 3", the small model cites the date line it matched; the
-    line it should answer with is that header's headline, shown beside it in the prompt. A citation is checked
-    for the kind of line asked for as it is for support. The line the model cited stays cited after it: it is
-    what ties the answer to the question (the date asked about).
+    The small model cites the line it matched (`asked_header_line`); a citation is checked for the kind of line
+    asked for as it is for support. The line the model cited stays cited after it: it is what ties the answer
+    to the question (the date asked about).
     """
-    role = asked_header_role(question)
     cited = checked.supported[0] if checked.supported else None
-    if role is None or cited is None or not cited.role or cited.role == role:
-        return checked
-    line = next((e for e in evidence if e.doc == cited.doc and e.role == role), None)
+    line = asked_header_line(cited, evidence, question) if cited else None
     if line is None:
         return checked
     return CheckedAnswer(phrase=line.text.strip(), supported=[line, cited], dropped_marks=checked.dropped_marks,
@@ -261,3 +270,8 @@ def to_citations(cited: Sequence[Evidence]) -> list[Citation]:
     """Number the supporting sentences 1..n in order: those numbers are the marks shown in the answer."""
     return [Citation(id=i, doc=e.doc, start=e.start, end=e.end, quote=e.text, score=e.score, title=e.title,
                      chunk_id=e.chunk_id) for i, e in enumerate(cited, start=1)]
+
+
+def marks_of(citations: Sequence[Citation]) -> str:
+    """The answer line's citation marks, "[1][2]", in the citations' order."""
+    return "".join(f"[{c.id}]" for c in citations)

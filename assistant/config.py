@@ -103,8 +103,6 @@ def _coerce(name: str, raw: Any, target: Any) -> Any:
         args = [a for a in typing.get_args(target) if a is not type(None)]
         if raw is None or (isinstance(raw, str) and raw.strip().lower() in ("", "none", "null")):
             return None
-        if args[0] is bool and isinstance(raw, str) and raw.strip().lower() == "auto":
-            return None  # an optional switch: None lets the code decide
         return _coerce(name, raw, args[0])
     if target is Path:
         path = Path(os.path.expanduser(str(raw)))

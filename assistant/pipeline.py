@@ -26,9 +26,10 @@ from typing import Any
 
 from assistant.abstention import AbstentionModel, answer_signals
 from assistant.citations import (
-    CheckedAnswer,
     answer_the_asked_line,
+    asked_header_line,
     check_reply,
+    marks_of,
     parse_reply,
     short_answer_from,
     to_citations,
@@ -361,17 +362,16 @@ class Assistant:
         question = base["standalone_question"]
         # Asked for an article's headline or date, the best sentence may be another line of that header (the one
         # the question quotes): the line asked for is the answer, and the matched line stays cited beside it.
-        asked = answer_the_asked_line(CheckedAnswer(phrase=best.text, supported=[best], dropped_marks=[],
-                                                    said_not_found=False), evidence, question)
-        if asked.supported[0] is not best:
-            line = asked.supported[0]
-            citations = to_citations(asked.supported)
-            return Answer(answer=f"{line.text.strip()} {''.join(f'[{c.id}]' for c in citations)}",
-                          short_answer=line.text.strip(), abstained=False, citations=citations, **base)
-        span = typed_phrase(expected_answer_type(question), best.text, question)
-        short = best.text[span[0]:span[1]] if span else best.text
-        return Answer(answer=f"{best.text} [1]", short_answer=short, abstained=False,
-                      citations=to_citations([best]), **base)
+        line = asked_header_line(best, evidence, question)
+        if line is not None:
+            shown = short = line.text.strip()
+            cited = [line, best]
+        else:
+            span = typed_phrase(expected_answer_type(question), best.text, question)
+            shown, short, cited = best.text, best.text[span[0]:span[1]] if span else best.text, [best]
+        citations = to_citations(cited)
+        return Answer(answer=f"{shown} {marks_of(citations)}", short_answer=short, abstained=False,
+                      citations=citations, **base)
 
     def _generative(self, base: dict[str, Any], reply: str, evidence: list[Evidence]) -> Answer | None:
         """The model's reply as a verified, cited answer; None when it is a refusal or no mark is supported."""
@@ -381,7 +381,7 @@ class Assistant:
                 base["notes"].append(f"model answer {checked.phrase!r} dropped: no cited sentence supports it")
             return None
         citations = to_citations(checked.supported)
-        marks = "".join(f"[{c.id}]" for c in citations)
+        marks = marks_of(citations)
         located = short_answer_from(checked.phrase, checked.supported, base["standalone_question"])
         starts_sentence = any(e.text.startswith(located) for e in checked.supported)
         short = trim_echo(located, base["standalone_question"], starts_sentence=starts_sentence)
