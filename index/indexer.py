@@ -28,9 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from index.chunking import SpanSentenceSplitter, pack_spans, pack_vectors, sentence_spans
+from index.embeddings import embed_in_length_order
 from index.readers import SUPPORTED_SUFFIXES, SourceDocument, UnusableDocument, read_document
 from index.store import CorpusStore, DocEntry, Manifest, StoreError
 
@@ -287,8 +286,7 @@ class Indexer:
         chunk_inputs = [node.get_content(metadata_mode="embed") for node in group]
         sentence_inputs = [node.text[s:e] for node, spans in zip(group, sentence_spans_per_chunk, strict=True)
                            for s, e in spans]
-        vectors = np.asarray(self.embed_model.get_text_embedding_batch(chunk_inputs + sentence_inputs),
-                             dtype=np.float32)
+        vectors = embed_in_length_order(self.embed_model, chunk_inputs + sentence_inputs)
         chunk_vectors, sentence_vectors = vectors[:len(group)], vectors[len(group):]
         metadatas, offset = [], 0
         for node, spans in zip(group, sentence_spans_per_chunk, strict=True):
