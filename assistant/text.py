@@ -133,3 +133,18 @@ def enclosing_date(question: str, sentence: str, start: int, end: int) -> tuple[
 def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
     """Whether `sentence` holds a phrase of the expected kind that the question does not already contain."""
     return typed_phrase(kind, sentence, question) is not None
+
+
+_OPENING_QUOTES = "\u201c\""
+_CLOSING_QUOTES = "\u201d\""
+
+
+def is_bare_quotation(sentence: str) -> bool:
+    """True for a sentence that is nothing but a quotation, with no speaker: '“His departure is inevitable.”'.
+
+    News articles put a speaker's second sentence in its own quotation marks (or its own paragraph); read alone,
+    it cannot answer "Who said ...?", so the evidence shows the sentence before it too (`evidence.quote_context`).
+    """
+    text = sentence.strip()
+    return (len(text) > 2 and text[0] in _OPENING_QUOTES and text[-1] in _CLOSING_QUOTES
+            and not any(c in _CLOSING_QUOTES for c in text[1:-1]))

@@ -380,3 +380,28 @@ def test_history_given_as_pairs_loses_its_citation_marks(seed_assistant) -> None
     history = [("Where will Kerry head on Tuesday after Paris?", "Vatican [1]")]
     answer = seed_assistant.ask("And where will he go after that?", history=history, mode="fast")
     assert "[1]" not in answer.standalone_question and "Vatican" in answer.standalone_question
+
+
+def test_a_bare_quotation_is_shown_and_cited_with_the_sentence_naming_its_speaker() -> None:
+    """'“His departure is inevitable.”' alone cannot answer "Who said ...?": its evidence starts at the sentence
+    before it (the document's own characters, as cited), is still scored on the quotation's words, and that
+    sentence is not shown a second time."""
+    from assistant.text import is_bare_quotation
+
+    attribution = "The president of the National Coalition Ahmed Jarba said: \u201cThere is no future for Assad.\u201d"
+    quotation = "\u201cHis departure is inevitable.\u201d"
+    other = "The Syrian government will attend the talks in Montreux."
+    text = f"{attribution}\n\n{quotation}\n\n{other}"
+    spans = [(text.index(s), text.index(s) + len(s)) for s in (attribution, quotation, other)]
+    passage = Passage(chunk_id="c", doc="a.txt", start=100, end=100 + len(text), text=text, sentences=spans)
+    question = 'Who said "His departure is inevitable"?'
+    ranked = EvidenceRanker().rank(question, None, [passage], TermStats([attribution, quotation, other])).sentences
+    best = ranked[0]
+    assert best.text == f"{attribution}\n\n{quotation}" == text[best.start - 100:best.end - 100]
+    assert (best.start, best.end) == (100 + spans[0][0], 100 + spans[1][1])
+    own = next(ev for ev in ranked if ev.text == attribution)
+    assert best.lexical > own.lexical  # scored on the quotation's words, not the context's
+    shown = prompt_evidence(ranked, 3)
+    assert [ev.text for ev in shown] == [best.text, other]
+    assert [is_bare_quotation(s) for s in (quotation, attribution, other, '"Go," he said.', '\u201c\u201d')] == [
+        True, False, False, False, False]

@@ -35,7 +35,6 @@ KNOWN_MISSES: dict[str, str] = {
     "q11": "wrong abstention: the right toll, but the cited sentence's meaning score is low (answered since the "
            "2026-12-01 re-fit, close to the threshold; listed until that holds across builds)",
     "q12": "answer miss: picks a date ('22') instead of the conflict's length (three years); or abstains",
-    "q19": "answer miss: repeats the quotation instead of naming its speaker (Jarba)",
     "q23": "answer miss: 'Syrian state media' instead of the foreign ministry it quoted",
     "q25": "wrong abstention: Western and Gulf Arab governments, but the abstention model's confidence is low "
            "(answered since the 2026-12-01 re-fit, close to the threshold; listed until that holds across builds)",
@@ -56,7 +55,8 @@ KNOWN_MISSES: dict[str, str] = {
 }
 # Passing in every run of 2026-12-01 (four LLM runs, with and without llama.cpp's weight repacking), so no longer
 # listed: q10 and conversation8.1 (Aleppo), q42 (the outlet), q45, q50, q53, q55, q56 and conversation8.2 (they
-# abstain). A regression there now fails the test.
+# abstain). A regression there now fails the test. q19 ("Who said 'His departure is inevitable'?") passes since the
+# bare quotation is shown with the sentence naming its speaker (`evidence.quote_context`).
 
 
 @pytest.fixture(scope="module")
