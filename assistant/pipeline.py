@@ -28,6 +28,7 @@ from assistant.abstention import AbstentionModel, answer_signals
 from assistant.citations import (
     answer_the_asked_line,
     asked_header_line,
+    bare_mark,
     check_reply,
     marks_of,
     parse_reply,
@@ -313,13 +314,16 @@ class Assistant:
                 generation, reasked = Generation(), True
                 yield from self._stream_generate(messages, ANSWER_MAX_TOKENS, generation, banned=REFUSAL_TOKENS,
                                                  stop_after_mark=True)
-            elif can_ban and generation.token_logprobs and only_question_words(generation.text, standalone):
+            if can_ban and generation.token_logprobs and only_question_words(generation.text, standalone):
                 # "UN" for "Besides the UN, which organisation...": a reply made only of the question's own words
-                # tells the user nothing. Ask once more with its words banned (prompt cached: a few tokens) and
-                # keep the new reply unless it refuses or echoes too. Not streamed: the final answer follows.
+                # tells the user nothing (a model kept from refusing often says that: "Syrian state media" for
+                # "Who did Syrian state media quote...?"). Ask once more with its words banned too (prompt cached:
+                # a few tokens) and keep the new reply unless it refuses or echoes too. Not streamed: the final
+                # answer follows.
                 retry = Generation()
-                for _ in self._stream_generate(messages, ANSWER_MAX_TOKENS, retry,
-                                               banned=generation.phrase_tokens(), stop_after_mark=True):
+                banned = [*(REFUSAL_TOKENS if reasked else ()), *generation.phrase_tokens()]
+                for _ in self._stream_generate(messages, ANSWER_MAX_TOKENS, retry, banned=banned,
+                                               stop_after_mark=True):
                     pass
                 if (retry.text.strip() and not retry.text_starts_refusal()
                         and not only_question_words(retry.text, standalone)):
@@ -335,9 +339,17 @@ class Assistant:
                     # The model gave no phrase a sentence supports, or refused anyway: long-form questions ("how
                     # did she get her powers") do that to a model told to answer in a few words. The best
                     # evidence sentence, cited, is then the answer, if the abstention check lets it stand.
-                    answer = self._extractive(base, evidence)
-                    answer.notes.append("the model gave no supported short answer: the best evidence sentence "
-                                        "is shown")
+                    chosen = bare_mark(generation.text, evidence)
+                    if chosen is not None:
+                        # "[2]" alone: the model named the sentence that answers without copying words from it.
+                        # That sentence, not the best-ranked one, is then the answer.
+                        answer = self._extractive(base, [chosen, *(e for e in evidence if e is not chosen)])
+                        answer.notes.append("the model cited a sentence without a short answer: that sentence is "
+                                            "shown")
+                    else:
+                        answer = self._extractive(base, evidence)
+                        answer.notes.append("the model gave no supported short answer: the best evidence sentence "
+                                            "is shown")
                 # The signals read the cited sentence that best matches the question (a header answer also cites
                 # the line the question named; otherwise there is one mark).
                 cited = sorted((e for c in answer.citations for e in evidence if (e.doc, e.start) == (c.doc, c.start)),
