@@ -108,18 +108,6 @@ SNAP_MIN_RATIO = 0.85
 SNAP_MIN_CHARS = 4
 
 
-def bare_mark(reply: str, evidence: Sequence[Evidence]) -> Evidence | None:
-    """The sentence a reply of only a mark names ("[2]"), or None when the reply says more or names none.
-
-    A small model sometimes answers with the number of the sentence that answers and no words from it; the
-    mark still says which sentence the model read as the answer, which beats falling back on the best-ranked one.
-    """
-    phrase, marks = parse_reply(reply)
-    if phrase or not marks or not 1 <= marks[0] <= len(evidence) or NOT_FOUND_RE.search(reply):
-        return None
-    return evidence[marks[0] - 1]
-
-
 def check_reply(reply: str, evidence: Sequence[Evidence]) -> CheckedAnswer:
     """Verify every mark of `reply` against the numbered `evidence` (1-based)."""
     phrase, marks = parse_reply(reply)

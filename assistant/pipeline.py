@@ -28,7 +28,6 @@ from assistant.abstention import AbstentionModel, answer_signals
 from assistant.citations import (
     answer_the_asked_line,
     asked_header_line,
-    bare_mark,
     check_reply,
     marks_of,
     parse_reply,
@@ -339,17 +338,9 @@ class Assistant:
                     # The model gave no phrase a sentence supports, or refused anyway: long-form questions ("how
                     # did she get her powers") do that to a model told to answer in a few words. The best
                     # evidence sentence, cited, is then the answer, if the abstention check lets it stand.
-                    chosen = bare_mark(generation.text, evidence)
-                    if chosen is not None:
-                        # "[2]" alone: the model named the sentence that answers without copying words from it.
-                        # That sentence, not the best-ranked one, is then the answer.
-                        answer = self._extractive(base, [chosen, *(e for e in evidence if e is not chosen)])
-                        answer.notes.append("the model cited a sentence without a short answer: that sentence is "
-                                            "shown")
-                    else:
-                        answer = self._extractive(base, evidence)
-                        answer.notes.append("the model gave no supported short answer: the best evidence sentence "
-                                            "is shown")
+                    answer = self._extractive(base, evidence)
+                    answer.notes.append("the model gave no supported short answer: the best evidence sentence "
+                                        "is shown")
                 # The signals read the cited sentence that best matches the question (a header answer also cites
                 # the line the question named; otherwise there is one mark).
                 cited = sorted((e for c in answer.citations for e in evidence if (e.doc, e.start) == (c.doc, c.start)),

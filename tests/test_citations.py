@@ -382,26 +382,6 @@ def test_a_reply_forced_past_a_refusal_that_only_repeats_the_question_is_asked_a
     assert "foreign ministry source" in answer.citations[0].quote
 
 
-def test_a_reply_of_only_a_mark_is_answered_with_the_sentence_it_names(seed_assistant) -> None:  # noqa: ANN001
-    """"[2]" alone names the sentence that answers without copying words from it: that sentence, cited, is the
-    answer, not the best-ranked one (which, for this question, is about another meeting)."""
-    from assistant.citations import bare_mark
-
-    question = "Which French foreign minister held a press conference with Ahmad Al-Jarba?"
-    ranked, _ = seed_assistant._evidence(question)
-    evidence = prompt_evidence(ranked.sentences, seed_assistant.settings.evidence_sentences)
-    number = next(i for i, ev in enumerate(evidence, 1) if "Fabius" in ev.text)
-    assert number > 1 and "Fabius" not in evidence[0].text  # otherwise the test shows nothing
-    llm = _TwoReplyLLM([f"[{number}] "])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
-    bot.abstention = {}  # judge the generation, not the calibrated abstention model
-    answer = bot.ask(question)
-    assert not answer.abstained and "Laurent Fabius" in answer.answer
-    assert [c.quote for c in answer.citations] == [evidence[number - 1].text]
-    assert bare_mark("Montreux [1]", evidence) is None and bare_mark("NOT FOUND [1]", evidence) is None
-    assert bare_mark("[9]", evidence) is None and bare_mark("[1]", evidence) is evidence[0]
-
-
 def test_the_answer_line_shows_the_phrase_as_the_source_writes_it(seed_assistant) -> None:  # noqa: ANN001
     """A model that writes only the month gets the source's words back: the whole date for a when question, in
     the answer line as in the short answer."""
