@@ -79,3 +79,20 @@ def test_a_model_that_judges_the_corpus_silent_makes_the_assistant_abstain(seed_
         seed_assistant.abstention = saved
     assert answer.abstained and answer.citations == [] and answer.related
     assert answer.confidence is not None and answer.confidence < 0.999
+
+
+def test_replay_subsets_pick_the_questions_a_change_after_a_refusal_can_touch() -> None:
+    """bench.replay_records re-asks only recorded questions forced past NOT FOUND that then fell back on the best
+    sentence or only repeated the question; the others keep their recorded answers."""
+    from bench.replay_records import SUBSETS
+
+    def record(reasked: float, fallback: float, short: str) -> dict:
+        return {"signals": {"reasked": reasked, "fallback": fallback}, "short_answer": short,
+                "question": "What was the outcome of the Geneva II talks in Montreux?"}
+
+    echo, fell_back, answered = record(1.0, 0.0, "Geneva II talks"), record(1.0, 1.0, "A sentence."), record(
+        1.0, 0.0, "a ceasefire")
+    plain, prefiltered = record(0.0, 0.0, "Montreux"), {"signals": None, "short_answer": "", "question": "q"}
+    pick = SUBSETS["reasked-echo-or-fallback"]
+    assert [pick(r) for r in (echo, fell_back, answered, plain, prefiltered)] == [True, True, False, False, False]
+    assert [SUBSETS["reasked"](r) for r in (echo, answered, plain, prefiltered)] == [True, True, False, False]
