@@ -35,10 +35,10 @@ KNOWN_MISSES: dict[str, str] = {
     "q11": "wrong abstention: the right toll, but the cited sentence's meaning score is low (answered since the "
            "2026-12-01 re-fit, close to the threshold; listed until that holds across builds)",
     "q12": "answer miss: picks a date ('22') instead of the conflict's length (three years); or abstains",
-    "q23": "answer miss: 'Syrian state media' instead of the foreign ministry it quoted",
     "q25": "wrong abstention: Western and Gulf Arab governments, but the abstention model's confidence is low "
            "(answered since the 2026-12-01 re-fit, close to the threshold; listed until that holds across builds)",
-    "q31": "answer miss: quotes the passage instead of naming Fabius",
+    "q31": "answer miss: the model replies with a bare mark on the Fabius sentence; the best-ranked sentence "
+           "(another meeting) stands in (answering with the marked sentence cost ClapNQ 5 answers: BENCHMARKS.md)",
     "q33": "answer miss: 'extremists' instead of 'terrorist'",
     "q35": "answer miss: gives 'Syrian National Coalition' without the rest of the coalition's full name",
     "q36": "answer miss: the model answers Ahmed Jarba for Syria's president (refusal probability 0.04)",
@@ -49,14 +49,16 @@ KNOWN_MISSES: dict[str, str] = {
     "q46": "wrong abstention: names Kerry instead of refusing (the officials are not named)",
     "q47": "wrong abstention: quotes the sentence instead of refusing (the states are not named)",
     "q48": "wrong abstention: answers 'government' for the opposition's leader, who is not named",
-    "q49": "wrong abstention: the talks' outcome is not reported; refusal banned, it names the talks (confidence 0.89)",
+    "q49": "wrong abstention: the talks' outcome is not reported; refusal and echo banned, it says 'STARTED' "
+           "(confidence 0.88)",
     "q51": "wrong abstention: gives the headline for an outlet the article does not name",
     "q52": "wrong abstention: the article names no author; the best sentence stands in",
 }
 # Passing in every run of 2026-12-01 (four LLM runs, with and without llama.cpp's weight repacking), so no longer
 # listed: q10 and conversation8.1 (Aleppo), q42 (the outlet), q45, q50, q53, q55, q56 and conversation8.2 (they
 # abstain). A regression there now fails the test. q19 ("Who said 'His departure is inevitable'?") passes since the
-# bare quotation is shown with the sentence naming its speaker (`evidence.quote_context`).
+# bare quotation is shown with the sentence naming its speaker (`evidence.quote_context`), q23 since a reply forced
+# past NOT FOUND that only repeats the question is asked again ("foreign ministry source").
 
 
 @pytest.fixture(scope="module")
