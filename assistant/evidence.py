@@ -130,13 +130,15 @@ class EvidenceRanker:
                 total = (1 - PASSAGE_WEIGHT) * score + PASSAGE_WEIGHT * (passage.rerank or 0.0) / PASSAGE_SCALE
                 key = (passage.doc, passage.start + s)  # the sentence itself, whatever context it is shown with
                 prior = seen.get(key)
+                shown = quote_context(passage, i)
                 if prior is None or prior.score < total:
-                    shown = quote_context(passage, i)
                     ev = Evidence(passage.doc, passage.start + shown, passage.start + e, passage.text[shown:e], total,
                                   semantic, lexical, passage.title, passage.chunk_id, rank, typed, roles.get(s, ""))
                     if prior is not None and prior.start < ev.start:  # another chunk held the quote's context
                         ev.start, ev.text = prior.start, prior.text
                     seen[key] = ev
+                elif passage.start + shown < prior.start:  # this chunk holds the context the better one lacked
+                    prior.start, prior.text = passage.start + shown, passage.text[shown:e]
         return RankedEvidence(passages=[p for p, _ in per_passage],
                               sentences=sorted(seen.values(), key=lambda ev: -ev.score))
 

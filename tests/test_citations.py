@@ -423,3 +423,9 @@ def test_a_bare_quotation_is_shown_and_cited_with_the_sentence_naming_its_speake
     assert [ev.text for ev in shown] == [best.text, other]
     assert [is_bare_quotation(s) for s in (quotation, attribution, other, '"Go," he said.', '\u201c\u201d')] == [
         True, False, False, False, False]
+    # A chunk that opens with the quotation cannot show its speaker; the chunk before it can, whichever ranks first.
+    opening = Passage(chunk_id="d", doc="a.txt", start=100 + spans[1][0], end=100 + len(text),
+                      text=text[spans[1][0]:], sentences=[(s - spans[1][0], e - spans[1][0]) for s, e in spans[1:]])
+    for order in ([passage, opening], [opening, passage]):
+        shown = EvidenceRanker().rank(question, None, order, TermStats([attribution, quotation, other])).sentences
+        assert next(ev for ev in shown if ev.end == best.end).text == best.text
