@@ -134,11 +134,9 @@ class EvidenceRanker:
                 if prior is None or prior.score < total:
                     ev = Evidence(passage.doc, passage.start + shown, passage.start + e, passage.text[shown:e], total,
                                   semantic, lexical, passage.title, passage.chunk_id, rank, typed, roles.get(s, ""))
-                    if prior is not None and prior.start < ev.start:  # another chunk held the quote's context
-                        ev.start, ev.text = prior.start, prior.text
-                    seen[key] = ev
-                elif passage.start + shown < prior.start:  # this chunk holds the context the better one lacked
-                    prior.start, prior.text = passage.start + shown, passage.text[shown:e]
+                    seen[key] = _widened(ev, prior.start, prior.text) if prior is not None else ev
+                else:
+                    _widened(prior, passage.start + shown, passage.text[shown:e])
         return RankedEvidence(passages=[p for p, _ in per_passage],
                               sentences=sorted(seen.values(), key=lambda ev: -ev.score))
 
@@ -155,6 +153,14 @@ class EvidenceRanker:
             sentences = _sentence_scores(passage, query_vector, q_terms, stats, question, kind)
             out.append((sentences, passage_features(passage, sentences, q_terms, stats, best_bm25)))
         return out
+
+
+def _widened(ev: Evidence, start: int, text: str) -> Evidence:
+    """`ev` shown from `start` (with `text`, the document from there to its end) when that starts earlier: one chunk
+    may hold a quotation's context that another chunk, ranked better, cuts off."""
+    if start < ev.start:
+        ev.start, ev.text = start, text
+    return ev
 
 
 def quote_context(passage: Passage, index: int) -> int:
@@ -295,15 +301,12 @@ def without_repeats(chosen: list[Evidence]) -> list[Evidence]:
     """`chosen` less any sentence that another one already shows (a quotation's context, `quote_context`); the
     one that shows it takes the better rank of the two, so the reader sees each sentence once, where it ranked."""
     def inside(inner: Evidence, outer: Evidence) -> bool:
-        return (inner is not outer and inner.doc == outer.doc and outer.start <= inner.start
-                and inner.end <= outer.end and (outer.start, outer.end) != (inner.start, inner.end))
+        return (inner.doc == outer.doc and outer.start <= inner.start and inner.end <= outer.end
+                and (outer.start, outer.end) != (inner.start, inner.end))
 
     out: list[Evidence] = []
     for ev in chosen:
-        if any(inside(ev, other) for other in chosen):
-            container = next(other for other in chosen if inside(ev, other))
-            if container not in out:
-                out.append(container)
-        elif ev not in out:
-            out.append(ev)
+        shown = next((other for other in chosen if inside(ev, other)), ev)
+        if shown not in out:
+            out.append(shown)
     return out

@@ -59,8 +59,23 @@ def fit_half(item: EvalItem) -> bool:
     return hashlib.sha256(item.id.encode("utf-8")).digest()[0] % 2 == 0
 
 
-def _assistant(eval_paths: list[Path], mode: str) -> tuple[Assistant, list[EvalItem]]:
-    eval_set = load_eval_set(eval_paths)
+def eval_paths(eval_dir: Path) -> dict[str, list[Path]]:
+    """The files the calibration asks, by the dataset key its records use."""
+    return {"clapnq": [eval_dir / "clapnq_dev" / "clapnq_dev_answerable_even.jsonl",
+                       eval_dir / "clapnq_dev" / "clapnq_dev_unanswerable_even.jsonl"],
+            "squad": [eval_dir / "squad_v1.1_dev" / "squad-dev-v1.1-even-articles.json"]}
+
+
+def record_only(bot: Assistant, prefilter: float) -> None:
+    """Set `bot` to answer as the calibration records it: only the evidence prefilter abstains, and the LLM's
+    refusals are recorded, not acted upon."""
+    bot.thresholds.update({"fast": prefilter, "llm": prefilter, "refusal": NEVER})
+    bot.abstention = {}
+
+
+def indexed_assistant(paths: list[Path], mode: str) -> tuple[Assistant, list[EvalItem]]:
+    """An assistant over the corpus of the evaluation files at `paths`, indexed, and their questions."""
+    eval_set = load_eval_set(paths)
     bot = Assistant(prepare_corpus(eval_set, load_settings(overrides={"mode": mode})))
     index_corpus(bot)
     return bot, eval_set.items
@@ -143,19 +158,16 @@ def choose_refusal(records: Sequence[dict[str, Any]]) -> float:
 
 def collect(eval_dir: Path, llm_limit: int | None, squad_limit: int) -> dict[str, Any]:
     """Ask the ClapNQ and SQuAD questions in both modes with abstention off; the records the fit reads."""
-    clap_paths = [eval_dir / "clapnq_dev" / "clapnq_dev_answerable_even.jsonl",
-                  eval_dir / "clapnq_dev" / "clapnq_dev_unanswerable_even.jsonl"]
-    squad_paths = [eval_dir / "squad_v1.1_dev" / "squad-dev-v1.1-even-articles.json"]
-    clap_bot, clap_items = _assistant(clap_paths, "llm")
-    squad_bot, squad_items = _assistant(squad_paths, "llm")
+    paths = eval_paths(eval_dir)
+    clap_bot, clap_items = indexed_assistant(paths["clapnq"], "llm")
+    squad_bot, squad_items = indexed_assistant(paths["squad"], "llm")
     fit_answerable = [s for i, s in zip(clap_items, best_scores(clap_bot, clap_items), strict=True)
                       if i.answers and fit_half(i)]
     prefilter = float(np.quantile(fit_answerable, LLM_MAX_DROPPED))
     clap_asked = sample(clap_items, llm_limit)
     squad_asked = sample(squad_items, squad_limit)
     for bot in (clap_bot, squad_bot):
-        bot.thresholds.update({"fast": prefilter, "llm": prefilter, "refusal": NEVER})
-        bot.abstention = {}
+        record_only(bot, prefilter)
     records: dict[str, Any] = {"prefilter": prefilter}
     for mode in ("fast", "llm"):
         print(f"asking {len(clap_asked)} ClapNQ and {len(squad_asked)} SQuAD questions in {mode} mode ...")

@@ -22,7 +22,7 @@ import numpy as np
 from assistant.evaluation.datasets import sample
 from assistant.evaluation.runner import default_eval_dir
 from assistant.evidence import RERANK_WEIGHTS, EvidenceRanker
-from bench.calibrate import _assistant
+from bench.calibrate import eval_paths, indexed_assistant
 
 FEATURES = tuple(RERANK_WEIGHTS)
 
@@ -59,7 +59,7 @@ def main() -> None:
     parser.add_argument("--eval-dir", type=Path, default=default_eval_dir())
     parser.add_argument("--limit", type=int, default=None, help="questions to use (default: all 5,397)")
     args = parser.parse_args()
-    bot, items = _assistant([args.eval_dir / "squad_v1.1_dev" / "squad-dev-v1.1-even-articles.json"], "fast")
+    bot, items = indexed_assistant(eval_paths(args.eval_dir)["squad"], "fast")
     retriever, ranker = bot.retriever, EvidenceRanker()
     halves: dict[bool, list[tuple[np.ndarray, np.ndarray]]] = {True: [], False: []}
     chosen = sample(items, args.limit)

@@ -24,7 +24,15 @@ from typing import Any
 from assistant.config import load_settings
 from assistant.evaluation.runner import default_eval_dir
 from assistant.pipeline import load_abstention_models, only_question_words
-from bench.calibrate import NEVER, _assistant, ask_all, model_abstains, model_rates, squad_abstained
+from bench.calibrate import (
+    ask_all,
+    eval_paths,
+    indexed_assistant,
+    model_abstains,
+    model_rates,
+    record_only,
+    squad_abstained,
+)
 
 
 def _signal(record: dict[str, Any], name: str) -> bool:
@@ -41,22 +49,14 @@ SUBSETS: dict[str, Callable[[dict[str, Any]], bool]] = {
 }
 
 
-def eval_paths(eval_dir: Path) -> dict[str, list[Path]]:
-    """The files `bench.calibrate` asks, by the dataset key its records use."""
-    return {"clapnq": [eval_dir / "clapnq_dev" / "clapnq_dev_answerable_even.jsonl",
-                       eval_dir / "clapnq_dev" / "clapnq_dev_unanswerable_even.jsonl"],
-            "squad": [eval_dir / "squad_v1.1_dev" / "squad-dev-v1.1-even-articles.json"]}
-
-
 def replay(records: dict[str, Any], subset: Callable[[dict[str, Any]], bool], eval_dir: Path) -> dict[str, Any]:
     """`records` with the LLM-mode records that `subset` selects asked again with the current code."""
     merged = {**records, "llm": {}}
     paths = eval_paths(eval_dir)
     for dataset, old in records["llm"].items():
         ids = {r["id"] for r in old if subset(r)}
-        bot, items = _assistant(paths[dataset], "llm")
-        bot.thresholds.update({"fast": records["prefilter"], "llm": records["prefilter"], "refusal": NEVER})
-        bot.abstention = {}
+        bot, items = indexed_assistant(paths[dataset], "llm")
+        record_only(bot, records["prefilter"])
         fresh = {r["id"]: r for r in ask_all(bot, [item for item in items if item.id in ids], "llm")}
         merged["llm"][dataset] = [fresh.get(r["id"], r) for r in old]
     return merged

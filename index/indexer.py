@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from index.chunking import SpanSentenceSplitter, pack_spans, pack_vectors, sentence_spans
-from index.embeddings import embed_in_length_order
+from index.embeddings import embed_in_length_order, embedding_dimension, load_embedding
 from index.readers import SUPPORTED_SUFFIXES, SourceDocument, UnusableDocument, read_document
 from index.store import CorpusStore, DocEntry, Manifest, StoreError
 
@@ -140,8 +140,6 @@ class Indexer:
     @property
     def embed_model(self) -> Any:
         if self._embed_model is None:
-            from index.embeddings import load_embedding
-
             self._embed_model = load_embedding(self.settings.embed_model, self.settings.embed_batch_size,
                                                 self.settings.cache_dir)
         return self._embed_model
@@ -300,8 +298,6 @@ class Indexer:
 
 
 def embedding_dim(model: Any) -> int:
-    from index.embeddings import embedding_dimension
-
     return embedding_dimension(model)
 
 
