@@ -16,6 +16,7 @@ from __future__ import annotations
 import difflib
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -145,6 +146,39 @@ def locate(phrase: str, text: str) -> tuple[int, int] | None:
     return (match.start(), match.end()) if match else None
 
 
+def locate_reworded(phrase: str, text: str) -> tuple[int, int] | None:
+    """Where the source says what `phrase` rewords: the span of `text` that starts and ends with the phrase's first
+    and last words and shares most of its words ("November 2006 to May 2008" -> "November 2006 and May 2008").
+
+    The small model now and then changes a joining word or drops one of a list while copying; the answer must
+    still show the source's own characters. A span may differ in length from the phrase by `_REWORDED_SLACK`
+    words and must reach a word F1 of `_REWORDED_MIN_F1`; the best-scoring span wins, the first on a tie.
+    """
+    wanted = words(phrase)
+    if len(wanted) < 2:
+        return None
+    tokens = list(re.finditer(r"\w+", text))
+    lowered = [t.group(0).lower() for t in tokens]
+    best: tuple[float, int, int] | None = None
+    for i, first in enumerate(lowered):
+        if first != wanted[0]:
+            continue
+        for j in range(i + 1, min(len(tokens), i + len(wanted) + _REWORDED_SLACK)):
+            if lowered[j] != wanted[-1] or abs((j - i + 1) - len(wanted)) > _REWORDED_SLACK:
+                continue
+            common = sum((Counter(lowered[i:j + 1]) & Counter(wanted)).values())
+            f1 = 2 * common / (j - i + 1 + len(wanted))
+            if f1 >= _REWORDED_MIN_F1 and (best is None or f1 > best[0]):
+                best = (f1, tokens[i].start(), tokens[j].end())
+    return (best[1], best[2]) if best else None
+
+
+# Two words of slack and an F1 of 0.6 take a changed joining word or one list item more or less ("A, B, C and D"
+# for "A, B, C, D"), but not a different span that merely starts and ends alike.
+_REWORDED_SLACK = 2
+_REWORDED_MIN_F1 = 0.6
+
+
 # A word as the source writes it: a number with its separators ("1,388", "3.6"), a word with the lower-case
 # words hyphenated to it ("black-and-yellow"; but "UN-Arab League" is two names). Apostrophes are left out:
 # "Luther" must not grow into "Luther's".
@@ -216,7 +250,7 @@ def short_answer_from(phrase: str, cited: Sequence[Evidence], question: str = ""
     "25 May 1521"): SQuAD's answers, like a reader, take the date as the sentence gives it.
     """
     for evidence in cited:
-        span = locate(phrase, evidence.text)
+        span = locate(phrase, evidence.text) or locate_reworded(phrase, evidence.text)
         if span:
             start, end = whole_words(evidence.text, *span)
             start, end = enclosing_date(question, evidence.text, start, end) or (start, end)

@@ -93,6 +93,18 @@ def test_short_answer_never_cuts_a_word_of_the_source() -> None:
     assert short_answer_from("art", [ev("The party ended. Then art came.")]) == "art"  # the word, not "party"
 
 
+def test_a_reworded_phrase_is_shown_as_the_source_writes_it() -> None:
+    # SQuAD misses: the model changed "and" to "to", and dropped the "and" of a list.
+    refurbished = [ev("The building was refurbished between November 2006 and May 2008; the cinema moved.")]
+    assert short_answer_from("November 2006 to May 2008", refurbished) == "November 2006 and May 2008"
+    fields = [ev("For him reason is the field of science, philosophy, history and empirical observation.")]
+    assert short_answer_from("science, philosophy, history, empirical observation", fields) == \
+        "science, philosophy, history and empirical observation"
+    # A span that only starts and ends alike is not the same phrase: the model's words stay.
+    far = [ev("He went to Paris, then to Rome and finally to a town near London.")]
+    assert short_answer_from("Paris and London", far) == "Paris and London"
+
+
 def test_a_when_question_gets_the_whole_date_the_source_gives() -> None:
     edict = [ev("The Edict was presented on 25 May 1521.")]
     assert short_answer_from("1521", edict, "When was the Edict of Worms presented?") == "25 May 1521"
