@@ -328,6 +328,20 @@ class Assistant:
                         and not only_question_words(retry.text, standalone)):
                     generation = retry
                     notes.append("the model's first reply only repeated the question; asked again")
+            bare = bare_mark(generation.text, evidence)
+            if can_ban and generation.token_logprobs and bare:
+                # "[2]" alone: the model points at a sentence but names no words of it ("Which French foreign
+                # minister ...?" -> [2], the sentence with "Foreign Minister Laurent Fabius"). Ask once more with
+                # the opening bracket banned, so that it must write the phrase, and cite the sentence it pointed
+                # at (prompt cached: a few tokens). Kept unless it refuses, echoes or is empty.
+                retry = Generation()
+                banned = [*(REFUSAL_TOKENS if reasked else ()), *MARK_TOKENS]
+                for _ in self._stream_generate(messages, ANSWER_MAX_TOKENS, retry, banned=banned):
+                    pass
+                phrase = parse_reply(retry.text)[0]
+                if phrase and not retry.text_starts_refusal() and not only_question_words(phrase, standalone):
+                    generation.text = f"{phrase} [{bare}]"
+                    notes.append("the model's first reply was a bare citation mark; asked for the words")
             timings["generate_ms"] = (time.perf_counter() - t0) * 1000
             if model is None and refusal >= self.thresholds["refusal"]:
                 answer = self._abstain(base, passages)
@@ -495,6 +509,20 @@ class Generation:
         if self._first_token_probs:
             return min(1.0, sum(p for token, p in self._first_token_probs.items() if token in REFUSAL_TOKENS))
         return 1.0 if NOT_FOUND_START.match(self.text.strip()) else 0.0
+
+
+# Tokens that open a citation mark (Qwen's tokenizer: "[" and " ["): banned to make the model write words first.
+MARK_TOKENS = ("[", " [")
+
+
+def bare_mark(reply: str, evidence: Sequence[Evidence]) -> int:
+    """The mark number of a reply that is only a mark ("[2]") on a sentence of the body, else 0. A bare mark on a
+    header line is an answer already: that whole line (`check_reply`)."""
+    phrase, marks = parse_reply(reply)
+    if phrase or not marks or NOT_FOUND_START.match(reply.strip()):
+        return 0
+    first = marks[0]
+    return first if 1 <= first <= len(evidence) and not evidence[first - 1].role else 0
 
 
 OPEN_MARK_AT_END = re.compile(r"\[\s*\d+\s*$")  # "Montreux [1" after the stop string took the "]"

@@ -349,13 +349,16 @@ class _TwoReplyLLM:
         self.calls: list[dict] = []
 
     def stream_chat(self, chat, **options):
-        reply = self.replies[min(len(self.calls), len(self.replies) - 1)]
+        reply = self.reply(chat)
         self.calls.append(options)
-        first, rest = reply.split(" ", 1)
-        for i, piece in enumerate((first, " " + rest)):
+        first, _, rest = reply.partition(" ")
+        for i, piece in enumerate((first, " " + rest) if rest else (first,)):
             raw = {"choices": [{"logprobs": {"content": [{"token": piece, "logprob": -0.1, "top_logprobs": (
                 [{"token": piece, "logprob": -0.1}] if i == 0 else [])}]}}]}
             yield SimpleNamespace(delta=piece, raw=raw)
+
+    def reply(self, chat) -> str:  # noqa: ANN001
+        return self.replies[min(len(self.calls), len(self.replies) - 1)]
 
 
 def test_a_reply_that_only_repeats_the_question_is_asked_again(seed_assistant) -> None:  # noqa: ANN001
@@ -392,6 +395,44 @@ def test_a_reply_forced_past_a_refusal_that_only_repeats_the_question_is_asked_a
         None, refusal_ban, refusal_ban + [["Syrian", False], [" Syrian", False]]]
     assert answer.short_answer == "foreign ministry source" and not answer.abstained
     assert "foreign ministry source" in answer.citations[0].quote
+
+
+class _BareMarkLLM(_TwoReplyLLM):
+    """First points at the prompt's sentence holding `word` with a bare mark ("[2]"), then names `words`."""
+
+    def __init__(self, word: str, words: str) -> None:
+        super().__init__([words])
+        self.word = word
+
+    def reply(self, chat) -> str:  # noqa: ANN001
+        if self.calls:
+            return self.replies[0]
+        line = next(line for line in chat[-1].content.splitlines() if self.word in line)
+        return line.split("]", 1)[0] + "]"
+
+
+def test_a_bare_mark_is_asked_for_its_words_and_keeps_its_sentence(seed_assistant) -> None:  # noqa: ANN001
+    """"[2]" alone says which sentence answers but not which words: the model is asked again with the opening
+    bracket banned, and its words are cited to the sentence it pointed at."""
+    from assistant.pipeline import MARK_TOKENS
+
+    llm = _BareMarkLLM("Fabius", "Laurent Fabius")
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot.abstention = {}
+    answer = bot.ask("Which French foreign minister held a press conference with Ahmad Al-Jarba?")
+    assert [call.get("logit_bias") for call in llm.calls] == [None, [[token, False] for token in MARK_TOKENS]]
+    assert answer.short_answer == "Laurent Fabius" and not answer.abstained
+    assert "press conference with French Foreign Minister Laurent Fabius" in answer.citations[0].quote
+
+
+def test_a_bare_mark_on_a_header_line_is_that_line_and_not_asked_again() -> None:
+    from assistant.pipeline import bare_mark
+
+    body = ev("Kerry met Lavrov in Paris.")
+    header = Evidence("a.txt", 0, 15, "Russia News.Net", 0.5, 0.5, 0.5, "", "c", 0, role="header line")
+    assert bare_mark("[2]", [body, header]) == 0 and bare_mark("[1]", [body, header]) == 1
+    assert bare_mark("Paris [1]", [body]) == 0 and bare_mark("NOT FOUND", [body]) == 0
+    assert bare_mark("[7]", [body]) == 0  # no such sentence: nothing to ask about
 
 
 def test_the_answer_line_shows_the_phrase_as_the_source_writes_it(seed_assistant) -> None:  # noqa: ANN001
