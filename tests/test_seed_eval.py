@@ -37,8 +37,6 @@ KNOWN_MISSES: dict[str, str] = {
     "q12": "answer miss: picks a date ('22') instead of the conflict's length (three years); or abstains",
     "q25": "wrong abstention: Western and Gulf Arab governments, but the abstention model's confidence is low "
            "(answered since the 2026-12-01 re-fit, close to the threshold; listed until that holds across builds)",
-    "q31": "answer miss: the model replies with a bare mark on the Fabius sentence; the best-ranked sentence "
-           "(another meeting) stands in (answering with the marked sentence cost ClapNQ 5 answers: BENCHMARKS.md)",
     "q33": "answer miss: 'extremists' instead of 'terrorist'",
     "q35": "answer miss: gives 'Syrian National Coalition' without the rest of the coalition's full name",
     "q36": "answer miss: the model answers Ahmed Jarba for Syria's president (refusal probability 0.04)",
@@ -58,7 +56,8 @@ KNOWN_MISSES: dict[str, str] = {
 # listed: q10 and conversation8.1 (Aleppo), q42 (the outlet), q45, q50, q53, q55, q56 and conversation8.2 (they
 # abstain). A regression there now fails the test. q19 ("Who said 'His departure is inevitable'?") passes since the
 # bare quotation is shown with the sentence naming its speaker (`evidence.quote_context`), q23 since a reply forced
-# past NOT FOUND that only repeats the question is asked again ("foreign ministry source").
+# past NOT FOUND that only repeats the question is asked again ("foreign ministry source"), q31 since a reply that is
+# only a mark ("[2]") is asked for its words ("Laurent Fabius"), cited to the sentence it marked.
 
 
 @pytest.fixture(scope="module")
