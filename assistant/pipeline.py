@@ -319,11 +319,7 @@ class Assistant:
                 # "Who did Syrian state media quote...?"). Ask once more with its words banned too (prompt cached:
                 # a few tokens) and keep the new reply unless it refuses or echoes too. Not streamed: the final
                 # answer follows.
-                retry = Generation()
-                banned = [*(REFUSAL_TOKENS if reasked else ()), *generation.phrase_tokens()]
-                for _ in self._stream_generate(messages, ANSWER_MAX_TOKENS, retry, banned=banned,
-                                               stop_after_mark=True):
-                    pass
+                retry = self._ask_again(messages, [*(REFUSAL_TOKENS if reasked else ()), *generation.phrase_tokens()])
                 if (retry.text.strip() and not retry.text_starts_refusal()
                         and not only_question_words(retry.text, standalone)):
                     generation = retry
@@ -333,11 +329,11 @@ class Assistant:
                 # "[2]" alone: the model points at a sentence but names no words of it ("Which French foreign
                 # minister ...?" -> [2], the sentence with "Foreign Minister Laurent Fabius"). Ask once more with
                 # the opening bracket banned, so that it must write the phrase, and cite the sentence it pointed
-                # at (prompt cached: a few tokens). Kept unless it refuses, echoes or is empty.
-                retry = Generation()
-                banned = [*(REFUSAL_TOKENS if reasked else ()), *MARK_TOKENS]
-                for _ in self._stream_generate(messages, ANSWER_MAX_TOKENS, retry, banned=banned):
-                    pass
+                # at (prompt cached: a few tokens). Kept unless it refuses, echoes or is empty. The signals keep
+                # reading the first reply's tokens: the ban distorts the new reply's probabilities, and the
+                # calibration replay (docs/BENCHMARKS.md) measured it so.
+                retry = self._ask_again(messages, [*(REFUSAL_TOKENS if reasked else ()), *MARK_TOKENS],
+                                        stop_after_mark=False)
                 phrase = parse_reply(retry.text)[0]
                 if phrase and not retry.text_starts_refusal() and not only_question_words(phrase, standalone):
                     generation.text = f"{phrase} [{bare}]"
@@ -454,6 +450,15 @@ class Assistant:
         if stop_after_mark and OPEN_MARK_AT_END.search(generation.text):
             generation.text += "]"
             yield "]"
+
+    def _ask_again(self, messages: list[dict[str, str]], banned: Sequence[str], stop_after_mark: bool = True
+                   ) -> Generation:
+        """The answer prompt asked once more with `banned` token texts, not streamed (the final answer follows)."""
+        retry = Generation()
+        for _ in self._stream_generate(messages, ANSWER_MAX_TOKENS, retry, banned=banned,
+                                       stop_after_mark=stop_after_mark):
+            pass
+        return retry
 
     def _generate(self, messages: list[dict[str, str]], max_tokens: int) -> str:
         generation = Generation()
