@@ -1,7 +1,8 @@
 """The assistant: one object that the CLI, the web UI and the evaluation all call.
 
 The data path reads top to bottom: clean the question -> make it standalone (conversation) -> retrieve
-(hybrid; a cross-encoder when configured) -> select evidence sentences -> answer (LLM with `[n]` marks, or
+(hybrid; a cross-encoder when configured; only the document a question names, assistant/sources.py) -> select
+evidence sentences -> answer (LLM with `[n]` marks, or
 extractive in fast mode) -> verify citations -> abstain when nothing supports an answer or the calibrated
 abstention model (assistant/abstention.py) judges that the corpus does not answer. Models are loaded once,
 lazily, and shared; the object is safe to use from several threads (the web UI's queue).
@@ -24,6 +25,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from assistant.abstention import AbstentionModel, answer_signals
 from assistant.citations import (
     answer_the_asked_line,
@@ -39,6 +42,7 @@ from assistant.config import Settings, load_settings
 from assistant.conversation import Turn, rewrite, strip_marks, turns_from_messages
 from assistant.evidence import Evidence, EvidenceRanker, RankedEvidence, header_labels, prompt_evidence
 from assistant.retrieval import HybridRetriever, Passage
+from assistant.sources import HEADER_CHARS, names_document, split_source
 from assistant.text import STOP_WORDS, expected_answer_type, typed_phrase, words
 from assistant.types import REFUSAL, Answer, Citation
 from index.indexer import Indexer, IndexReport, ProgressCallback
@@ -240,11 +244,20 @@ class Assistant:
         text, _ = clean_question(question, self.settings.max_question_chars)
         return self._evidence(text)[0].passages[: top_k or self.settings.top_k]
 
-    def _evidence(self, question: str) -> tuple[RankedEvidence, dict[str, float]]:
-        """Retrieve candidates and rank their sentences; timings of both steps."""
+    def _evidence(self, question: str, retrieve_with: str | None = None, docs: set[str] | None = None
+                  ) -> tuple[RankedEvidence, dict[str, float]]:
+        """Retrieve candidates and rank their sentences; timings of both steps.
+
+        `retrieve_with`: the text to retrieve with, when it differs from the question the sentences are scored on
+        (a question naming its source finds that document by the name); `docs`: read only these documents.
+        """
         t0 = time.perf_counter()
         retriever = self.retriever
-        vector, candidates = retriever.candidates(question)
+        vector, candidates = retriever.candidates(retrieve_with or question)
+        if retrieve_with and retrieve_with != question and candidates:
+            vector = np.asarray(self.embed_model.get_query_embedding(question), dtype=np.float32)
+        if docs is not None:
+            candidates = [c for c in candidates if c.doc in docs]
         t1 = time.perf_counter()
         cross = None
         if self.cross_encoder is not None:
@@ -254,6 +267,21 @@ class Assistant:
         ranked = self._ranker.rank(question, vector, candidates, retriever.term_stats, cross)
         t2 = time.perf_counter()
         return ranked, {"retrieve_ms": (t1 - t0) * 1000, "evidence_ms": (t2 - t1) * 1000}
+
+    def _documents_named(self, source: str, passages: list[Passage]) -> set[str]:
+        """The candidate documents whose header (title, first lines, date) names `source`."""
+        manifest = self.retriever.refresh().docs
+        named = set()
+        for doc in dict.fromkeys(p.doc for p in passages):
+            entry = manifest.get(doc)
+            try:
+                header = self.source_text(doc)[:HEADER_CHARS]
+            except (KeyError, OSError, ValueError):
+                header = ""
+            title = entry.title if entry is not None else ""
+            if names_document(source, f"{title}\n{header}", entry.date if entry is not None else None):
+                named.add(doc)
+        return named
 
     def ask(self, question: str, history: Sequence[dict[str, Any]] | Sequence[Turn] | None = None,
             mode: str | None = None, top_k: int | None = None) -> Answer:
@@ -283,6 +311,15 @@ class Assistant:
         timings["rewrite_ms"] = (time.perf_counter() - t0) * 1000
 
         ranked, step_timings = self._evidence(standalone)
+        query, source = split_source(standalone)
+        named = self._documents_named(source, ranked.passages) if source else set()
+        if named:
+            # "..., according to the January 13 article?": read that article only, for the question without the
+            # qualifier, whose words would otherwise pull up sentences about dates and outlets.
+            ranked, step_timings = self._evidence(query, retrieve_with=standalone, docs=named)
+            notes.append(f"the question names its source ({source!r}): only {', '.join(sorted(named))} was read")
+        else:
+            query = standalone
         timings.update(step_timings)
         passages = ranked.passages[: top_k or self.settings.top_k]
         evidence = prompt_evidence(ranked.sentences, self.settings.evidence_sentences)
@@ -293,13 +330,13 @@ class Assistant:
                 notes.append("the index holds no documents: put files in the corpus folder and run `assistant index`")
             answer = self._abstain(base, passages)
         elif mode == "fast":
-            answer = self._extractive(base, evidence)
-            answer.signals = answer_signals(standalone, ranked, evidence, evidence[:1])
+            answer = self._extractive(base, evidence, query)
+            answer.signals = answer_signals(query, ranked, evidence, evidence[:1])
             answer = self._decide(answer, self.abstention.get("fast"), base, passages)
         else:
             t0 = time.perf_counter()
             model = self.abstention.get("llm")
-            messages = _answer_messages(standalone, evidence)
+            messages = _answer_messages(query, evidence)
             generation = Generation()
             yield from self._stream_generate(messages, ANSWER_MAX_TOKENS, generation, stop_after_mark=True)
             refusal = generation.refusal_probability
@@ -313,7 +350,7 @@ class Assistant:
                 generation, reasked = Generation(), True
                 yield from self._stream_generate(messages, ANSWER_MAX_TOKENS, generation, banned=REFUSAL_TOKENS,
                                                  stop_after_mark=True)
-            if can_ban and generation.token_logprobs and only_question_words(generation.text, standalone):
+            if can_ban and generation.token_logprobs and only_question_words(generation.text, query):
                 # "UN" for "Besides the UN, which organisation...": a reply made only of the question's own words
                 # tells the user nothing (a model kept from refusing often says that: "Syrian state media" for
                 # "Who did Syrian state media quote...?"). Ask once more with its words banned too (prompt cached:
@@ -321,7 +358,7 @@ class Assistant:
                 # answer follows.
                 retry = self._ask_again(messages, [*(REFUSAL_TOKENS if reasked else ()), *generation.phrase_tokens()])
                 if (retry.text.strip() and not retry.text_starts_refusal()
-                        and not only_question_words(retry.text, standalone)):
+                        and not only_question_words(retry.text, query)):
                     generation = retry
                     notes.append("the model's first reply only repeated the question; asked again")
             bare = bare_mark(generation.text, evidence)
@@ -335,27 +372,27 @@ class Assistant:
                 retry = self._ask_again(messages, [*(REFUSAL_TOKENS if reasked else ()), *MARK_TOKENS],
                                         stop_after_mark=False)
                 phrase = parse_reply(retry.text)[0]
-                if phrase and not retry.text_starts_refusal() and not only_question_words(phrase, standalone):
+                if phrase and not retry.text_starts_refusal() and not only_question_words(phrase, query):
                     generation.text = f"{phrase} [{bare}]"
                     notes.append("the model's first reply was a bare citation mark; asked for the words")
             timings["generate_ms"] = (time.perf_counter() - t0) * 1000
             if model is None and refusal >= self.thresholds["refusal"]:
                 answer = self._abstain(base, passages)
             else:
-                answer = self._generative(base, generation.text, evidence)
+                answer = self._generative(base, generation.text, evidence, query)
                 fallback = answer is None
                 if answer is None:
                     # The model gave no phrase a sentence supports, or refused anyway: long-form questions ("how
                     # did she get her powers") do that to a model told to answer in a few words. The best
                     # evidence sentence, cited, is then the answer, if the abstention check lets it stand.
-                    answer = self._extractive(base, evidence)
+                    answer = self._extractive(base, evidence, query)
                     answer.notes.append("the model gave no supported short answer: the best evidence sentence "
                                         "is shown")
                 # The signals read the cited sentence that best matches the question (a header answer also cites
                 # the line the question named; otherwise there is one mark).
                 cited = sorted((e for c in answer.citations for e in evidence if (e.doc, e.start) == (c.doc, c.start)),
                                key=lambda e: -e.score)
-                answer.signals = answer_signals(standalone, ranked, evidence, cited[:1], refusal=refusal,
+                answer.signals = answer_signals(query, ranked, evidence, cited[:1], refusal=refusal,
                                                 reasked=reasked, fallback=fallback,
                                                 tokens=generation.token_logprobs)
                 answer = self._decide(answer, model, base, passages)
@@ -365,14 +402,13 @@ class Assistant:
         yield answer
 
     # -- answer builders ----------------------------------------------------------------------------------------
-    def _extractive(self, base: dict[str, Any], evidence: list[Evidence]) -> Answer:
+    def _extractive(self, base: dict[str, Any], evidence: list[Evidence], question: str) -> Answer:
         """Fast mode: the best evidence sentence, cited, as the answer.
 
         Its short answer is the phrase of the kind the question asks for (a date for "when", a place for
         "where"...) found in that sentence, or the whole sentence when the question names no kind.
         """
         best = evidence[0]
-        question = base["standalone_question"]
         # Asked for an article's headline or date, the best sentence may be another line of that header (the one
         # the question quotes): the line asked for is the answer, and the matched line stays cited beside it.
         line = asked_header_line(best, evidence, question)
@@ -386,18 +422,19 @@ class Assistant:
         return Answer(answer=f"{shown} {marks_of(citations)}", short_answer=short, abstained=False,
                       citations=citations, **base)
 
-    def _generative(self, base: dict[str, Any], reply: str, evidence: list[Evidence]) -> Answer | None:
+    def _generative(self, base: dict[str, Any], reply: str, evidence: list[Evidence], question: str
+                    ) -> Answer | None:
         """The model's reply as a verified, cited answer; None when it is a refusal or no mark is supported."""
-        checked = answer_the_asked_line(check_reply(reply, evidence), evidence, base["standalone_question"])
+        checked = answer_the_asked_line(check_reply(reply, evidence), evidence, question)
         if checked.said_not_found or not checked.supported:
             if not checked.said_not_found and checked.phrase:
                 base["notes"].append(f"model answer {checked.phrase!r} dropped: no cited sentence supports it")
             return None
         citations = to_citations(checked.supported)
         marks = marks_of(citations)
-        located = short_answer_from(checked.phrase, checked.supported, base["standalone_question"])
+        located = short_answer_from(checked.phrase, checked.supported, question)
         starts_sentence = any(e.text.startswith(located) for e in checked.supported)
-        short = trim_echo(located, base["standalone_question"], starts_sentence=starts_sentence)
+        short = trim_echo(located, question, starts_sentence=starts_sentence)
         # The answer line shows the phrase as the source writes it (whole words, the whole date), like the quote.
         answer = Answer(answer=f"{located} {marks}", short_answer=short, abstained=False,
                         citations=citations, **base)

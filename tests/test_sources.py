@@ -1,0 +1,41 @@
+"""A question that names its source document: the name is split off and matched against document headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from assistant.sources import names_document, split_source
+
+HEADER_000 = "Joint call by US and Russia for ceasefire in Syria\n\nRussia News.Net\nMonday 13th January, 2014\n"
+
+
+def test_the_named_source_is_split_off_the_question() -> None:
+    assert split_source("How long had the Syrian conflict lasted, according to the January 13 article?") == (
+        "How long had the Syrian conflict lasted?", "January 13")
+    assert split_source("Besides the UN, which organisation does Brahimi represent according to the Russia News.Net "
+                        "article?") == ("Besides the UN, which organisation does Brahimi represent?", "Russia News.Net")
+    assert split_source("Who is quoted in the Guardian report about the talks?") == (
+        "Who is quoted about the talks?", "Guardian")
+    assert split_source("Where will the talks be held?") == ("Where will the talks be held?", "")
+    assert split_source("What did the article say?") == ("What did the article say?", "")
+
+
+def test_a_source_names_a_document_by_its_header_or_date() -> None:
+    assert names_document("January 13", HEADER_000)  # "13th January" in the date line
+    assert names_document("Russia News.Net", HEADER_000)
+    assert names_document("February 3", "Russia and America discuss local ceasefires", "2014-02-03")  # the date
+    assert names_document("Feb 3", "", "2014-02-03")
+    assert not names_document("February 3", HEADER_000, "2014-01-13")
+    assert not names_document("Guardian", HEADER_000, "2014-01-13")
+    assert not names_document("the", HEADER_000)  # no word to match: names nothing
+
+
+def test_a_question_naming_its_article_reads_that_article_only(seed_assistant: Any) -> None:
+    """"..., according to the February 3 article?" is answered from the article of February 3 (004), for the
+    question without the qualifier; a source no document has leaves the question as asked."""
+    answer = seed_assistant.ask("What kinds of governments make up the Friends of Syria group, according to the "
+                                "February 3 article?", mode="fast")
+    assert any("names its source" in note and "004_e31eb55d49d7f6ac.txt" in note for note in answer.notes)
+    assert {c.doc for c in answer.citations} | {r.doc for r in answer.related} == {"004_e31eb55d49d7f6ac.txt"}
+    unknown = seed_assistant.ask("Where will the talks be held, according to the Guardian article?", mode="fast")
+    assert not any("names its source" in note for note in unknown.notes)
