@@ -2,10 +2,10 @@
 
 The data path reads top to bottom: clean the question -> make it standalone (conversation) -> retrieve
 (hybrid; a cross-encoder when configured; only the document a question names, assistant/sources.py) -> select
-evidence sentences -> answer (LLM with `[n]` marks, or
-extractive in fast mode) -> verify citations -> abstain when nothing supports an answer or the calibrated
-abstention model (assistant/abstention.py) judges that the corpus does not answer. Models are loaded once,
-lazily, and shared; the object is safe to use from several threads (the web UI's queue).
+evidence sentences -> answer (LLM with `[n]` marks, or extractive in fast mode) -> verify citations -> abstain
+when nothing supports an answer or the calibrated abstention model (assistant/abstention.py) judges that the
+corpus does not answer. Models are loaded once, lazily, and shared; the object is safe to use from several threads
+(the web UI's queue).
 
 Example:
     >>> from assistant import Assistant, load_settings
@@ -313,10 +313,12 @@ class Assistant:
         ranked, step_timings = self._evidence(standalone)
         query, source = split_source(standalone)
         named = self._documents_named(source, ranked.passages) if source else set()
-        if named:
+        if named and named != {p.doc for p in ranked.passages}:
             # "..., according to the January 13 article?": read that article only, for the question without the
-            # qualifier, whose words would otherwise pull up sentences about dates and outlets.
-            ranked, step_timings = self._evidence(query, retrieve_with=standalone, docs=named)
+            # qualifier, whose words would otherwise pull up sentences about dates and outlets. A name that every
+            # candidate has ("the Syria article" in a corpus on Syria) picks nothing out: the question stays whole.
+            ranked, narrowed = self._evidence(query, retrieve_with=standalone, docs=named)
+            step_timings = {k: v + narrowed[k] for k, v in step_timings.items()}
             notes.append(f"the question names its source ({source!r}): only {', '.join(sorted(named))} was read")
         else:
             query = standalone
