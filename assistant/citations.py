@@ -109,6 +109,14 @@ SNAP_MIN_RATIO = 0.85
 SNAP_MIN_CHARS = 4
 
 
+def bare_mark(reply: str, evidence: Sequence[Evidence]) -> int:
+    """The mark number of a reply that is only a mark ("[2]") on a sentence of the body, else 0. A bare mark on a
+    header line is an answer already: that whole line (`check_reply`)."""
+    phrase, marks = parse_reply(reply)
+    first = marks[0] if marks and not phrase else 0
+    return first if 1 <= first <= len(evidence) and not evidence[first - 1].role else 0
+
+
 def check_reply(reply: str, evidence: Sequence[Evidence]) -> CheckedAnswer:
     """Verify every mark of `reply` against the numbered `evidence` (1-based)."""
     phrase, marks = parse_reply(reply)

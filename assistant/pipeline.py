@@ -31,6 +31,7 @@ from assistant.abstention import AbstentionModel, answer_signals
 from assistant.citations import (
     answer_the_asked_line,
     asked_header_line,
+    bare_mark,
     check_reply,
     marks_of,
     parse_reply,
@@ -230,13 +231,10 @@ class Assistant:
 
     def source_text(self, doc: str) -> str:
         """The text a document's citation spans index into (for showing a cited passage in context)."""
-        from index.readers import read_document
-
         entry = self.retriever.refresh().docs.get(doc)
         if entry is None or not entry.path:
             raise KeyError(f"document not in the index: {doc}")
-        path = Path(entry.path)
-        return read_document(path, path.parent).text
+        return _read_source(entry.path)
 
     # -- questions --------------------------------------------------------------------------------------------
     def retrieve(self, question: str, top_k: int | None = None) -> list[Passage]:
@@ -244,20 +242,19 @@ class Assistant:
         text, _ = clean_question(question, self.settings.max_question_chars)
         return self._evidence(text)[0].passages[: top_k or self.settings.top_k]
 
-    def _evidence(self, question: str, retrieve_with: str | None = None, docs: set[str] | None = None
+    def _evidence(self, question: str, candidates: list[Passage] | None = None
                   ) -> tuple[RankedEvidence, dict[str, float]]:
         """Retrieve candidates and rank their sentences; timings of both steps.
 
-        `retrieve_with`: the text to retrieve with, when it differs from the question the sentences are scored on
-        (a question naming its source finds that document by the name); `docs`: read only these documents.
+        `candidates`: passages already retrieved (for a question naming its source: with the name, which finds
+        that document) to rank for `question` instead of retrieving again.
         """
         t0 = time.perf_counter()
         retriever = self.retriever
-        vector, candidates = retriever.candidates(retrieve_with or question)
-        if retrieve_with and retrieve_with != question and candidates:
+        if candidates is None:
+            vector, candidates = retriever.candidates(question)
+        else:
             vector = np.asarray(self.embed_model.get_query_embedding(question), dtype=np.float32)
-        if docs is not None:
-            candidates = [c for c in candidates if c.doc in docs]
         t1 = time.perf_counter()
         cross = None
         if self.cross_encoder is not None:
@@ -274,12 +271,13 @@ class Assistant:
         named = set()
         for doc in dict.fromkeys(p.doc for p in passages):
             entry = manifest.get(doc)
+            if entry is None:  # removed since the passages were retrieved
+                continue
             try:
-                header = self.source_text(doc)[:HEADER_CHARS]
-            except (KeyError, OSError, ValueError):
+                header = _read_source(entry.path)[:HEADER_CHARS] if entry.path else ""
+            except (OSError, ValueError):
                 header = ""
-            title = entry.title if entry is not None else ""
-            if names_document(source, f"{title}\n{header}", entry.date if entry is not None else None):
+            if names_document(source, f"{entry.title or ''}\n{header}", entry.date):
                 named.add(doc)
         return named
 
@@ -317,7 +315,7 @@ class Assistant:
             # "..., according to the January 13 article?": read that article only, for the question without the
             # qualifier, whose words would otherwise pull up sentences about dates and outlets. A name that every
             # candidate has ("the Syria article" in a corpus on Syria) picks nothing out: the question stays whole.
-            ranked, narrowed = self._evidence(query, retrieve_with=standalone, docs=named)
+            ranked, narrowed = self._evidence(query, candidates=[p for p in ranked.passages if p.doc in named])
             step_timings = {k: v + narrowed[k] for k, v in step_timings.items()}
             notes.append(f"the question names its source ({source!r}): only {', '.join(sorted(named))} was read")
         else:
@@ -559,18 +557,15 @@ class Generation:
 MARK_TOKENS = ("[", " [")
 
 
-def bare_mark(reply: str, evidence: Sequence[Evidence]) -> int:
-    """The mark number of a reply that is only a mark ("[2]") on a sentence of the body, else 0. A bare mark on a
-    header line is an answer already: that whole line (`check_reply`)."""
-    phrase, marks = parse_reply(reply)
-    if phrase or not marks or NOT_FOUND_START.match(reply.strip()):
-        return 0
-    first = marks[0]
-    return first if 1 <= first <= len(evidence) and not evidence[first - 1].role else 0
-
-
 OPEN_MARK_AT_END = re.compile(r"\[\s*\d+\s*$")  # "Montreux [1" after the stop string took the "]"
 NOT_FOUND_START = re.compile(r"^not(\b|$)", re.IGNORECASE)  # "NOT FOUND", "Not found", or a bare "NOT"
+
+
+def _read_source(path: str) -> str:
+    """A document's text as indexed, read again from its file."""
+    from index.readers import read_document
+
+    return read_document(Path(path), Path(path).parent).text
 
 
 def only_question_words(reply: str, question: str) -> bool:

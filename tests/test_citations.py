@@ -426,7 +426,7 @@ def test_a_bare_mark_is_asked_for_its_words_and_keeps_its_sentence(seed_assistan
 
 
 def test_a_bare_mark_on_a_header_line_is_that_line_and_not_asked_again() -> None:
-    from assistant.pipeline import bare_mark
+    from assistant.citations import bare_mark
 
     body = ev("Kerry met Lavrov in Paris.")
     header = Evidence("a.txt", 0, 15, "Russia News.Net", 0.5, 0.5, 0.5, "", "c", 0, role="header line")
