@@ -444,7 +444,16 @@ class Assistant:
 
     def _decide(self, answer: Answer, model: AbstentionModel | None, base: dict[str, Any],
                 passages: list[Passage]) -> Answer:
-        """Keep `answer`, or abstain when the calibrated abstention model judges the corpus does not answer."""
+        """Keep `answer`, or abstain when it only restates the question or the calibrated abstention model judges
+        that the corpus does not answer."""
+        if restates_question(answer, base["standalone_question"]):
+            # "Who wrote the article "Joint call by US and Russia ..."?" answered with that headline: the line the
+            # question quotes matches it best, but says nothing the question does not. No other sentence was
+            # better, so the documents do not answer.
+            result = self._abstain(base, passages)
+            result.notes.append("the best matching line only repeats the question's own words")
+            result.signals = answer.signals
+            return result
         if model is None:
             return answer
         confidence = model.p_answerable(answer.signals)
@@ -573,6 +582,17 @@ def only_question_words(reply: str, question: str) -> bool:
     UN, which organisation...?"), at least one of them not a stop word."""
     phrase = words(parse_reply(reply)[0])
     return any(w not in STOP_WORDS for w in phrase) and set(phrase) <= set(words(question))
+
+
+def restates_question(answer: Answer, question: str) -> bool:
+    """Whether the answer is a whole cited sentence or line made only of the question's words.
+
+    A phrase of question words can answer (a choice: "north or south?" -> "south"), but a whole line cannot: it is
+    the thing the question quotes or names, not what it asks about it.
+    """
+    shown = parse_reply(answer.answer)[0]
+    return (not answer.abstained and any(shown == c.quote.strip().strip(" .;,") for c in answer.citations)
+            and only_question_words(shown, question))
 
 
 def _answer_messages(question: str, evidence: list[Evidence]) -> list[dict[str, str]]:

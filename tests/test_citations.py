@@ -435,6 +435,38 @@ def test_a_bare_mark_on_a_header_line_is_that_line_and_not_asked_again() -> None
     assert bare_mark("[7]", [body]) == 0  # no such sentence: nothing to ask about
 
 
+def test_a_line_that_only_repeats_the_question_is_no_answer(seed_assistant) -> None:  # noqa: ANN001
+    """Asked who wrote the article "<headline>", the model points at that headline: the line matches the question
+    best but tells nothing it does not, so the assistant abstains and says why, in LLM and fast mode alike."""
+    question = 'Who wrote the article "Joint call by US and Russia for ceasefire in Syria"?'
+    llm = _BareMarkLLM("Joint call", "unused")
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot.abstention = {}
+    answer = bot.ask(question)
+    assert answer.abstained and answer.answer == REFUSAL and len(llm.calls) == 1
+    assert "only repeats the question" in " ".join(answer.notes)
+    assert any("Joint call" in c.quote for c in answer.related)  # still offered, as related only
+    fast = bot.ask('Which news outlet published the article "Russia and America discuss local ceasefires in '
+                   'Syria"?', mode="fast")
+    assert fast.abstained and "only repeats the question" in " ".join(fast.notes)
+
+
+def test_restating_is_a_whole_line_of_question_words_not_a_chosen_word() -> None:
+    from assistant.pipeline import restates_question
+    from assistant.types import Answer, Citation
+
+    def answered(text: str, quote: str) -> Answer:
+        return Answer(question="q", answer=f"{text} [1]", short_answer=text, abstained=False,
+                      citations=[Citation(id=1, doc="a.txt", start=0, end=len(quote), quote=quote, score=0.5)])
+
+    headline = "Joint call by US and Russia for ceasefire in Syria"
+    assert restates_question(answered(headline, headline), f'Who wrote "{headline}"?')
+    assert not restates_question(answered(headline, headline), "What is the headline of the January article?")
+    # a choice the question offers is an answer, though made of its words
+    assert not restates_question(answered("south", "Wellington is in the south of the North Island."),
+                                 "Is Wellington in the north or south island?")
+
+
 def test_the_answer_line_shows_the_phrase_as_the_source_writes_it(seed_assistant) -> None:  # noqa: ANN001
     """A model that writes only the month gets the source's words back: the whole date for a when question, in
     the answer line as in the short answer."""
