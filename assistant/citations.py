@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.evidence import Evidence
-from assistant.text import STOP_WORDS, content_terms, enclosing_date, words
+from assistant.text import STOP_WORDS, content_terms, enclosing_date, with_digits, word_key, words
 from assistant.types import Citation
 
 MARK_RE = re.compile(r"\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]")
@@ -74,10 +74,11 @@ def supports(phrase: str, sentence: str) -> bool:
         return False
     if f" {norm_phrase} " in f" {norm_sentence} ":
         return True
-    terms = set(content_terms(phrase))
+    # A number may be written in digits by one and in words by the other ("3 years", "the three-year conflict").
+    terms = set(content_terms(with_digits(phrase)))
     if not terms:
         return False
-    present = set(content_terms(sentence))
+    present = set(content_terms(with_digits(sentence)))
     return len(terms & present) / len(terms) >= MIN_TERM_SUPPORT
 
 
@@ -159,19 +160,21 @@ def locate_reworded(phrase: str, text: str) -> tuple[int, int] | None:
     and last words and shares most of its words ("November 2006 to May 2008" -> "November 2006 and May 2008").
 
     The small model now and then changes a joining word or drops one of a list while copying; the answer must
-    still show the source's own characters. A span may differ in length from the phrase by `_REWORDED_SLACK`
-    words and must reach a word F1 of `_REWORDED_MIN_F1`; the best-scoring span wins, the first on a tie.
+    still show the source's own characters. Words are compared by `word_key`: a plural or a number written in
+    digits is the same word ("3 years" -> "three-year"). A span may differ in length from the phrase by
+    `_REWORDED_SLACK` words and must reach a word F1 of `_REWORDED_MIN_F1`; the best-scoring span wins, the first
+    on a tie.
     """
-    wanted = words(phrase)
-    if len(wanted) < 2:
+    wanted = [word_key(w) for w in words(phrase)]
+    if not wanted:
         return None
     tokens = list(re.finditer(r"\w+", text))
-    lowered = [t.group(0).lower() for t in tokens]
+    lowered = [word_key(t.group(0)) for t in tokens]
     best: tuple[float, int, int] | None = None
     for i, first in enumerate(lowered):
         if first != wanted[0]:
             continue
-        for j in range(i + 1, min(len(tokens), i + len(wanted) + _REWORDED_SLACK)):
+        for j in range(i, min(len(tokens), i + len(wanted) + _REWORDED_SLACK)):
             if lowered[j] != wanted[-1] or abs((j - i + 1) - len(wanted)) > _REWORDED_SLACK:
                 continue
             common = sum((Counter(lowered[i:j + 1]) & Counter(wanted)).values())

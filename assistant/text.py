@@ -38,6 +38,28 @@ def content_terms(text: str) -> list[str]:
     return _stemmer().stemWords([w for w in words(text) if w not in STOP_WORDS])
 
 
+# Number words a writer may give as digits, or the reverse ("3 years" for "the three-year conflict"). "one" is left
+# out: it is a pronoun as often as a number ("no one", "one of them"), and a reply "1" must not be found in those.
+# Compounds ("twenty-five") and scales ("hundred") are left as words: a digit-for-word swap cannot spell them.
+_DIGITS_OF = {word: str(value) for value, word in enumerate(
+    "two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen "
+    "eighteen nineteen twenty".split(), start=2)} | {word: str(value) for value, word in zip(
+        range(30, 100, 10), "thirty forty fifty sixty seventy eighty ninety".split(), strict=True)}
+_NUMBER_WORD = re.compile(rf"(?<!-)\b({'|'.join(_DIGITS_OF)})\b(?!-(?:{'|'.join(_DIGITS_OF)}|one)\b)", re.IGNORECASE)
+
+
+def with_digits(text: str) -> str:
+    """`text` with its number words (two to ninety) written as digits, for comparing "three-year" with "3 years"."""
+    return _NUMBER_WORD.sub(lambda m: _DIGITS_OF[m.group(1).lower()], text)
+
+
+def word_key(word: str) -> str:
+    """What a word is compared by when the wording may differ: its stem, a number word as its digits ("years" and
+    "year", "three" and "3" are the same)."""
+    lowered = word.lower()
+    return _stemmer().stemWord(_DIGITS_OF.get(lowered, lowered))
+
+
 class TermStats:
     """Document frequencies of terms over the live chunks, for IDF weights."""
 

@@ -105,6 +105,16 @@ def test_a_reworded_phrase_is_shown_as_the_source_writes_it() -> None:
     assert short_answer_from("Paris and London", far) == "Paris and London"
 
 
+def test_a_number_in_digits_is_found_where_the_source_writes_it_in_words() -> None:
+    """The model says "3 years" for "the three-year conflict": that is support, and the answer shows the source's
+    "three-year"; a plural of the source's word is found the same way. "one" is no number here ("no one")."""
+    war = ev("The talks aim to end the three-year conflict that has killed 130,000 people.")
+    assert supports("3 years", war.text) and short_answer_from("3 years", [war]) == "three-year"
+    assert short_answer_from("conflicts", [war]) == "conflict"
+    assert not supports("4 years", war.text)
+    assert not supports("1", "No one was hurt.") and not supports("25", "twenty-five people")
+
+
 def test_a_when_question_gets_the_whole_date_the_source_gives() -> None:
     edict = [ev("The Edict was presented on 25 May 1521.")]
     assert short_answer_from("1521", edict, "When was the Edict of Worms presented?") == "25 May 1521"
