@@ -234,7 +234,9 @@ class Assistant:
         entry = self.retriever.refresh().docs.get(doc)
         if entry is None or not entry.path:
             raise KeyError(f"document not in the index: {doc}")
-        return _read_source(entry.path)
+        from index.readers import read_document
+
+        return read_document(Path(entry.path), Path(entry.path).parent).text
 
     # -- questions --------------------------------------------------------------------------------------------
     def retrieve(self, question: str, top_k: int | None = None) -> list[Passage]:
@@ -273,10 +275,7 @@ class Assistant:
             entry = manifest.get(doc)
             if entry is None:  # removed since the passages were retrieved
                 continue
-            try:
-                header = _read_source(entry.path)[:HEADER_CHARS] if entry.path else ""
-            except (OSError, ValueError):
-                header = ""
+            header = self.retriever.opening(doc)[:HEADER_CHARS]
             if names_document(source, f"{entry.title or ''}\n{header}", entry.date):
                 named.add(doc)
         return named
@@ -568,13 +567,6 @@ MARK_TOKENS = ("[", " [")
 
 OPEN_MARK_AT_END = re.compile(r"\[\s*\d+\s*$")  # "Montreux [1" after the stop string took the "]"
 NOT_FOUND_START = re.compile(r"^not(\b|$)", re.IGNORECASE)  # "NOT FOUND", "Not found", or a bare "NOT"
-
-
-def _read_source(path: str) -> str:
-    """A document's text as indexed, read again from its file."""
-    from index.readers import read_document
-
-    return read_document(Path(path), Path(path).parent).text
 
 
 def only_question_words(reply: str, question: str) -> bool:

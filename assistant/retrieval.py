@@ -74,6 +74,7 @@ class HybridRetriever:
         self._keys: list[str] = []
         self._bm25: Any = None
         self._nodes: dict[str, Any] = {}
+        self._openings: dict[str, str] = {}
         self._dim = 0
         self.manifest = Manifest()
         self.term_stats = TermStats()
@@ -96,11 +97,20 @@ class HybridRetriever:
             nodes[chunk_id] = TextNode(id_=chunk_id, text=text, metadata=meta,
                                        excluded_embed_metadata_keys=[k for k in meta if k != "title"],
                                        excluded_llm_metadata_keys=list(meta))
-        self._nodes, self._keys, self.manifest = nodes, keys, manifest
+        openings = {node.metadata["doc"]: node.text for node in nodes.values()
+                    if int(node.metadata.get("chunk", -1)) == 0 and int(node.metadata.get("start", -1)) == 0}
+        self._nodes, self._keys, self._openings, self.manifest = nodes, keys, openings, manifest
         self._dim = int(self.store.embed_dim or 0)
         self.term_stats = TermStats(node.text for node in nodes.values())
         self._bm25 = _build_bm25(list(nodes.values()), self.settings.candidate_k) if nodes else None
         self._generation = manifest.generation
+
+    def opening(self, doc: str) -> str:
+        """The first chunk's text of a live document (where its header is: title, outlet, date line), or "" when
+        the document is not in the index. Read from memory, so naming a document never re-reads its file."""
+        self.refresh()
+        with self._lock:
+            return self._openings.get(doc, "")
 
     def candidates(self, query: str) -> tuple[np.ndarray | None, list[Passage]]:
         """The query vector and up to `candidate_k` fused candidates, best first (empty when the index is)."""

@@ -37,6 +37,9 @@ def test_a_question_naming_its_article_reads_that_article_only(seed_assistant: A
                                 "February 3 article?", mode="fast")
     assert any("names its source" in note and "004_e31eb55d49d7f6ac.txt" in note for note in answer.notes)
     assert {c.doc for c in answer.citations} | {r.doc for r in answer.related} == {"004_e31eb55d49d7f6ac.txt"}
+    outlet = seed_assistant.ask("Where will the talks be held, according to the Russia News.Net article?",
+                                mode="fast")  # named on a line of 000's header, not in its title or date
+    assert any("names its source" in note and "000_ba464c03508296b8.txt" in note for note in outlet.notes)
     unknown = seed_assistant.ask("Where will the talks be held, according to the Guardian article?", mode="fast")
     assert not any("names its source" in note for note in unknown.notes)
     every = seed_assistant.ask("Where will the talks be held, according to the Syria article?", mode="fast")
