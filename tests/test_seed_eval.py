@@ -31,7 +31,8 @@ SEED_SET = load_pairs(SEED_QA)
 # Pairs the default pipeline misses today (id -> cause), from the run recorded in docs/BENCHMARKS.md.
 KNOWN_MISSES: dict[str, str] = {
     # answer misses: the right passage is cited, the 1.5B model picks the wrong phrase from it
-    "q8": "answer miss: names the UN instead of the Arab League (with the abstention model: abstains, p 0.5)",
+    "q8": "wrong abstention: 'UN-Arab League' marked on the headline, found in the Brahimi sentence instead, which "
+          "the question without its qualifier matches weakly (confidence 0.16)",
     "q11": "wrong abstention: the right toll, but the cited sentence's meaning score is low (answered since the "
            "2026-12-01 re-fit, close to the threshold; listed until that holds across builds)",
     "q12": "wrong abstention: '3 years' is now found as the source's 'three-year', but the sentence shares one word "
