@@ -287,17 +287,23 @@ def trim_echo(phrase: str, question: str, starts_sentence: bool = False) -> str:
     word as echoed when each of its parts is won 1 more.
     """
     asked = set(words(question))
-    tokens = list(re.finditer(r"\w+(?:['’.,-]\w+)*", phrase))
+    asked_keys = {word_key(w) for w in asked}
+    # A number's unit joined by a hyphen ("61-yard") is a word of its own: the question may name it ("yards").
+    tokens = list(re.finditer(r"\d[\d.,]*(?=-[A-Za-z])|\w+(?:['’.,-]\w+)*", phrase))
 
-    def echoed(index: int) -> bool:
+    def echoed(index: int, by_stem: bool = False) -> bool:
         word = tokens[index].group(0)
         in_name = word[:1].isupper() and word.lower() not in STOP_WORDS and not (index == 0 and starts_sentence)
-        return set(words(word)) <= asked and not in_name
+        parts = words(word)
+        said = {word_key(w) for w in parts} <= asked_keys if by_stem else set(parts) <= asked
+        return said and not in_name
 
     lo, hi = 0, len(tokens)
     while lo < hi and echoed(lo):
         lo += 1
-    while hi > lo and echoed(hi - 1):
+    # A unit after a number may be the question's in another form ("61-yard" asked "How many yards"); trailing
+    # words go only when a number is left (below), so comparing them by stem trims nothing else.
+    while hi > lo and echoed(hi - 1, by_stem=True):
         hi -= 1
     if hi < len(tokens) and not _NUMBER_END.search(tokens[hi - 1].group(0) if hi > lo else ""):
         hi = len(tokens)

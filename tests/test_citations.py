@@ -216,6 +216,8 @@ def test_trim_echo_keeps_names_that_repeat_a_question_word():
     assert trim_echo("Tower District", "Which district in Fresno is known for its music scene?") == "Tower District"
     assert trim_echo("Fort Niagara", "Which fort did they plan to attack?") == "Fort Niagara"
     assert trim_echo("the 61 yards", "How many yards did he run?") == "the 61"
+    assert trim_echo("61-yard", "How many yards did Norwood return a punt?") == "61"  # the source's own form
+    assert trim_echo("black-and-yellow", "What colors was the 2001 logo?") == "black-and-yellow"
     assert trim_echo("The wedding banquet", "What was the wedding banquet?") == "The wedding banquet"  # all echo
     # A capital that only marks the start of the source sentence is not a name.
     assert trim_echo("Bills go through two stages", "How do bills go?", starts_sentence=True) == "through two stages"
