@@ -43,7 +43,7 @@ from assistant.config import Settings, load_settings
 from assistant.conversation import Turn, rewrite, strip_marks, turns_from_messages
 from assistant.evidence import Evidence, EvidenceRanker, RankedEvidence, header_labels, prompt_evidence
 from assistant.retrieval import HybridRetriever, Passage
-from assistant.sources import HEADER_CHARS, names_document, split_source
+from assistant.sources import HEADER_CHARS, asks_for_source, names_document, split_source
 from assistant.text import STOP_WORDS, expected_answer_type, typed_phrase, words
 from assistant.types import REFUSAL, Answer, Citation
 from index.indexer import Indexer, IndexReport, ProgressCallback
@@ -580,11 +580,12 @@ def restates_question(answer: Answer, question: str) -> bool:
     """Whether the answer is a whole cited sentence or line made only of the question's words.
 
     A phrase of question words can answer (a choice: "north or south?" -> "south"), but a whole line cannot: it is
-    the thing the question quotes or names, not what it asks about it.
+    the thing the question quotes or names, not what it asks about it. Unless the question asks where that line
+    is ("Which article is headlined ...?"): then the line's citation is the answer.
     """
     shown = parse_reply(answer.answer)[0]
     return (not answer.abstained and any(shown == c.quote.strip().strip(" .;,") for c in answer.citations)
-            and only_question_words(shown, question))
+            and only_question_words(shown, question) and not asks_for_source(question))
 
 
 def _answer_messages(question: str, evidence: list[Evidence]) -> list[dict[str, str]]:

@@ -29,6 +29,18 @@ _NAMED_SOURCE = re.compile(r",?\s*\b(?:according to|as reported (?:by|in)|in|per
 HEADER_CHARS = 400
 
 
+# "Which article says ...?", "In what document is ...?", "Where does the line ... come from?": the question asks
+# for the source itself, which the citation names, not for something the source says.
+_ASKS_FOR_SOURCE = re.compile(r"\b(?:which|what)\s+(?:article|document|story|report|piece|source|file|text|page)s?"
+                              r"\b|\bwhere\b.*\b(?:from|appear|appears|come|comes|found)\b", re.IGNORECASE)
+
+
+def asks_for_source(question: str) -> bool:
+    """Whether the question asks which document holds something ("Which article is headlined ...?"): then a
+    cited line that repeats the question is the answer, its citation naming the document."""
+    return bool(_ASKS_FOR_SOURCE.search(question))
+
+
 def split_source(question: str) -> tuple[str, str]:
     """The question without the document it names, and that name ("" and the question unchanged when none)."""
     match = _NAMED_SOURCE.search(question)

@@ -461,6 +461,8 @@ def test_a_line_that_only_repeats_the_question_is_no_answer(seed_assistant) -> N
     fast = bot.ask('Which news outlet published the article "Russia and America discuss local ceasefires in '
                    'Syria"?', mode="fast")
     assert fast.abstained and "only repeats the question" in " ".join(fast.notes)
+    where = bot.ask('Which article is headlined "Joint call by US and Russia for ceasefire in Syria"?', mode="fast")
+    assert not where.abstained and where.citations[0].doc == "000_ba464c03508296b8.txt"  # the citation answers
 
 
 def test_restating_is_a_whole_line_of_question_words_not_a_chosen_word() -> None:
@@ -474,6 +476,9 @@ def test_restating_is_a_whole_line_of_question_words_not_a_chosen_word() -> None
     headline = "Joint call by US and Russia for ceasefire in Syria"
     assert restates_question(answered(headline, headline), f'Who wrote "{headline}"?')
     assert not restates_question(answered(headline, headline), "What is the headline of the January article?")
+    # asked where the line is, the line's citation answers
+    assert not restates_question(answered(headline, headline), f'Which article is headlined "{headline}"?')
+    assert not restates_question(answered(headline, headline), f'Where does "{headline}" come from?')
     # a choice the question offers is an answer, though made of its words
     assert not restates_question(answered("south", "Wellington is in the south of the North Island."),
                                  "Is Wellington in the north or south island?")
