@@ -106,9 +106,8 @@ class HybridRetriever:
         self._generation = manifest.generation
 
     def opening(self, doc: str) -> str:
-        """The first chunk's text of a live document (where its header is: title, outlet, date line), or "" when
-        the document is not in the index. Read from memory, so naming a document never re-reads its file."""
-        self.refresh()
+        """The first chunk's text of a document as of the last `refresh` (where its header is: title, outlet, date
+        line), or "" when it is not in the index. Held in memory, so naming a document never re-reads its file."""
         with self._lock:
             return self._openings.get(doc, "")
 
