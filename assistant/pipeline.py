@@ -231,12 +231,13 @@ class Assistant:
 
     def source_text(self, doc: str) -> str:
         """The text a document's citation spans index into (for showing a cited passage in context)."""
+        from index.readers import read_document
+
         entry = self.retriever.refresh().docs.get(doc)
         if entry is None or not entry.path:
             raise KeyError(f"document not in the index: {doc}")
-        from index.readers import read_document
-
-        return read_document(Path(entry.path), Path(entry.path).parent).text
+        path = Path(entry.path)
+        return read_document(path, path.parent).text
 
     # -- questions --------------------------------------------------------------------------------------------
     def retrieve(self, question: str, top_k: int | None = None) -> list[Passage]:
@@ -268,7 +269,7 @@ class Assistant:
         return ranked, {"retrieve_ms": (t1 - t0) * 1000, "evidence_ms": (t2 - t1) * 1000}
 
     def _documents_named(self, source: str, passages: list[Passage]) -> set[str]:
-        """The candidate documents whose header (title, first lines, date) names `source`."""
+        """The candidate documents whose header (title, first chunk, date) names `source`."""
         manifest = self.retriever.refresh().docs
         named = set()
         for doc in dict.fromkeys(p.doc for p in passages):
