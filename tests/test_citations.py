@@ -22,6 +22,7 @@ from assistant.pipeline import Assistant, Generation
 from assistant.retrieval import Passage
 from assistant.text import TermStats, expected_answer_type, typed_phrase
 from assistant.types import REFUSAL
+from tests.scripted_llm import ScriptedLLM as _TwoReplyLLM
 
 
 def ev(text: str, doc: str = "a.txt", start: int = 0) -> Evidence:
@@ -351,28 +352,6 @@ def test_header_lines_are_told_apart_and_read_as_a_block() -> None:
     assert prompt_evidence(body, 2) == body[:2]  # body sentences bring no header
 
 
-class _TwoReplyLLM:
-    """Answers with each scripted reply in turn (with first-token logprobs), recording the options of each call."""
-
-    accepts_text_logit_bias = True
-
-    def __init__(self, replies: list[str]) -> None:
-        self.replies = replies
-        self.calls: list[dict] = []
-
-    def stream_chat(self, chat, **options):
-        reply = self.reply(chat)
-        self.calls.append(options)
-        first, _, rest = reply.partition(" ")
-        for i, piece in enumerate((first, " " + rest) if rest else (first,)):
-            raw = {"choices": [{"logprobs": {"content": [{"token": piece, "logprob": -0.1, "top_logprobs": (
-                [{"token": piece, "logprob": -0.1}] if i == 0 else [])}]}}]}
-            yield SimpleNamespace(delta=piece, raw=raw)
-
-    def reply(self, chat) -> str:  # noqa: ANN001
-        return self.replies[min(len(self.calls), len(self.replies) - 1)]
-
-
 def test_a_reply_that_only_repeats_the_question_is_asked_again(seed_assistant) -> None:  # noqa: ANN001
     """"UN" answers nothing when the question says "Besides the UN": the model is asked once more with that
     reply's first token banned, and the new reply is the answer."""
@@ -389,6 +368,24 @@ def test_a_reply_that_only_repeats_the_question_is_asked_again(seed_assistant) -
     bot.abstention = {}
     assert bot.ask("Where will the Geneva II talks be held?").short_answer == "Montreux"
     assert len(plain.calls) == 1  # an answer the question does not hold is not asked again
+
+
+def test_a_reply_that_still_repeats_the_question_shows_the_sentence_it_cited(seed_assistant) -> None:  # noqa: ANN001
+    """"Kerry said" for "What did Kerry say?" names no words of what he said, and asked again the model says it
+    once more: the sentence it cited is then the answer, not the echo. A choice stays a word of the question."""
+    llm = _TwoReplyLLM(["Kerry said [1]", "Kerry says [1]"])
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot.abstention = {}
+    answer = bot.ask("What did Kerry say?")
+    assert len(llm.calls) == 2 and not answer.abstained
+    quote = answer.citations[0].quote
+    assert "Kerry" in quote and answer.answer == f"{quote.strip()} [1]" and answer.short_answer == quote.strip()
+    assert "only repeated the question" in " ".join(answer.notes)
+
+    choice = _TwoReplyLLM(["Montreux [1]", "Geneva [1]"])
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=choice)
+    bot.abstention = {}
+    assert bot.ask("Will the Geneva II talks be held in Geneva or in Montreux?").short_answer == "Montreux"
 
 
 def test_a_reply_forced_past_a_refusal_that_only_repeats_the_question_is_asked_again(seed_assistant) -> None:  # noqa: ANN001
@@ -531,3 +528,37 @@ def test_a_bare_quotation_is_shown_and_cited_with_the_sentence_naming_its_speake
     for order in ([passage, opening], [opening, passage]):
         shown = EvidenceRanker().rank(question, None, order, TermStats([attribution, quotation, other])).sentences
         assert next(ev for ev in shown if ev.end == best.end).text == best.text
+
+
+def test_a_reply_repeats_the_question_whatever_the_form_of_its_words() -> None:
+    """A reply says nothing new when each of its words, other than stop words, is a question word in some form: a
+    verb's tense, a plural, a Roman numeral in digits. A word the question lacks makes it an answer."""
+    from assistant.pipeline import only_question_words
+
+    assert only_question_words("Kerry said [1]", "What did Kerry say?")
+    assert only_question_words("The Guardian reports about the coalition [1]",
+                               "What does the Guardian report about the coalition?")
+    assert only_question_words("Geneva 2 [1]", "What is Geneva II?")
+    assert not only_question_words("Arab League [1]", "Besides the UN, which organisation does Brahimi represent?")
+    assert not only_question_words("Yes [1]", "Did Kerry meet Lavrov?")
+    assert not only_question_words("IT industry [1]", "Which industry employs most people in India?")
+    assert not only_question_words("the [1]", "What is the plan?")  # stop words alone are no echo: nothing to ban
+
+
+def test_a_name_made_of_a_question_word_is_told_from_the_question_s_own_name() -> None:
+    """After the re-ask, an echo is replaced by the sentence it cites, unless its capitals make it a new name."""
+    from assistant.pipeline import names_as_asked
+
+    assert names_as_asked("Kerry said", "What did Kerry say?")
+    assert names_as_asked("The Guardian reports", "What does the Guardian report?")
+    assert not names_as_asked("ARTS", "What channel did ABC launch that focused on arts programming?")
+    assert not names_as_asked("Cardi B", "who wrote be careful with me cardi b")
+
+
+def test_roman_numerals_and_digits_are_the_same_number() -> None:
+    from assistant.text import with_digits, word_key
+
+    assert supports("Geneva 2", "Kerry and Lavrov called for a ceasefire before the Geneva II talks.")
+    assert with_digits("World War II and Henry VIII") == "World War 2 and Henry 8"
+    assert with_digits("I said it") == "I said it" and word_key("I") == "i"  # a pronoun, not one
+    assert word_key("III") == word_key("3") and word_key("iii") == "3"
