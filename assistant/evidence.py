@@ -97,6 +97,7 @@ class RankedEvidence:
 
     passages: list[Passage] = field(default_factory=list)
     sentences: list[Evidence] = field(default_factory=list)
+    query_vector: np.ndarray | None = None  # the question's vector they were scored against
 
     @property
     def best_score(self) -> float:
@@ -138,7 +139,7 @@ class EvidenceRanker:
                 else:
                     _widened(prior, passage.start + shown, passage.text[shown:e])
         return RankedEvidence(passages=[p for p, _ in per_passage],
-                              sentences=sorted(seen.values(), key=lambda ev: -ev.score))
+                              sentences=sorted(seen.values(), key=lambda ev: -ev.score), query_vector=query_vector)
 
 
     def features(self, question: str, query_vector: np.ndarray | None, passages: list[Passage], stats: TermStats

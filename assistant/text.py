@@ -46,18 +46,45 @@ _DIGITS_OF = {word: str(value) for value, word in enumerate(
     "eighteen nineteen twenty".split(), start=2)} | {word: str(value) for value, word in zip(
         range(30, 100, 10), "thirty forty fifty sixty seventy eighty ninety".split(), strict=True)}
 _NUMBER_WORD = re.compile(rf"(?<!-)\b({'|'.join(_DIGITS_OF)})\b(?!-(?:{'|'.join(_DIGITS_OF)}|one)\b)", re.IGNORECASE)
+# Roman numerals of sequels and conferences ("Geneva II", "World War II"), which a writer may give as digits
+# ("Geneva 2"). Only numerals of two letters or more: "I", "V" and "X" are a pronoun and letters as often.
+_ROMAN_OF = {numeral: str(value) for value, numeral in enumerate(
+    "II III IV V VI VII VIII IX X XI XII XIII XIV XV XVI XVII XVIII XIX XX".split(), start=2) if len(numeral) > 1}
+_ROMAN_NUMERAL = re.compile(rf"\b({'|'.join(sorted(_ROMAN_OF, key=len, reverse=True))})\b")
+_NUMBER_OF = _DIGITS_OF | {numeral.lower(): digits for numeral, digits in _ROMAN_OF.items()}
 
 
 def with_digits(text: str) -> str:
-    """`text` with its number words (two to ninety) written as digits, for comparing "three-year" with "3 years"."""
+    """`text` with its number words (two to ninety) and capital Roman numerals (II to XX) written as digits, for
+    comparing "three-year" with "3 years" and "Geneva II" with "Geneva 2"."""
+    text = _ROMAN_NUMERAL.sub(lambda m: _ROMAN_OF[m.group(1)], text)
     return _NUMBER_WORD.sub(lambda m: _DIGITS_OF[m.group(1).lower()], text)
 
 
 def word_key(word: str) -> str:
-    """What a word is compared by when the wording may differ: its stem, a number word as its digits ("years" and
-    "year", "three" and "3" are the same)."""
+    """What a word is compared by when the wording may differ: its stem, a number word or Roman numeral as its
+    digits ("years" and "year", "three" and "3", "II" and "2" are the same)."""
     lowered = word.lower()
-    return _stemmer().stemWord(_DIGITS_OF.get(lowered, lowered))
+    return _stemmer().stemWord(_NUMBER_OF.get(lowered, lowered))
+
+
+# Where a long sentence of news or encyclopaedic prose joins its clauses: a comma, semicolon or colon before a
+# space (not the comma of "130,000"), a parenthesis or dash, or a word that opens a relative or time clause.
+_CLAUSE_BREAK = re.compile(r"[,;:]\s+|\s+[(\u2013\u2014]\s*|\)\s*|\s+(?=(?:which|where|who|whose|whom|that|before|"
+                           r"after|while|because|although|when|until|since)\b)")
+
+
+def clauses(sentence: str) -> list[str]:
+    """The clauses of a sentence of several, and each two adjacent ones; [] for a sentence of one clause.
+
+    A question usually asks about one clause of a long sentence ("How many people has the conflict killed?" of
+    "... ahead of the talks, which seek a deal on a transitional government after a three-year conflict that has
+    killed 130,000 people"), and the vector of the whole sentence dilutes that clause's meaning with the rest.
+    """
+    parts = [part.strip() for part in _CLAUSE_BREAK.split(sentence) if len(part.split()) >= 2]
+    if len(parts) < 2:
+        return []
+    return parts + [f"{first} {second}" for first, second in zip(parts, parts[1:], strict=False)]
 
 
 class TermStats:

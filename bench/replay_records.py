@@ -43,6 +43,8 @@ def _signal(record: dict[str, Any], name: str) -> bool:
 SUBSETS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "reasked": lambda r: _signal(r, "reasked"),
     "fallback": lambda r: _signal(r, "fallback"),
+    # the answer says nothing the question does not (`only_question_words`, as the code now defines it)
+    "echo": lambda r: only_question_words(r["short_answer"], r["question"]),
     # forced past NOT FOUND, and the reply then fell back on the best sentence or only repeated the question
     "reasked-echo-or-fallback": lambda r: _signal(r, "reasked") and (
         _signal(r, "fallback") or only_question_words(r["short_answer"], r["question"])),

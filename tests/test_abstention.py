@@ -96,3 +96,42 @@ def test_replay_subsets_pick_the_questions_a_change_after_a_refusal_can_touch() 
     pick = SUBSETS["reasked-echo-or-fallback"]
     assert [pick(r) for r in (echo, fell_back, answered, plain, prefiltered)] == [True, True, False, False, False]
     assert [SUBSETS["reasked"](r) for r in (echo, answered, plain, prefiltered)] == [True, True, False, False]
+
+
+def test_a_long_sentence_is_judged_by_the_clause_that_answers(seed_assistant) -> None:  # noqa: ANN001
+    """The UN's appeal is one clause of a 45-word sentence about Kerry's trip: the question's meaning matches that
+    clause far better than the whole sentence, and the LLM-mode signals say so (`cited_clause`)."""
+    from assistant.pipeline import Assistant
+    from tests.scripted_llm import ScriptedLLM
+
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model,
+                    llm=ScriptedLLM(["$6.5 billion [1]"]))
+    bot.abstention = {}
+    answer = bot.ask("How much money is the UN seeking in Kuwait?")
+    assert "$6.5 billion" in answer.citations[0].quote
+    assert answer.signals["cited_clause"] > answer.signals["cited_semantic"] + 0.1
+
+
+def test_clauses_split_a_sentence_where_its_clauses_join() -> None:
+    from assistant.text import clauses
+
+    parts = clauses("The talks seek a deal after a three-year conflict that has killed 130,000 people.")
+    assert "that has killed 130,000 people." in parts  # the comma inside a number joins nothing
+    assert "after a three-year conflict that has killed 130,000 people." in parts  # two adjacent clauses
+    assert clauses("Montreux is in Switzerland.") == []  # one clause: the sentence's own vector says it
+
+
+def test_refreshed_records_keep_the_llm_signals_and_flag_a_changed_ranking(seed_assistant) -> None:  # noqa: ANN001
+    """bench.refresh_signals re-derives retrieval signals only when the recorded cited sentence is reproduced."""
+    from bench.refresh_signals import refreshed_llm_record
+
+    question = "How much money is the UN seeking in Kuwait?"
+    bot = seed_assistant
+    answer = bot.ask(question, mode="fast")
+    signals = {**answer.signals, "cited_rank": 0.0, "refusal": 0.42, "phrase_logprob": -0.3}
+    record = {"question": question, "signals": signals}
+    fresh = refreshed_llm_record(bot, record)
+    assert fresh is not None and fresh["signals"]["refusal"] == 0.42 and fresh["signals"]["phrase_logprob"] == -0.3
+    assert fresh["signals"]["cited_clause"] > fresh["signals"]["cited_semantic"]
+    stale = {"question": question, "signals": {**signals, "cited_score": signals["cited_score"] + 0.5}}
+    assert refreshed_llm_record(bot, stale) is None
