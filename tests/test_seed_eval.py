@@ -33,14 +33,14 @@ KNOWN_MISSES: dict[str, str] = {
     # answer misses: the right passage is cited, the 1.5B model picks the wrong phrase from it
     "q8": "wrong abstention: 'UN-Arab League' marked on the headline, found in the Brahimi sentence instead, which "
           "the question without its qualifier matches weakly (confidence 0.16)",
-    "q11": "wrong abstention: the right toll, but the cited sentence's meaning score is low (answered since the "
-           "2026-12-01 re-fit, close to the threshold; listed until that holds across builds)",
     "q12": "wrong abstention: '3 years' is now found as the source's 'three-year', but the sentence shares one word "
            "with the question (confidence 0.07)",
     "q33": "answer miss: 'extremists' instead of 'terrorist'",
     "q35": "answer miss: gives 'Syrian National Coalition' without the rest of the coalition's full name",
     "q36": "answer miss: the model answers Ahmed Jarba for Syria's president (refusal probability 0.04)",
-    "conversation6.2": "answer miss: the follow-up's 'after that' resolves to the Vatican, not Kuwait",
+    "conversation6.2": "answer miss: the follow-up's 'after that' resolves to the Vatican, not Kuwait (passed on "
+                       "2026-12-02: the model repeated 'Vatican', and the sentence it cited, naming Kuwait City, was "
+                       "shown instead; listed until it holds)",
     # unanswerable questions answered: the abstention model's confidence stays over its threshold
     "q46": "wrong abstention: names Kerry instead of refusing (the officials are not named)",
     "q47": "wrong abstention: quotes the sentence instead of refusing (the states are not named)",
@@ -50,6 +50,9 @@ KNOWN_MISSES: dict[str, str] = {
     "q51": "wrong abstention: the outlet is not named; the model points at the quoted headline (which abstains "
            "since the sixth session) or, in some runs, at the other article's date line",
 }
+# q11 ("How many people has the Syrian conflict killed?") and q57 (the UN's appeal in Kuwait) are answered since
+# 2026-12-02: their answer is one clause of a 40-word sentence, and the abstention model now reads the question's
+# meaning at the sentence's best clause (`Assistant._clause_semantic`), not only the whole sentence's.
 # Passing in every run of 2026-12-01 (four LLM runs, with and without llama.cpp's weight repacking), so no longer
 # listed: q10 and conversation8.1 (Aleppo), q42 (the outlet), q45, q50, q53, q55, q56 and conversation8.2 (they
 # abstain). A regression there now fails the test. q19 ("Who said 'His departure is inevitable'?") passes since the
