@@ -34,7 +34,7 @@ KNOWN_MISSES: dict[str, str] = {
     "q8": "wrong abstention: 'UN-Arab League' marked on the headline, found in the Brahimi sentence instead, which "
           "the question without its qualifier matches weakly (confidence 0.16)",
     "q12": "wrong abstention: '3 years' is now found as the source's 'three-year', but the sentence shares one word "
-           "with the question (confidence 0.07)",
+           "with the question (confidence 0.07-0.15; 0.21 asked without the qualifier)",
     "q33": "answer miss: 'extremists' instead of 'terrorist'",
     "q35": "answer miss: gives 'Syrian National Coalition' without the rest of the coalition's full name",
     "q36": "answer miss: the model answers Ahmed Jarba for Syria's president (refusal probability 0.04)",
