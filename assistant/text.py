@@ -123,7 +123,9 @@ _NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelv
                  r"hundred|thousand|million|billion|dozen|half")
 # Each pattern's group 1 is the phrase that would answer (what `typed_phrase` returns).
 _TYPE_PATTERNS: dict[str, re.Pattern[str]] = {
-    "date": re.compile(rf"\b((?:(?:\d{{1,2}}\s+)?(?:{_MONTHS})\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?,?(?:\s+\d{{4}})?)"
+    # "25 May 1521", "13th of January", "May 25th, 1521", a year, a span of years, a century
+    "date": re.compile(rf"\b((?:(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?)?(?:{_MONTHS})\.?"
+                       rf"(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?,?(?:\s+\d{{4}})?)"
                        rf"|(?:1[0-9]{{3}}|20[0-9]{{2}})(?:\s*[–-]\s*\d{{2,4}})?|\d+(?:st|nd|rd|th)\s+century)\b"),
     "number": re.compile(rf"((?:about |over |more than |nearly |some )?\$?\d[\d,.]*(?:\s*(?:%|percent|million|"
                          rf"billion|thousand|hundred))?|\b(?:{_NUMBER_WORDS})\b(?:\s+(?:{_NUMBER_WORDS})\b)*)",

@@ -123,6 +123,11 @@ def test_a_when_question_gets_the_whole_date_the_source_gives() -> None:
     assert short_answer_from("May 25", [ev("It opened on May 25, 1521, in Worms.")], "When did it open?") == \
         "May 25, 1521"
     assert short_answer_from("January 22", [EVIDENCE[1]], "When do the talks begin?") == "January 22"
+    # a day written as an ordinal before the month ("Monday 13th January, 2014", a date line)
+    assert short_answer_from("January, 2014", [ev("Monday 13th January, 2014")], "When was it published?") == \
+        "13th January, 2014"
+    assert short_answer_from("May 1521", [ev("It ended on the 25th of May 1521.")], "When did it end?") == \
+        "25th of May 1521"
 
 
 def test_a_question_about_a_header_is_answered_with_the_line_it_asks_for() -> None:
