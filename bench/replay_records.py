@@ -39,15 +39,18 @@ def _signal(record: dict[str, Any], name: str) -> bool:
     return bool(record["signals"]) and record["signals"].get(name) == 1.0
 
 
+def _echo(record: dict[str, Any]) -> bool:
+    """The recorded answer says nothing the question does not (`only_question_words`, as the code now defines it)."""
+    return only_question_words(record["short_answer"], record["question"])
+
+
 # Which recorded questions a change can touch, by what the recorded answer went through.
 SUBSETS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "reasked": lambda r: _signal(r, "reasked"),
     "fallback": lambda r: _signal(r, "fallback"),
-    # the answer says nothing the question does not (`only_question_words`, as the code now defines it)
-    "echo": lambda r: only_question_words(r["short_answer"], r["question"]),
+    "echo": _echo,
     # forced past NOT FOUND, and the reply then fell back on the best sentence or only repeated the question
-    "reasked-echo-or-fallback": lambda r: _signal(r, "reasked") and (
-        _signal(r, "fallback") or only_question_words(r["short_answer"], r["question"])),
+    "reasked-echo-or-fallback": lambda r: _signal(r, "reasked") and (_signal(r, "fallback") or _echo(r)),
 }
 
 
