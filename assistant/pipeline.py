@@ -42,6 +42,7 @@ from assistant.citations import (
 from assistant.config import Settings, load_settings
 from assistant.conversation import Turn, rewrite, strip_marks, turns_from_messages
 from assistant.evidence import Evidence, EvidenceRanker, RankedEvidence, header_labels, prompt_evidence
+from assistant.overview import asked_overview, overview_lines
 from assistant.retrieval import HybridRetriever, Passage
 from assistant.sources import HEADER_CHARS, asks_for_source, names_document, split_source
 from assistant.text import STOP_WORDS, clauses, expected_answer_type, typed_phrase, word_key, words
@@ -308,6 +309,13 @@ class Assistant:
         standalone = rewrite(text, turns, generate)
         timings["rewrite_ms"] = (time.perf_counter() - t0) * 1000
 
+        base = {"question": text, "standalone_question": standalone, "mode": mode, "notes": notes}
+        overview = self._overview(base, standalone)
+        if overview is not None:
+            overview.timings_ms = timings | {"total_ms": (time.perf_counter() - started) * 1000}
+            yield overview
+            return
+
         ranked, step_timings = self._evidence(standalone)
         query, source = split_source(standalone)
         named = self._documents_named(source, ranked.passages) if source else set()
@@ -324,7 +332,6 @@ class Assistant:
         passages = ranked.passages[: top_k or self.settings.top_k]
         evidence = prompt_evidence(ranked.sentences, self.settings.evidence_sentences)
 
-        base = {"question": text, "standalone_question": standalone, "mode": mode, "notes": notes}
         if not evidence or ranked.best_score < self.thresholds.get(mode, 0.0):
             if not evidence and not self.retriever.refresh().docs:
                 notes.append("the index holds no documents: put files in the corpus folder and run `assistant index`")
@@ -405,6 +412,17 @@ class Assistant:
         yield answer
 
     # -- answer builders ----------------------------------------------------------------------------------------
+    def _overview(self, base: dict[str, Any], question: str) -> Answer | None:
+        """The documents' headlines (or dates), cited, when the question asks about the documents as a whole; None
+        for any other question, or an empty index."""
+        asked = asked_overview(question)
+        openings = self.retriever.openings() if asked else []
+        if not openings:
+            return None
+        text, short, cited = overview_lines(openings, asked)
+        base["notes"].append("a question about the documents as a whole: answered from their header lines")
+        return Answer(answer=text, short_answer=short, abstained=False, citations=to_citations(cited), **base)
+
     def _extractive(self, base: dict[str, Any], evidence: list[Evidence], question: str) -> Answer:
         """Fast mode: the best evidence sentence, cited, as the answer.
 

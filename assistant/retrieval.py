@@ -74,7 +74,7 @@ class HybridRetriever:
         self._keys: list[str] = []
         self._bm25: Any = None
         self._nodes: dict[str, Any] = {}
-        self._openings: dict[str, str] = {}
+        self._openings: dict[str, Any] = {}  # document -> its first chunk's node
         self._dim = 0
         self.manifest = Manifest()
         self.term_stats = TermStats()
@@ -97,8 +97,7 @@ class HybridRetriever:
             nodes[chunk_id] = TextNode(id_=chunk_id, text=text, metadata=meta,
                                        excluded_embed_metadata_keys=[k for k in meta if k != "title"],
                                        excluded_llm_metadata_keys=list(meta))
-        openings = {node.metadata["doc"]: node.text for node in nodes.values()
-                    if int(node.metadata.get("chunk", -1)) == 0 and int(node.metadata.get("start", -1)) == 0}
+        openings = {node.metadata["doc"]: node for node in nodes.values() if int(node.metadata.get("chunk", -1)) == 0}
         self._nodes, self._keys, self._openings, self.manifest = nodes, keys, openings, manifest
         self._dim = int(self.store.embed_dim or 0)
         self.term_stats = TermStats(node.text for node in nodes.values())
@@ -109,7 +108,17 @@ class HybridRetriever:
         """The first chunk's text of a document as of the last `refresh` (where its header is: title, outlet, date
         line), or "" when it is not in the index. Held in memory, so naming a document never re-reads its file."""
         with self._lock:
-            return self._openings.get(doc, "")
+            node = self._openings.get(doc)
+        return node.text if node is not None and int(node.metadata.get("start", -1)) == 0 else ""
+
+    def openings(self) -> list[Passage]:
+        """Every live document's first chunk (its header: headline, outlet, date line), by document name; the
+        answer to questions about the documents as a whole (`assistant.overview`)."""
+        self.refresh()
+        with self._lock:
+            nodes = sorted(self._openings.items())
+        # No sentence vectors (dim 0): header lines are read by role, not scored, and a large corpus has many.
+        return [_passage(node, 0.0, None, None, {}, 0) for _, node in nodes]
 
     def candidates(self, query: str) -> tuple[np.ndarray | None, list[Passage]]:
         """The query vector and up to `candidate_k` fused candidates, best first (empty when the index is)."""

@@ -1,0 +1,117 @@
+"""Questions about the documents as a whole ("What are the articles about?", "When were they published?"),
+answered from each document's header lines, cited to their exact spans.
+
+Retrieval cannot answer these: "When were the articles published?" shares no word with "Monday 13th January,
+2014", and no one sentence holds the dates of all documents, so the evidence prefilter used to abstain. Every
+document's first chunk is in memory (`HybridRetriever.openings`) and its header lines are told apart by role
+(`evidence.header_roles`), so the answer lists each document's headline, with its date line, at no model cost.
+A question that names anything besides the documents ("What do the articles say about Iran?") is a question
+about their content and goes the usual way.
+
+Example:
+    >>> asked_overview("When were the articles published?")
+    'date line'
+    >>> asked_overview("What do the articles say about Iran?") is None
+    True
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from assistant.evidence import Evidence, header_roles
+from assistant.retrieval import Passage
+from assistant.text import content_terms
+
+# The documents named as a whole: in the plural after an article or a determiner ("the articles", "your
+# documents"), with "each"/"every"/"either", the corpus itself, or asked for by "which/what/how many".
+_DOCUMENT = r"(?:article|document|doc|story|report|text|file|source|paper|piece)"
+_DOCUMENTS = r"(?:articles|documents|docs|stories|reports|texts|files|sources|papers|pieces)"
+_COLLECTION = re.compile(
+    rf"\b(?:(?:the|these|those|both|all|your|my|our)\s+(?:\w+\s+)?{_DOCUMENTS}"
+    rf"|(?:each|every|either)\s+(?:of\s+the\s+{_DOCUMENTS}|{_DOCUMENT})"
+    rf"|(?:the|your|this|my)\s+(?:corpus|collection|library|index)"
+    rf"|(?:which|what|how\s+many)\s+{_DOCUMENTS})\b", re.IGNORECASE)
+_ASKS_COUNT = re.compile(r"\bhow\s+many\b|\bnumber\s+of\b", re.IGNORECASE)
+_ASKS_DATE = re.compile(r"\b(?:when|dates?|dated|published|publication|written|appeared)\b", re.IGNORECASE)
+# Words that only say "the documents" or what about them is asked; any other content word makes the question one
+# about their content. Stemmed like `content_terms`.
+_META_TERMS = frozenset(content_terms(
+    "article articles document documents doc docs story stories report reports text texts file files source sources "
+    "paper papers piece pieces corpus collection library index indexed publish published publication written write "
+    "wrote date dates dated appear appeared title titles headline headlines topic topics subject subjects summary "
+    "summarise summarize overview cover covered discuss contain hold list main give show name names many number "
+    "available read describe concern deal provide"))
+# Listed documents at most: the answer to "which documents do you have?" over a thousand files is their count and
+# the first few, not a page of headlines.
+MAX_LISTED = 10
+
+
+def asked_overview(question: str) -> str | None:
+    """"date line" when the question asks when the documents were published, "count" when it asks how many there
+    are, "headline" when it asks what they are or are about, None when it is about anything else."""
+    if not _COLLECTION.search(question):
+        return None
+    if set(content_terms(question)) - _META_TERMS:
+        return None
+    if _ASKS_DATE.search(question):
+        return "date line"
+    return "count" if _ASKS_COUNT.search(question) else "headline"
+
+
+def overview_lines(openings: Sequence[Passage], asked: str) -> tuple[str, str, list[Evidence]]:
+    """The answer text (with marks), its short answer (the headlines, the date lines or the count, as `asked`)
+    and the cited header lines, for each document's opening.
+
+    A document is shown by its headline (else its first line) and its date line when it has one, dated ones in
+    date order when dates are asked for, else by name. Marks number the cited lines in order of appearance.
+    """
+    docs = sorted(openings, key=lambda p: (p.date or "9999", p.doc) if asked == "date line" else p.doc)
+    listed = docs[:MAX_LISTED]
+    cited: list[Evidence] = []
+    rows, shorts = [], []
+    for passage in listed:
+        headline, date_line = _line(passage, "headline"), _line(passage, "date line")
+        headline = headline or _first_line(passage)
+        row = f"\u201c{headline.text}\u201d [{len(cited) + 1}]" if headline else passage.doc
+        cited += [headline] if headline else []
+        if date_line is not None:
+            cited.append(date_line)
+            row += f", {date_line.text} [{len(cited)}]"
+        elif asked == "date line":
+            row += ", no date given"
+        rows.append(f"- {row}")
+        shown = date_line if asked == "date line" else headline
+        if shown is not None:
+            shorts.append(shown.text)
+    count = f"{len(docs)} document{'s' if len(docs) != 1 else ''}"
+    short = str(len(docs)) if asked == "count" else "; ".join(shorts)
+    intro = f"The index holds {count}"
+    if len(listed) < len(docs):
+        intro += f"; the first {len(listed)} by {'date' if asked == 'date line' else 'name'} are listed"
+    return "\n".join([f"{intro}:", *rows]), short, cited
+
+
+def _line(passage: Passage, role: str) -> Evidence | None:
+    """The header line of `role` in a document's opening passage, as evidence with document coordinates."""
+    for start, line_role in header_roles(passage).items():
+        if line_role == role:
+            end = next(e for s, e in passage.sentences if s == start)
+            return _evidence(passage, start, end, role)
+    return None
+
+
+def _first_line(passage: Passage) -> Evidence | None:
+    """The opening's first sentence or line, standing in for a headline the document does not have."""
+    return _evidence(passage, *passage.sentences[0], "") if passage.sentences else None
+
+
+def _evidence(passage: Passage, start: int, end: int, role: str) -> Evidence:
+    text = passage.text[start:end]
+    # The span's own characters, trimmed of the line break a header line keeps: quote == source[start:end].
+    lead = len(text) - len(text.lstrip())
+    text = text.strip()
+    return Evidence(doc=passage.doc, start=passage.start + start + lead, end=passage.start + start + lead + len(text),
+                    text=text, score=1.0, semantic=1.0, lexical=1.0, title=passage.title, chunk_id=passage.chunk_id,
+                    passage_rank=0, role=role)
