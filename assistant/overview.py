@@ -22,17 +22,17 @@ from collections.abc import Sequence
 
 from assistant.evidence import Evidence, header_roles
 from assistant.retrieval import Passage
+from assistant.sources import DOCUMENTS
 from assistant.text import content_terms
 
 # The documents named as a whole: in the plural after an article or a determiner ("the articles", "your
 # documents"), with "each"/"every"/"either", the corpus itself, or asked for by "which/what/how many".
 _DOCUMENT = r"(?:article|document|doc|story|report|text|file|source|paper|piece)"
-_DOCUMENTS = r"(?:articles|documents|docs|stories|reports|texts|files|sources|papers|pieces)"
 _COLLECTION = re.compile(
-    rf"\b(?:(?:the|these|those|both|all|your|my|our)\s+(?:\w+\s+)?{_DOCUMENTS}"
-    rf"|(?:each|every|either)\s+(?:of\s+the\s+{_DOCUMENTS}|{_DOCUMENT})"
+    rf"\b(?:(?:the|these|those|both|all|your|my|our)\s+(?:\w+\s+)?{DOCUMENTS}"
+    rf"|(?:each|every|either)\s+(?:of\s+the\s+{DOCUMENTS}|{_DOCUMENT})"
     rf"|(?:the|your|this|my)\s+(?:corpus|collection|library|index)"
-    rf"|(?:which|what|how\s+many)\s+{_DOCUMENTS})\b", re.IGNORECASE)
+    rf"|(?:which|what|how\s+many)\s+{DOCUMENTS})\b", re.IGNORECASE)
 _ASKS_COUNT = re.compile(r"\bhow\s+many\b|\bnumber\s+of\b", re.IGNORECASE)
 _ASKS_DATE = re.compile(r"\b(?:when|dates?|dated|published|publication|written|appeared)\b", re.IGNORECASE)
 # Words that only say "the documents" or what about them is asked; any other content word makes the question one

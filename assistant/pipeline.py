@@ -44,7 +44,7 @@ from assistant.conversation import Turn, rewrite, strip_marks, turns_from_messag
 from assistant.evidence import Evidence, EvidenceRanker, RankedEvidence, header_labels, prompt_evidence
 from assistant.overview import asked_overview, overview_lines
 from assistant.retrieval import HybridRetriever, Passage
-from assistant.sources import HEADER_CHARS, asks_for_source, names_document, split_source
+from assistant.sources import HEADER_CHARS, asks_for_source, names_document, split_source, without_collection
 from assistant.text import STOP_WORDS, clauses, expected_answer_type, typed_phrase, word_key, words
 from assistant.types import REFUSAL, Answer, Citation
 from index.indexer import Indexer, IndexReport, ProgressCallback
@@ -316,8 +316,11 @@ class Assistant:
             yield overview
             return
 
-        ranked, step_timings = self._evidence(standalone)
-        query, source = split_source(standalone)
+        searched = without_collection(standalone)
+        if searched != standalone:
+            notes.append(f"words that only name all the documents were left out: read as {searched!r}")
+        ranked, step_timings = self._evidence(searched)
+        query, source = split_source(searched)
         named = self._documents_named(source, ranked.passages) if source else set()
         if named and named != {p.doc for p in ranked.passages}:
             # "..., according to the January 13 article?": read that article only, for the question without the
@@ -327,7 +330,7 @@ class Assistant:
             step_timings = {k: v + narrowed[k] for k, v in step_timings.items()}
             notes.append(f"the question names its source ({source!r}): only {', '.join(sorted(named))} was read")
         else:
-            query = standalone
+            query = searched
         timings.update(step_timings)
         passages = ranked.passages[: top_k or self.settings.top_k]
         evidence = prompt_evidence(ranked.sentences, self.settings.evidence_sentences)
