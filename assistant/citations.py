@@ -184,6 +184,45 @@ def locate_reworded(phrase: str, text: str) -> tuple[int, int] | None:
     return (best[1], best[2]) if best else None
 
 
+def locate_supported_words(phrase: str, text: str) -> tuple[int, int] | None:
+    """The shortest stretch of `text` that holds every content word of `phrase` it has, when the phrase also says
+    content words that `text` does not; None when it says none of them, or nothing else.
+
+    `supports` accepts a light paraphrase (most of the content words present), but the words it adds are the
+    model's, not the source's: "Russia said there was an 'absolutely apparent need' for the participation of both
+    Iran and沙特" (a stray word in Chinese, and Russia for Lavrov) is shown as the source's "absolutely apparent
+    need” for the participation of both Iran". A phrase made only of the source's words ("Paris and London" of a
+    sentence naming both) is a fair summary and is left to the caller.
+    """
+    wanted = {word_key(w) for w in words(with_digits(phrase)) if w not in STOP_WORDS}
+    tokens = list(re.finditer(r"\w+", text))
+    keys = [word_key(t.group(0)) for t in tokens]
+    present = wanted & set(keys)
+    if not present or present == wanted:
+        return None
+    best: tuple[int, int] | None = None
+    for i, key in enumerate(keys):
+        if key not in present:
+            continue
+        seen: set[str] = set()
+        for j in range(i, len(keys)):
+            seen.add(keys[j])
+            if present <= seen:
+                if best is None or j - i < best[1] - best[0]:
+                    best = (i, j)
+                break
+    assert best is not None  # every key of `present` occurs in `keys`
+    start, end = tokens[best[0]].start(), tokens[best[1]].end()
+    # An opening quotation mark just before the stretch belongs to it when the stretch holds the closing one.
+    if start > 0 and text[start - 1] in _OPENING_QUOTES and any(q in text[start:end] for q in _CLOSING_QUOTES):
+        start -= 1
+    return start, end
+
+
+_OPENING_QUOTES = "\u201c\u2018\""
+_CLOSING_QUOTES = "\u201d\u2019\""
+
+
 # Two words of slack and an F1 of 0.6 take a changed joining word or one list item more or less ("A, B, C and D"
 # for "A, B, C, D"), but not a different span that merely starts and ends alike.
 _REWORDED_SLACK = 2
@@ -258,10 +297,13 @@ def short_answer_from(phrase: str, cited: Sequence[Evidence], question: str = ""
     """The answer phrase as the source writes it (its own characters), when it can be found there.
 
     The span is widened to whole words, and for a "when" question to the whole date around it ("1521" ->
-    "25 May 1521"): SQuAD's answers, like a reader, take the date as the sentence gives it.
+    "25 May 1521"): SQuAD's answers, like a reader, take the date as the sentence gives it. A phrase that says
+    words the source does not is shown as the stretch of the source that holds the words it does say
+    (`locate_supported_words`); one made only of the source's words stays as the model wrote it.
     """
     for evidence in cited:
-        span = locate(phrase, evidence.text) or locate_reworded(phrase, evidence.text)
+        span = (locate(phrase, evidence.text) or locate_reworded(phrase, evidence.text)
+                or locate_supported_words(phrase, evidence.text))
         if span:
             start, end = whole_words(evidence.text, *span)
             start, end = enclosing_date(question, evidence.text, start, end) or (start, end)

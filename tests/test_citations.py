@@ -106,6 +106,22 @@ def test_a_reworded_phrase_is_shown_as_the_source_writes_it() -> None:
     assert short_answer_from("Paris and London", far) == "Paris and London"
 
 
+def test_words_the_source_does_not_have_are_never_shown_as_the_answer() -> None:
+    """A paraphrase that `supports` accepts may still add the model's own words (a stray word in another script, a
+    wrong name): the answer is then the stretch of the source holding the words it does share."""
+    iran = ev("On Iran’s participation, Lavrov said there was an “absolutely apparent need” for the "
+              "participation of both Iran and Saudi Arabia.")
+    reply = 'Russia said there was an "absolutely apparent need" for the participation of both Iran and沙特'
+    assert supports(reply, iran.text)
+    shown = short_answer_from(reply, [iran])
+    assert shown == "“absolutely apparent need” for the participation of both Iran" and shown in iran.text
+    # Only the source's words, in another order or with words between left out: the model's summary stays.
+    assert short_answer_from("Iran and Saudi Arabia participation", [iran]) == "Iran and Saudi Arabia participation"
+    # A number the source writes in words is the source's word, not an added one.
+    war = ev("The talks aim to end the three-year conflict that has killed 130,000 people.")
+    assert short_answer_from("3-year conflict that killed people", [war]) == "3-year conflict that killed people"
+
+
 def test_a_number_in_digits_is_found_where_the_source_writes_it_in_words() -> None:
     """The model says "3 years" for "the three-year conflict": that is support, and the answer shows the source's
     "three-year"; a plural of the source's word is found the same way. "one" is no number here ("no one")."""
@@ -495,6 +511,19 @@ def test_the_answer_line_shows_the_phrase_as_the_source_writes_it(seed_assistant
     answer = bot.ask("When is the Geneva 2 conference set to convene?")
     quote = answer.citations[0].quote
     assert answer.short_answer in ("22 January", "January 22") and answer.short_answer in quote
+    assert answer.answer == f"{answer.short_answer} [1]"
+
+
+def test_the_answer_line_never_shows_the_model_s_own_words(seed_assistant) -> None:  # noqa: ANN001
+    """Seen on the seed corpus: a paraphrase with a wrong name and a stray word in Chinese was shown as the answer.
+    The answer line and the short answer are now the source's characters."""
+    llm = _TwoReplyLLM(['Russia said there was an "absolutely apparent need" for the participation of both Iran '
+                        'and\u6c99\u7279 [1]'])
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot.abstention = {}
+    answer = bot.ask("What did Lavrov say about Saudi Arabia?")
+    assert not answer.abstained and answer.short_answer in answer.citations[0].quote
+    assert "Russia" not in answer.answer and "\u6c99" not in answer.answer
     assert answer.answer == f"{answer.short_answer} [1]"
 
 
