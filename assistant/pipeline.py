@@ -467,6 +467,11 @@ class Assistant:
             # `_decide` still abstains if that sentence only restates the question too.
             located = short = checked.supported[0].text.strip()
             base["notes"].append("the model's reply only repeated the question: the sentence it cited is shown")
+        elif ASKS_WHAT_WAS_SAID.search(question):
+            # "What did he say about Iran?" -> "absolutely apparent need": the words are right but a reader asking
+            # what someone said wants the statement. The answer line shows the cited sentence, which holds the
+            # words; the short answer stays the phrase.
+            located = checked.supported[0].text.strip()
         # The answer line shows the phrase as the source writes it (whole words, the whole date), like the quote.
         answer = Answer(answer=f"{located} {marks}", short_answer=short, abstained=False,
                         citations=citations, **base)
@@ -614,6 +619,13 @@ class Generation:
 MARK_TOKENS = ("[", " [")
 
 
+# "What did Lavrov say about Iran?", "What has Kerry stressed?", "What was said about the talks?": a statement is
+# asked for, not a name or a number.
+ASKS_WHAT_WAS_SAID = re.compile(
+    r"\bwhat\s+(?:(?:did|does|do|has|have|had)\s+(?:\S+\s+){1,6}?(?:say|said|tell|told|stress(?:ed)?|warn(?:ed)?|"
+    r"note(?:d)?|state(?:d)?|claim(?:ed)?|announce(?:d)?|add(?:ed)?|argue(?:d)?|insist(?:ed)?|write|written|"
+    r"declare(?:d)?|repl(?:y|ied)|respond(?:ed)?|admit(?:ted)?|explain(?:ed)?)|(?:is|was|were|has\s+been)\s+"
+    r"(?:said|stated|claimed|announced|written|reported))\b", re.IGNORECASE)
 OFFERS_CHOICE = re.compile(r"\bor\b", re.IGNORECASE)  # "Is Wellington in the north or south island?"
 OPEN_MARK_AT_END = re.compile(r"\[\s*\d+\s*$")  # "Montreux [1" after the stop string took the "]"
 NOT_FOUND_START = re.compile(r"^not(\b|$)", re.IGNORECASE)  # "NOT FOUND", "Not found", or a bare "NOT"

@@ -527,6 +527,22 @@ def test_the_answer_line_never_shows_the_model_s_own_words(seed_assistant) -> No
     assert answer.answer == f"{answer.short_answer} [1]"
 
 
+def test_asked_what_someone_said_the_answer_line_is_the_statement(seed_assistant) -> None:  # noqa: ANN001
+    """"What did he say about Iran?" answered "absolutely apparent need": right words, but what was said is the
+    sentence that holds them. The short answer stays the phrase; other questions keep the phrase as their line."""
+    llm = _TwoReplyLLM(["absolutely apparent need [1]"])
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot.abstention = {}
+    answer = bot.ask("What did Lavrov say about Iran?")
+    quote = answer.citations[0].quote
+    assert answer.short_answer == "absolutely apparent need" and answer.short_answer in quote
+    assert answer.answer == f"{quote.strip()} [1]"
+    plain = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model,
+                      llm=_TwoReplyLLM(["Montreux [1]"]))
+    plain.abstention = {}
+    assert plain.ask("Where will the Geneva II talks be held?").answer == "Montreux [1]"
+
+
 def test_history_given_as_pairs_loses_its_citation_marks(seed_assistant) -> None:  # noqa: ANN001
     history = [("Where will Kerry head on Tuesday after Paris?", "Vatican [1]")]
     answer = seed_assistant.ask("And where will he go after that?", history=history, mode="fast")
