@@ -25,6 +25,9 @@ from assistant.text import STOP_WORDS, content_terms, enclosing_date, with_digit
 from assistant.types import Citation
 
 MARK_RE = re.compile(r"\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]")
+# A mark written out at the end of a reply: "(sentence 2)", "Sentence number: 2", "- sentence #2".
+SPELLED_MARK_RE = re.compile(r"[\s(,;:\-\u2013]*\bsentence\s*(?:number|no\.?|#)?\s*:?\s*(\d{1,2})\s*\)?[\s.]*$",
+                             re.IGNORECASE)
 NOT_FOUND_RE = re.compile(r"\b(not found|not mentioned|not (stated|specified|provided|available|given)|"
                           r"(do|does|did) not (say|mention|contain|state|specify|provide)|no information|"
                           r"cannot (be )?(answer|determine|find)|can't (answer|determine|find)|unknown|"
@@ -53,6 +56,12 @@ def parse_reply(reply: str) -> tuple[str, list[int]]:
             if value not in marks:
                 marks.append(value)
     phrase = MARK_RE.sub("", reply)
+    spelled = SPELLED_MARK_RE.search(phrase)
+    if spelled:
+        # "Laurent Fabius Sentence number: 2": with the bracket banned (a bare mark asked for its words), the model
+        # writes its mark out in words.
+        phrase = phrase[:spelled.start()]
+        marks += [] if int(spelled.group(1)) in marks else [int(spelled.group(1))]
     phrase = re.sub(r"^\s*(answer|a)\s*:\s*", "", phrase, flags=re.IGNORECASE)
     phrase = re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r"\s+", " ", phrase)).strip().strip(" .;,")
     return phrase, marks

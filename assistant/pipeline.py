@@ -383,9 +383,10 @@ class Assistant:
                 # calibration replay (docs/BENCHMARKS.md) measured it so.
                 retry = self._ask_again(messages, [*(REFUSAL_TOKENS if reasked else ()), *MARK_TOKENS],
                                         stop_after_mark=False)
-                phrase = parse_reply(retry.text)[0]
+                phrase, retry_marks = parse_reply(retry.text)
                 if phrase and not retry.text_starts_refusal() and not only_question_words(phrase, query):
-                    generation.text = f"{phrase} [{bare}]"
+                    # A number written with the words ("Laurent Fabius Sentence number: 2") goes with them.
+                    generation.text = f"{phrase} [{retry_marks[0] if retry_marks else bare}]"
                     notes.append("the model's first reply was a bare citation mark; asked for the words")
             timings["generate_ms"] = (time.perf_counter() - t0) * 1000
             if model is None and refusal >= self.thresholds["refusal"]:
