@@ -57,6 +57,7 @@ log = logging.getLogger(__name__)
 
 APP_TITLE = "Cited Assistant"
 EXAMPLE_QUESTIONS = (
+    "What are the articles about?",
     "Where was Geneva II held?",
     "Who met Kerry in Paris?",
     "What did Lavrov say about Iran?",

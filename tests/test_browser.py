@@ -135,6 +135,17 @@ def test_example_question_and_clear(page: Any) -> None:
     assert page.locator("#chatbot .message").count() == 0
 
 
+def test_the_first_example_lists_the_documents_with_their_cited_headlines(page: Any) -> None:
+    page.get_by_text("What are the articles about?").click()
+    page.wait_for_selector("#sources-panel .src-card", timeout=ANSWER_TIMEOUT_MS)
+    reply = page.locator("#chatbot .message.bot").last.inner_text()
+    assert "The index holds 2 documents" in reply and "Russia and America discuss local ceasefires" in reply
+    panel = page.inner_text("#sources-panel")
+    assert "000_ba464c03508296b8.txt" in panel and "004_e31eb55d49d7f6ac.txt" in panel
+    page.click("#clear-button")
+    page.wait_for_selector("#sources-panel .sources.empty")
+
+
 def test_upload_ask_and_remove_a_document(page: Any, app: SimpleNamespace) -> None:
     doc = app.files / "brindlewick bridge.txt"
     doc.write_text("Brindlewick bridge notes\n\nThe Brindlewick bridge in Harrowgate was painted green in 1962.\n",
