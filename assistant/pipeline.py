@@ -1,7 +1,8 @@
 """The assistant: one object that the CLI, the web UI and the evaluation all call.
 
-The data path reads top to bottom: clean the question -> make it standalone (conversation) -> retrieve
-(hybrid; a cross-encoder when configured; only the document a question names, assistant/sources.py) -> select
+The data path reads top to bottom: clean the question -> make it standalone (conversation) -> (a question about
+the documents as a whole is answered from their headers, assistant/overview.py) -> retrieve (hybrid; a
+cross-encoder when configured; only the document a question names, assistant/sources.py) -> select
 evidence sentences -> answer (LLM with `[n]` marks, or extractive in fast mode) -> verify citations -> abstain
 when nothing supports an answer or the calibrated abstention model (assistant/abstention.py) judges that the
 corpus does not answer. Models are loaded once, lazily, and shared; the object is safe to use from several threads

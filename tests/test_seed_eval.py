@@ -35,7 +35,8 @@ KNOWN_MISSES: dict[str, str] = {
           "the question without its qualifier matches weakly (confidence 0.16)",
     "q12": "wrong abstention: '3 years' is now found as the source's 'three-year', but the sentence shares one word "
            "with the question (confidence 0.07-0.15; 0.21 asked without the qualifier)",
-    "q33": "answer miss: 'extremists' instead of 'terrorist'",
+    "q33": "answer miss: the short answer is 'extremists', not 'terrorist' (the pair passes in some runs since "
+           "2026-12-02 on the answer line alone: asked what Lavrov said, it shows his whole statement)",
     "q35": "answer miss: gives 'Syrian National Coalition' without the rest of the coalition's full name",
     "q36": "answer miss: the model answers Ahmed Jarba for Syria's president (refusal probability 0.04)",
     "conversation6.2": "answer miss: the follow-up's 'after that' resolves to the Vatican, not Kuwait (passed on "
