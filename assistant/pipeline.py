@@ -1,7 +1,8 @@
 """The assistant: one object that the CLI, the web UI and the evaluation all call.
 
 The data path reads top to bottom: clean the question -> make it standalone (conversation) -> (a question about
-the documents as a whole is answered from their headers, assistant/overview.py) -> retrieve (hybrid; a
+the documents as a whole is answered from their headers, assistant/overview.py; whether they mention something, by
+searching them, assistant/mentions.py) -> retrieve (hybrid; a
 cross-encoder when configured; only the document a question names, assistant/sources.py) -> select
 evidence sentences -> answer (LLM with `[n]` marks, or extractive in fast mode) -> verify citations -> abstain
 when nothing supports an answer or the calibrated abstention model (assistant/abstention.py) judges that the
@@ -43,6 +44,7 @@ from assistant.citations import (
 from assistant.config import Settings, load_settings
 from assistant.conversation import Turn, rewrite, strip_marks, turns_from_messages
 from assistant.evidence import Evidence, EvidenceRanker, RankedEvidence, header_labels, prompt_evidence
+from assistant.mentions import asked_mention, find_mentions, mention_lines
 from assistant.overview import asked_overview, overview_lines
 from assistant.retrieval import HybridRetriever, Passage
 from assistant.sources import HEADER_CHARS, asks_for_source, names_document, split_source, without_collection
@@ -311,13 +313,13 @@ class Assistant:
         timings["rewrite_ms"] = (time.perf_counter() - t0) * 1000
 
         base = {"question": text, "standalone_question": standalone, "mode": mode, "notes": notes}
-        overview = self._overview(base, standalone)
-        if overview is not None:
-            overview.timings_ms = timings | {"total_ms": (time.perf_counter() - started) * 1000}
-            yield overview
+        searched = without_collection(standalone)
+        direct = self._overview(base, standalone) or self._mentions(base, searched)
+        if direct is not None:
+            direct.timings_ms = timings | {"total_ms": (time.perf_counter() - started) * 1000}
+            yield direct
             return
 
-        searched = without_collection(standalone)
         if searched != standalone:
             notes.append(f"words that only name all the documents were left out: read as {searched!r}")
         ranked, step_timings = self._evidence(searched)
@@ -480,6 +482,17 @@ class Assistant:
         if checked.dropped_marks:
             answer.notes.append(f"unsupported citation marks dropped: {checked.dropped_marks}")
         return answer
+
+    def _mentions(self, base: dict[str, Any], question: str) -> Answer | None:
+        """Whether (or where) the documents say the words the question names, by searching every chunk; None for
+        any other question, or an empty index."""
+        asked = asked_mention(question)
+        documents = len(self.retriever.refresh().docs) if asked else 0
+        if not documents:
+            return None
+        text, short, cited = mention_lines(asked, find_mentions(asked.thing, self.retriever.chunks()), documents)
+        base["notes"].append(f"every indexed passage was searched for the words {asked.thing!r}")
+        return Answer(answer=text, short_answer=short, abstained=False, citations=to_citations(cited), **base)
 
     def _clause_semantic(self, ranked: RankedEvidence, cited: Sequence[Evidence]) -> float | None:
         """The question's best cosine with a clause (or two adjacent clauses) of the cited sentence; None for a

@@ -120,6 +120,15 @@ class HybridRetriever:
         # No sentence vectors (dim 0): header lines are read by role, not scored, and a large corpus has many.
         return [_passage(node, 0.0, None, None, {}, 0) for _, node in nodes]
 
+    def chunks(self) -> list[Passage]:
+        """Every live chunk, in document order (without sentence vectors): what an exhaustive search of the corpus
+        reads (`assistant.mentions`)."""
+        self.refresh()
+        with self._lock:
+            nodes = list(self._nodes.values())
+        passages = [_passage(node, 0.0, None, None, {}, 0) for node in nodes]
+        return sorted(passages, key=lambda p: (p.doc, p.start))
+
     def candidates(self, query: str) -> tuple[np.ndarray | None, list[Passage]]:
         """The query vector and up to `candidate_k` fused candidates, best first (empty when the index is)."""
         self.refresh()
