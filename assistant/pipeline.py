@@ -456,7 +456,10 @@ class Assistant:
         checked = answer_the_asked_line(check_reply(reply, evidence), evidence, question)
         if checked.said_not_found or not checked.supported:
             if not checked.said_not_found and checked.phrase:
-                base["notes"].append(f"model answer {checked.phrase!r} dropped: no cited sentence supports it")
+                base["notes"].append(
+                    f"the model answered {checked.phrase!r}, which no passage can show word for word"
+                    if checked.phrase.strip(" .!").lower() in ("yes", "no") else
+                    f"model answer {checked.phrase!r} dropped: no cited sentence supports it")
             return None
         citations = to_citations(checked.supported)
         marks = marks_of(citations)

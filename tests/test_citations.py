@@ -567,6 +567,15 @@ def test_asked_what_someone_said_the_answer_line_is_the_statement(seed_assistant
     assert plain.ask("Where will the Geneva II talks be held?").answer == "Montreux [1]"
 
 
+def test_a_yes_or_no_shows_the_sentence_it_rests_on_and_says_why(seed_assistant) -> None:  # noqa: ANN001
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=_TwoReplyLLM(["YES [1]"]))
+    bot.abstention = {}
+    answer = bot.ask("Did Kerry meet Lavrov in Paris?")
+    assert not answer.abstained and "met for two-day talks in Paris" in answer.answer
+    assert "the model answered 'YES', which no passage can show word for word" in answer.notes
+    assert not any("dropped" in note for note in answer.notes)
+
+
 def test_history_given_as_pairs_loses_its_citation_marks(seed_assistant) -> None:  # noqa: ANN001
     history = [("Where will Kerry head on Tuesday after Paris?", "Vatican [1]")]
     answer = seed_assistant.ask("And where will he go after that?", history=history, mode="fast")
