@@ -25,13 +25,13 @@ from dataclasses import dataclass
 
 from assistant.evidence import Evidence
 from assistant.retrieval import Passage
-from assistant.sources import DOCUMENTS
+from assistant.sources import DOCUMENT, DOCUMENTS
 from assistant.text import STOP_WORDS, word_key, words
 
 _VERB = r"(?:mention|name|cite|discuss|refer\s+to|talk\s+about)"
 _VERB_3RD = r"(?:mentions|names|cites|discusses|refers\s+to|talks\s+about)"
 _VERB_PAST = r"(?:mentioned|named|cited|discussed|referred\s+to|talked\s+about)"
-_DOCUMENT = r"(?:article|document|doc|story|report|text|file|source|paper|piece|passage|sentence|page)"
+_DOCUMENT = rf"(?:{DOCUMENT}|passage|sentence|page)"
 _END = r"\s*[?.!]*\s*$"
 _PATTERNS = (
     # "Is Saudi Arabia mentioned?", "Was Qatar ever named?"

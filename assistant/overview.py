@@ -22,15 +22,14 @@ from collections.abc import Sequence
 
 from assistant.evidence import Evidence, header_roles
 from assistant.retrieval import Passage
-from assistant.sources import DOCUMENTS
+from assistant.sources import DOCUMENT, DOCUMENTS
 from assistant.text import content_terms
 
 # The documents named as a whole: in the plural after an article or a determiner ("the articles", "your
 # documents"), with "each"/"every"/"either", the corpus itself, or asked for by "which/what/how many".
-_DOCUMENT = r"(?:article|document|doc|story|report|text|file|source|paper|piece)"
 _COLLECTION = re.compile(
     rf"\b(?:(?:the|these|those|both|all|your|my|our)\s+(?:\w+\s+)?{DOCUMENTS}"
-    rf"|(?:each|every|either)\s+(?:of\s+the\s+{DOCUMENTS}|{_DOCUMENT})"
+    rf"|(?:each|every|either)\s+(?:of\s+the\s+{DOCUMENTS}|{DOCUMENT})"
     rf"|(?:the|your|this|my)\s+(?:corpus|collection|library|index)"
     rf"|(?:which|what|how\s+many)\s+{DOCUMENTS})\b", re.IGNORECASE)
 _ASKS_COUNT = re.compile(r"\bhow\s+many\b|\bnumber\s+of\b", re.IGNORECASE)

@@ -27,7 +27,9 @@ from assistant.text import STOP_WORDS, words
 # characters of source, without a question mark or comma (a longer clause is no name of a document).
 _NAMED_SOURCE = re.compile(r",?\s*\b(?:according to|as reported (?:by|in)|in|per)\s+the\s+(?P<source>[^?,]{1,60}?)\s+"
                            r"(?:article|report|story|piece|news story)\b", re.IGNORECASE)
-# The documents named as a whole, in the plural ("the articles", "your two documents").
+# A document named by what it is ("the article"), and the documents named as a whole, in the plural ("the
+# articles", "your two documents").
+DOCUMENT = r"(?:article|document|doc|story|report|text|file|source|paper|piece)"
 DOCUMENTS = r"(?:articles|documents|docs|stories|reports|texts|files|sources|papers|pieces)"
 _THE_DOCUMENTS = rf"(?:the|these|those|both|all|your|my|our)\s+(?:\w+\s+)?{DOCUMENTS}"
 # "What do the articles say about Iran?": asks what is said, wherever it is said.
