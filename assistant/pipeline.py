@@ -2,12 +2,11 @@
 
 The data path reads top to bottom: clean the question -> make it standalone (conversation) -> (a question about
 the documents as a whole is answered from their headers, assistant/overview.py; whether they mention something, by
-searching them, assistant/mentions.py) -> retrieve (hybrid; a
-cross-encoder when configured; only the document a question names, assistant/sources.py) -> select
-evidence sentences -> answer (LLM with `[n]` marks, or extractive in fast mode) -> verify citations -> abstain
-when nothing supports an answer or the calibrated abstention model (assistant/abstention.py) judges that the
-corpus does not answer. Models are loaded once, lazily, and shared; the object is safe to use from several threads
-(the web UI's queue).
+searching them, assistant/mentions.py) -> retrieve (hybrid; a cross-encoder when configured; only the document a
+question names, assistant/sources.py) -> select evidence sentences -> answer (LLM with `[n]` marks, or extractive
+in fast mode) -> verify citations -> abstain when nothing supports an answer or the calibrated abstention model
+(assistant/abstention.py) judges that the corpus does not answer. Models are loaded once, lazily, and shared;
+the object is safe to use from several threads (the web UI's queue).
 
 Example:
     >>> from assistant import Assistant, load_settings
