@@ -21,7 +21,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.evidence import Evidence
-from assistant.text import STOP_WORDS, content_terms, enclosing_date, with_digits, word_key, words
+from assistant.text import (
+    STOP_WORDS,
+    content_terms,
+    enclosing_date,
+    expected_answer_type,
+    with_digits,
+    word_key,
+    words,
+)
 from assistant.types import Citation
 
 MARK_RE = re.compile(r"\[(\d{1,2}(?:\s*,\s*\d{1,2})*)\]")
@@ -119,10 +127,18 @@ SNAP_MIN_RATIO = 0.85
 SNAP_MIN_CHARS = 4
 
 
-def bare_mark(reply: str, evidence: Sequence[Evidence]) -> int:
+def bare_mark(reply: str, evidence: Sequence[Evidence], question: str = "") -> int:
     """The mark number of a reply that is only a mark ("[2]") on a sentence of the body, else 0. A bare mark on a
-    header line is an answer already: that whole line (`check_reply`)."""
+    header line is an answer already: that whole line (`check_reply`).
+
+    A reply that is only a number ("2") is a mark without its brackets when the question asks for no number or
+    date ("Which French foreign minister ...?"), or when no sentence holds that number: the small model writes one
+    now and then, and the sentence it points at need not be the best-scored one the fallback would show.
+    """
     phrase, marks = parse_reply(reply)
+    if not marks and phrase.isdigit() and (expected_answer_type(question) not in ("number", "date")
+                                           or not any(supports(phrase, e.text) for e in evidence)):
+        phrase, marks = "", [int(phrase)]
     first = marks[0] if marks and not phrase else 0
     return first if 1 <= first <= len(evidence) and not evidence[first - 1].role else 0
 

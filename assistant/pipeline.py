@@ -375,7 +375,7 @@ class Assistant:
                         and not only_question_words(retry.text, query)):
                     generation = retry
                     notes.append("the model's first reply only repeated the question; asked again")
-            bare = bare_mark(generation.text, evidence)
+            bare = bare_mark(generation.text, evidence, query)
             if can_ban and generation.token_logprobs and bare:
                 # "[2]" alone: the model points at a sentence but names no words of it ("Which French foreign
                 # minister ...?" -> [2], the sentence with "Foreign Minister Laurent Fabius"). Ask once more with
@@ -386,7 +386,8 @@ class Assistant:
                 retry = self._ask_again(messages, [*(REFUSAL_TOKENS if reasked else ()), *MARK_TOKENS],
                                         stop_after_mark=False)
                 phrase, retry_marks = parse_reply(retry.text)
-                if phrase and not retry.text_starts_refusal() and not only_question_words(phrase, query):
+                if (phrase and not retry.text_starts_refusal() and not only_question_words(phrase, query)
+                        and not bare_mark(phrase, evidence, query)):  # "1" again: still a mark, not words
                     # A number written with the words ("Laurent Fabius Sentence number: 2") goes with them.
                     generation.text = f"{phrase} [{retry_marks[0] if retry_marks else bare}]"
                     notes.append("the model's first reply was a bare citation mark; asked for the words")

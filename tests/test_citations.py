@@ -479,6 +479,15 @@ def test_a_mark_written_out_in_words_goes_with_the_words_it_follows(seed_assista
     assert "press conference with French Foreign Minister Laurent Fabius" in answer.citations[0].quote
 
 
+def test_a_bare_number_is_asked_for_its_words_like_a_bare_mark(seed_assistant) -> None:  # noqa: ANN001
+    llm = _BareNumberLLM("Fabius", "Laurent Fabius")
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot.abstention = {}
+    answer = bot.ask("Which French foreign minister held a press conference with Ahmad Al-Jarba?")
+    assert len(llm.calls) == 2 and answer.short_answer == "Laurent Fabius" and not answer.abstained
+    assert "press conference with French Foreign Minister Laurent Fabius" in answer.citations[0].quote
+
+
 def test_a_bare_mark_on_a_header_line_is_that_line_and_not_asked_again() -> None:
     from assistant.citations import bare_mark
 
@@ -487,6 +496,25 @@ def test_a_bare_mark_on_a_header_line_is_that_line_and_not_asked_again() -> None
     assert bare_mark("[2]", [body, header]) == 0 and bare_mark("[1]", [body, header]) == 1
     assert bare_mark("Paris [1]", [body]) == 0 and bare_mark("NOT FOUND", [body]) == 0
     assert bare_mark("[7]", [body]) == 0  # no such sentence: nothing to ask about
+
+
+def test_a_number_no_sentence_holds_is_a_mark_without_brackets() -> None:
+    from assistant.citations import bare_mark
+
+    talks, toll = ev("Kerry met Lavrov in Paris."), ev("The conflict has killed 4 people in two days.")
+    count = "How many people has the conflict killed?"
+    assert bare_mark("1", [talks, toll], count) == 1 and bare_mark("1.", [talks, toll], count) == 1
+    assert bare_mark("4", [talks, toll], count) == 0  # a count the second sentence holds: an answer
+    assert bare_mark("2", [talks, toll], count) == 0  # "two days": the number in words is there too
+    assert bare_mark("2", [talks, toll], "Who met Lavrov?") == 2  # no number asked for: a mark, whatever holds it
+    assert bare_mark("9", [talks, toll]) == 0  # no such sentence
+
+
+class _BareNumberLLM(_BareMarkLLM):
+    """Points at the sentence holding `word` with its number alone ("3"), then names `words`."""
+
+    def reply(self, chat) -> str:  # noqa: ANN001
+        return super().reply(chat).strip("[]")
 
 
 def test_a_line_that_only_repeats_the_question_is_no_answer(seed_assistant) -> None:  # noqa: ANN001
