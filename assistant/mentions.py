@@ -32,7 +32,10 @@ _VERB = r"(?:mention|name|cite|discuss|refer\s+to|talk\s+about)"
 _VERB_3RD = r"(?:mentions|names|cites|discusses|refers\s+to|talks\s+about)"
 _VERB_PAST = r"(?:mentioned|named|cited|discussed|referred\s+to|talked\s+about)"
 _DOCUMENT = rf"(?:{DOCUMENT}|passage|sentence|page)"
-_END = r"\s*[?.!]*\s*$"
+_APPEAR = r"(?:appear|occur|come\s+up|feature)"
+# The end of the question, with the context a rule rewrite may append ("... mentioned? (Russian US John Kerry)",
+# `conversation.rewrite_by_rule`).
+_END = r"\s*[?.!]*\s*(?:\([^()]*\)\s*)?$"
 _PATTERNS = (
     # "Is Saudi Arabia mentioned?", "Was Qatar ever named?"
     (re.compile(rf"^(?:is|are|was|were)\s+(?P<thing>.+?)\s+(?:ever\s+|anywhere\s+)?{_VERB_PAST}(?:\s+anywhere)?{_END}",
@@ -46,6 +49,11 @@ _PATTERNS = (
                 rf"(?P<thing>.+?){_END}", re.IGNORECASE), True),
     # "Where is the Vatican mentioned?"
     (re.compile(rf"^where\s+(?:is|are|was|were)\s+(?P<thing>.+?)\s+{_VERB_PAST}{_END}", re.IGNORECASE), True),
+    # "Does Lavrov appear in both articles?" (the qualifier left out by `sources.without_collection`), "Where does
+    # Aleppo come up?"; "Does the ceasefire appear to hold?" goes on past the verb and is no such question.
+    (re.compile(rf"^(?:do|does|did)\s+(?P<thing>.+?)\s+(?:ever\s+)?{_APPEAR}(?:\s+anywhere)?{_END}", re.IGNORECASE),
+     False),
+    (re.compile(rf"^where\s+(?:do|does|did)\s+(?P<thing>.+?)\s+{_APPEAR}{_END}", re.IGNORECASE), True),
 )
 # A thing searched for is a name or a short phrase; a longer clause ("Is the fact that ... mentioned?") is a
 # question about content, which retrieval answers better.

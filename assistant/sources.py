@@ -35,10 +35,10 @@ _THE_DOCUMENTS = rf"(?:the|these|those|both|all|your|my|our)\s+(?:\w+\s+)?{DOCUM
 # "What do the articles say about Iran?": asks what is said, wherever it is said.
 _WHAT_DOCUMENTS_SAY = re.compile(rf"^what\s+(?:do|does|did)\s+{_THE_DOCUMENTS}\s+(?:say|report|tell\s+us|tell|mention|"
                                  rf"write|state|claim|reveal|note)\b", re.IGNORECASE)
-# "..., according to the articles?", "... in the documents?" at the end of a question: where to look, which is
-# everywhere.
+# "..., according to the articles?", "... in the documents?" at the end of a question (before the context a rule
+# rewrite may append, "(Kerry Paris)"): where to look, which is everywhere.
 _IN_THE_DOCUMENTS = re.compile(rf",?\s*\b(?:according\s+to|in|from|as\s+reported\s+(?:by|in))\s+{_THE_DOCUMENTS}"
-                               rf"\s*(?=[?.!]?\s*$)", re.IGNORECASE)
+                               rf"\s*(?=[?.!]?\s*(?:\([^()]*\)\s*)?$)", re.IGNORECASE)
 # The characters of a document's start that hold its header (headline, outlet, byline, date line).
 HEADER_CHARS = 400
 

@@ -18,6 +18,10 @@ from assistant.retrieval import Passage
     ("Which articles mention Aleppo?", Mention("Aleppo", which=True)),
     ("What document mentions the Vatican?", Mention("Vatican", which=True)),
     ("Where is Geneva 2 mentioned?", Mention("Geneva 2", which=True)),
+    ("Did Sergei Lavrov appear?", Mention("Sergei Lavrov", which=False)),  # after "in both articles" is left out
+    ("Where does Aleppo come up?", Mention("Aleppo", which=True)),
+    ("Does the ceasefire appear to hold?", None),
+    ("Is Sergei Lavrov mentioned? (Russian US John Kerry Paris)", Mention("Sergei Lavrov", which=False)),
     # Questions about content, or a clause too long to be a name: the usual way.
     ("What did Lavrov say about Iran?", None),
     ("Which country is mentioned as a possible participant?", None),
@@ -80,3 +84,11 @@ def test_mention_questions_on_the_seed_corpus(seed_assistant: Any) -> None:
     kremlin = seed_assistant.ask("Do the articles mention the Kremlin?", mode="fast")
     assert kremlin.answer == "No: \u201cKremlin\u201d does not appear in any of the 2 indexed documents."
     assert not kremlin.abstained and kremlin.citations == []
+
+
+def test_a_follow_up_mention_question_searches_for_the_person_meant(seed_assistant: Any) -> None:
+    first = seed_assistant.ask("Who is Sergei Lavrov?", mode="fast")
+    history = [{"role": "user", "content": "Who is Sergei Lavrov?"}, {"role": "assistant", "content": first.answer}]
+    answer = seed_assistant.ask("Is he mentioned in both articles?", history=history, mode="fast")
+    assert answer.answer.startswith("Yes: \u201cSergei Lavrov\u201d is mentioned in 2 sentences of 2 documents")
+    assert {c.doc for c in answer.citations} == {"000_ba464c03508296b8.txt", "004_e31eb55d49d7f6ac.txt"}

@@ -52,6 +52,8 @@ def test_words_naming_all_the_documents_are_left_out_of_the_question() -> None:
         "What is said about the coalition?")
     assert without_collection("Who met Kerry in Paris, according to the articles?") == "Who met Kerry in Paris?"
     assert without_collection("How many people died in the documents?") == "How many people died?"
+    assert without_collection("Is Lavrov mentioned in both articles? (Kerry Paris)") == (
+        "Is Lavrov mentioned? (Kerry Paris)")  # the context a rule rewrite appends
     # One document named, a person's words, or nothing left to ask: the question stays as asked.
     assert without_collection("What did the article say about Iran?") == "What did the article say about Iran?"
     assert without_collection("What did he say about Iran?") == "What did he say about Iran?"
