@@ -66,12 +66,20 @@ def overview_lines(openings: Sequence[Passage], asked: str) -> tuple[str, str, l
     A document is shown by its headline (else its first line) and its date line when it has one, dated ones in
     date order when dates are asked for, else by name. Marks number the cited lines in order of appearance.
     """
-    docs = sorted(openings, key=lambda p: (p.date or "9999", p.doc) if asked == "date line" else p.doc)
+    date_lines = {p.doc: _line(p, "date line") for p in openings}
+
+    def order(passage: Passage) -> tuple[bool, str, str]:
+        # Dated documents first, in date order, when dates are asked for (a date found in a document's text without
+        # a date line in its header is no publication date); the rest by name.
+        dated = asked == "date line" and date_lines[passage.doc] is not None
+        return not dated, (passage.date or "") if dated else "", passage.doc
+
+    docs = sorted(openings, key=order)
     listed = docs[:MAX_LISTED]
     cited: list[Evidence] = []
     rows, shorts = [], []
     for passage in listed:
-        headline, date_line = _line(passage, "headline"), _line(passage, "date line")
+        headline, date_line = _line(passage, "headline"), date_lines[passage.doc]
         headline = headline or _first_line(passage)
         row = f"\u201c{headline.text}\u201d [{len(cited) + 1}]" if headline else passage.doc
         cited += [headline] if headline else []
@@ -87,8 +95,11 @@ def overview_lines(openings: Sequence[Passage], asked: str) -> tuple[str, str, l
     count = f"{len(docs)} document{'s' if len(docs) != 1 else ''}"
     short = str(len(docs)) if asked == "count" else "; ".join(shorts)
     intro = f"The index holds {count}"
+    if asked == "date line" and not any(date_lines.values()):
+        intro += f"; {'none gives' if len(docs) > 1 else 'it gives no'} a date line in its header"
     if len(listed) < len(docs):
-        intro += f"; the first {len(listed)} by {'date' if asked == 'date line' else 'name'} are listed"
+        by_date = asked == "date line" and any(date_lines.values())
+        intro += f"; the first {len(listed)} by {'date' if by_date else 'name'} are listed"
     return "\n".join([f"{intro}:", *rows]), short, cited
 
 

@@ -56,6 +56,16 @@ def test_each_document_is_listed_with_its_cited_headline_and_date_line() -> None
     assert overview_lines([news, notes], "headline")[1].startswith("Meeting notes")  # by name when no date asked
 
 
+def test_a_corpus_without_date_lines_says_so() -> None:
+    paragraphs = [_opening(f"{i}.txt", f"In April 119{i} the king left Messina with a fleet.", "", date=f"119{i}-04-01")
+                  for i in range(3)]
+    text, short, _ = overview_lines(paragraphs, "date line")
+    assert text.startswith("The index holds 3 documents; none gives a date line in its header:")
+    assert short == "" and text.count("no date given") == 3
+    reversed_dates = [_opening(f"{i}.txt", "Some text.", "", date=f"119{9 - i}-04-01") for i in range(3)]
+    assert [e.doc for e in overview_lines(reversed_dates, "date line")[2]] == ["0.txt", "1.txt", "2.txt"]  # by name
+
+
 def test_a_large_corpus_is_counted_and_only_its_first_documents_listed() -> None:
     openings = [_opening(f"{i:04d}.txt", f"Headline {i}\n\nBody.", f"Headline {i}") for i in range(MAX_LISTED + 5)]
     text, short, cited = overview_lines(openings, "count")
