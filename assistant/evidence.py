@@ -156,6 +156,18 @@ class EvidenceRanker:
         return out
 
 
+def found_evidence(passage: Passage, start: int, end: int, role: str = "") -> Evidence:
+    """The text at start:end of `passage` (spans relative to it) as evidence in document coordinates, trimmed of
+    the spaces and line break around it (quote == source[start:end]). Scored 1: it was found by a rule (a header
+    line, a searched word), not ranked against a question."""
+    text = passage.text[start:end]
+    lead = len(text) - len(text.lstrip())
+    text = text.strip()
+    begin = passage.start + start + lead
+    return Evidence(doc=passage.doc, start=begin, end=begin + len(text), text=text, score=1.0, semantic=1.0,
+                    lexical=1.0, title=passage.title, chunk_id=passage.chunk_id, passage_rank=0, role=role)
+
+
 def _widened(ev: Evidence, start: int, text: str) -> Evidence:
     """`ev` shown from `start` (with `text`, the document from there to its end) when that starts earlier: one chunk
     may hold a quotation's context that another chunk, ranked better, cuts off."""

@@ -23,7 +23,7 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.evidence import Evidence
+from assistant.evidence import Evidence, found_evidence
 from assistant.retrieval import Passage
 from assistant.sources import DOCUMENT, DOCUMENTS
 from assistant.text import STOP_WORDS, word_key, words
@@ -98,14 +98,9 @@ def find_mentions(thing: str, chunks: Sequence[Passage]) -> list[Evidence]:
             if keys[i:i + len(wanted)] != wanted:
                 continue
             at = tokens[i].start()
-            start, end = next(((s, e) for s, e in chunk.sentences if s <= at < e), (0, len(chunk.text)))
-            text = chunk.text[start:end]
-            lead = len(text) - len(text.lstrip())
-            key = (chunk.doc, chunk.start + start + lead)
-            if key not in found:
-                found[key] = Evidence(doc=chunk.doc, start=key[1], end=key[1] + len(text.strip()), text=text.strip(),
-                                      score=1.0, semantic=1.0, lexical=1.0, title=chunk.title,
-                                      chunk_id=chunk.chunk_id, passage_rank=0)
+            sentence = found_evidence(chunk, *next(((s, e) for s, e in chunk.sentences if s <= at < e),
+                                                   (0, len(chunk.text))))
+            found.setdefault((sentence.doc, sentence.start), sentence)  # overlapping chunks: once
     return [found[key] for key in sorted(found)]
 
 

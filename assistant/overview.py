@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from assistant.evidence import Evidence, header_roles
+from assistant.evidence import Evidence, found_evidence, header_roles
 from assistant.retrieval import Passage
 from assistant.sources import DOCUMENT, DOCUMENTS
 from assistant.text import content_terms
@@ -108,20 +108,10 @@ def _line(passage: Passage, role: str) -> Evidence | None:
     for start, line_role in header_roles(passage).items():
         if line_role == role:
             end = next(e for s, e in passage.sentences if s == start)
-            return _evidence(passage, start, end, role)
+            return found_evidence(passage, start, end, role)
     return None
 
 
 def _first_line(passage: Passage) -> Evidence | None:
     """The opening's first sentence or line, standing in for a headline the document does not have."""
-    return _evidence(passage, *passage.sentences[0], "") if passage.sentences else None
-
-
-def _evidence(passage: Passage, start: int, end: int, role: str) -> Evidence:
-    text = passage.text[start:end]
-    # The span's own characters, trimmed of the line break a header line keeps: quote == source[start:end].
-    lead = len(text) - len(text.lstrip())
-    text = text.strip()
-    return Evidence(doc=passage.doc, start=passage.start + start + lead, end=passage.start + start + lead + len(text),
-                    text=text, score=1.0, semantic=1.0, lexical=1.0, title=passage.title, chunk_id=passage.chunk_id,
-                    passage_rank=0, role=role)
+    return found_evidence(passage, *passage.sentences[0]) if passage.sentences else None

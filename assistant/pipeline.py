@@ -490,10 +490,11 @@ class Assistant:
         """Whether (or where) the documents say the words the question names, by searching every chunk; None for
         any other question, or an empty index."""
         asked = asked_mention(question)
-        documents = len(self.retriever.refresh().docs) if asked else 0
-        if not documents:
+        chunks = self.retriever.chunks() if asked else []
+        if not chunks:
             return None
-        text, short, cited = mention_lines(asked, find_mentions(asked.thing, self.retriever.chunks()), documents)
+        documents = len({chunk.doc for chunk in chunks})
+        text, short, cited = mention_lines(asked, find_mentions(asked.thing, chunks), documents)
         base["notes"].append(f"every indexed passage was searched for the words {asked.thing!r}")
         return Answer(answer=text, short_answer=short, abstained=False, citations=to_citations(cited), **base)
 
