@@ -27,7 +27,7 @@ from assistant.text import content_terms
 
 # The documents named as a whole: in the plural after an article or a determiner ("the articles", "your
 # documents"), with "each"/"every"/"either", the corpus itself, or asked for by "which/what/how many".
-_COLLECTION = re.compile(
+COLLECTION = re.compile(
     rf"\b(?:(?:the|these|those|both|all|your|my|our)\s+(?:\w+\s+)?{DOCUMENTS}"
     rf"|(?:each|every|either)\s+(?:of\s+the\s+{DOCUMENTS}|{DOCUMENT})"
     rf"|(?:the|your|this|my)\s+(?:corpus|collection|library|index)"
@@ -36,7 +36,7 @@ _ASKS_COUNT = re.compile(r"\bhow\s+many\b|\bnumber\s+of\b", re.IGNORECASE)
 _ASKS_DATE = re.compile(r"\b(?:when|dates?|dated|published|publication|written|appeared)\b", re.IGNORECASE)
 # Words that only say "the documents" or what about them is asked; any other content word makes the question one
 # about their content. Stemmed like `content_terms`.
-_META_TERMS = frozenset(content_terms(
+META_TERMS = frozenset(content_terms(
     "article articles document documents doc docs story stories report reports text texts file files source sources "
     "paper papers piece pieces corpus collection library index indexed publish published publication written write "
     "wrote date dates dated appear appeared title titles headline headlines topic topics subject subjects summary "
@@ -50,9 +50,9 @@ MAX_LISTED = 10
 def asked_overview(question: str) -> str | None:
     """"date line" when the question asks when the documents were published, "count" when it asks how many there
     are, "headline" when it asks what they are or are about, None when it is about anything else."""
-    if not _COLLECTION.search(question):
+    if not COLLECTION.search(question):
         return None
-    if set(content_terms(question)) - _META_TERMS:
+    if set(content_terms(question)) - META_TERMS:
         return None
     if _ASKS_DATE.search(question):
         return "date line"
@@ -66,7 +66,7 @@ def overview_lines(openings: Sequence[Passage], asked: str) -> tuple[str, str, l
     A document is shown by its headline (else its first line) and its date line when it has one, dated ones in
     date order when dates are asked for, else by name. Marks number the cited lines in order of appearance.
     """
-    date_lines = {p.doc: _line(p, "date line") for p in openings}
+    date_lines = {p.doc: header_line(p, "date line") for p in openings}
 
     def order(passage: Passage) -> tuple[bool, str, str]:
         # Dated documents first, in date order, when dates are asked for (a date found in a document's text without
@@ -79,7 +79,7 @@ def overview_lines(openings: Sequence[Passage], asked: str) -> tuple[str, str, l
     cited: list[Evidence] = []
     rows, shorts = [], []
     for passage in listed:
-        headline, date_line = _line(passage, "headline"), date_lines[passage.doc]
+        headline, date_line = header_line(passage, "headline"), date_lines[passage.doc]
         headline = headline or _first_line(passage)
         row = f"\u201c{headline.text}\u201d [{len(cited) + 1}]" if headline else passage.doc
         cited += [headline] if headline else []
@@ -103,7 +103,7 @@ def overview_lines(openings: Sequence[Passage], asked: str) -> tuple[str, str, l
     return "\n".join([f"{intro}:", *rows]), short, cited
 
 
-def _line(passage: Passage, role: str) -> Evidence | None:
+def header_line(passage: Passage, role: str) -> Evidence | None:
     """The header line of `role` in a document's opening passage, as evidence with document coordinates."""
     for start, line_role in header_roles(passage).items():
         if line_role == role:

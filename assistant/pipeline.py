@@ -1,8 +1,9 @@
 """The assistant: one object that the CLI, the web UI and the evaluation all call.
 
-The data path reads top to bottom: clean the question -> make it standalone (conversation) -> (a question about
-the documents as a whole is answered from their headers, assistant/overview.py; whether they mention something, by
-searching them, assistant/mentions.py) -> retrieve (hybrid; a cross-encoder when configured; only the document a
+The data path reads top to bottom: clean the question -> make it standalone (conversation) -> (a request for a
+summary is answered from the documents' openings, assistant/summary.py; a question about the documents as a whole
+from their headers, assistant/overview.py; whether they mention something, by searching them,
+assistant/mentions.py) -> retrieve (hybrid; a cross-encoder when configured; only the document a
 question names, assistant/sources.py) -> select evidence sentences -> answer (LLM with `[n]` marks, or extractive
 in fast mode) -> verify citations -> abstain when nothing supports an answer or the calibrated abstention model
 (assistant/abstention.py) judges that the corpus does not answer. Models are loaded once, lazily, and shared;
@@ -47,6 +48,7 @@ from assistant.mentions import asked_mention, find_mentions, mention_lines
 from assistant.overview import asked_overview, overview_lines
 from assistant.retrieval import HybridRetriever, Passage
 from assistant.sources import HEADER_CHARS, asks_for_source, names_document, split_source, without_collection
+from assistant.summary import asked_summary, chosen_documents, summary_lines
 from assistant.text import STOP_WORDS, clauses, expected_answer_type, typed_phrase, word_key, words
 from assistant.types import REFUSAL, Answer, Citation
 from index.indexer import Indexer, IndexReport, ProgressCallback
@@ -313,7 +315,8 @@ class Assistant:
 
         base = {"question": text, "standalone_question": standalone, "mode": mode, "notes": notes}
         searched = without_collection(standalone)
-        direct = self._overview(base, standalone) or self._mentions(base, searched)
+        direct = (self._summary(base, standalone) or self._overview(base, standalone)
+                  or self._mentions(base, searched))
         if direct is not None:
             direct.timings_ms = timings | {"total_ms": (time.perf_counter() - started) * 1000}
             yield direct
@@ -428,6 +431,36 @@ class Assistant:
             return None
         text, short, cited = overview_lines(openings, asked)
         base["notes"].append("a question about the documents as a whole: answered from their header lines")
+        return Answer(answer=text, short_answer=short, abstained=False, citations=to_citations(cited), **base)
+
+    def _summary(self, base: dict[str, Any], question: str) -> Answer | None:
+        """The chosen documents' headlines, date lines and opening sentences, cited, when the question asks for a
+        summary of a document or of all; None for any other question, or an empty index."""
+        request = asked_summary(question)
+        openings = self.retriever.openings() if request else []
+        if request is None or not openings:
+            return None
+        chosen, why_none = chosen_documents(request, openings)
+        if request.which == "named" and not chosen and not request.explicit:
+            return None  # "What was the Plos Pathogens paper about?": a paper the documents tell of
+        if request.which == "named" and not chosen:
+            # "the article about prisoner exchanges": no header says it, the text may. The document of the passage
+            # that matches those words best is the one meant.
+            best = self.retriever.candidates(request.name)[1][:1]
+            chosen = [o for o in openings if best and o.doc == best[0].doc]
+            if chosen:
+                base["notes"].append(f"no document's header names {request.name!r}: the document whose passage "
+                                     "matches it best is summarised")
+        if not chosen:
+            answer = self._abstain(base, [])
+            answer.notes.append(why_none)
+            return answer
+        if request.which == "one" and len(chosen) > 1:
+            base["notes"].append("the question names no one document: each is summarised")
+        docs = {o.doc for o in chosen}
+        text, short, cited = summary_lines(chosen, [c for c in self.retriever.chunks() if c.doc in docs])
+        base["notes"].append("a summary: each document's headline, date line and opening sentences (news puts the "
+                             "essentials first), in the source's own words")
         return Answer(answer=text, short_answer=short, abstained=False, citations=to_citations(cited), **base)
 
     def _extractive(self, base: dict[str, Any], evidence: list[Evidence], question: str) -> Answer:

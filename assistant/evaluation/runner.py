@@ -231,7 +231,10 @@ class AssistantSystem:
                           read_docs=distinct_docs(p.doc for p in read),
                           timings_ms={**answer.timings_ms, "total_ms": wall_ms, "eval_rank_ms": rank_ms},
                           standalone_question=standalone,
-                          extra={"notes": answer.notes} if answer.notes else {})
+                          # What the abstention decision read, so that a run's wrong answers and abstentions
+                          # can be studied (and the decision replayed) without asking again.
+                          extra={key: data[key] for key in ("notes", "confidence", "refusal_probability", "signals")
+                                 if data.get(key)})
 
 
 @dataclass
