@@ -47,7 +47,15 @@ from assistant.evidence import Evidence, EvidenceRanker, RankedEvidence, header_
 from assistant.mentions import asked_mention, find_mentions, mention_lines
 from assistant.overview import asked_overview, overview_lines
 from assistant.retrieval import HybridRetriever, Passage
-from assistant.sources import HEADER_CHARS, asks_for_source, names_document, split_source, without_collection
+from assistant.sources import (
+    HEADER_CHARS,
+    asks_for_source,
+    document_at,
+    names_document,
+    position_named,
+    split_source,
+    without_collection,
+)
 from assistant.summary import asked_summary, chosen_documents, summary_lines
 from assistant.text import STOP_WORDS, clauses, expected_answer_type, typed_phrase, word_key, words
 from assistant.types import REFUSAL, Answer, Citation
@@ -274,8 +282,13 @@ class Assistant:
         return ranked, {"retrieve_ms": (t1 - t0) * 1000, "evidence_ms": (t2 - t1) * 1000}
 
     def _documents_named(self, source: str, passages: list[Passage]) -> set[str]:
-        """The candidate documents whose header (title, first chunk, date) names `source`."""
+        """The candidate documents whose header (title, first chunk, date) names `source`, or that its place names
+        ("the second article" by name, "the latest article" by date, as the documents are listed)."""
         manifest = self.retriever.refresh().docs
+        position = position_named(source)
+        if position is not None:
+            doc = document_at(position, {name: entry.date or "" for name, entry in manifest.items()})
+            return {doc} & {p.doc for p in passages} if doc else set()
         named = set()
         for doc in dict.fromkeys(p.doc for p in passages):
             entry = manifest.get(doc)

@@ -77,6 +77,34 @@ def without_collection(question: str) -> str:
     return rest if _terms(rest) else question
 
 
+# A document named by its place in the list of documents (by name, as they are listed: "the second article", "the
+# last one") or by its date line ("the latest article", "the oldest report").
+ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
+            "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7, "eighth": 8, "8th": 8, "ninth": 9, "9th": 9,
+            "tenth": 10, "10th": 10, "last": -1, "final": -1}
+BY_DATE = {"latest": "latest", "newest": "latest", "newer": "latest", "recent": "latest", "earliest": "earliest",
+           "oldest": "earliest", "older": "earliest"}
+
+
+def position_named(source: str) -> int | str | None:
+    """The place `source` names ("second" -> 2, "last" -> -1, "most recent" -> "latest"), None for a name."""
+    word = re.sub(r"^(?:the\s+)?(?:most\s+)?", "", source.strip().lower())
+    return ORDINALS.get(word) or BY_DATE.get(word)
+
+
+def document_at(position: int | str, docs: dict[str, str]) -> str | None:
+    """The document at `position` among `docs` (name -> ISO date or ""): the n-th by name (-1 the last), or the
+    latest or earliest by date; None when there is no such document (no n-th, or no date line at all)."""
+    if isinstance(position, int):
+        names = sorted(docs)
+        index = position - 1 if position > 0 else len(names) + position
+        return names[index] if 0 <= index < len(names) else None
+    dated = sorted((day, name) for name, day in docs.items() if day)
+    if not dated:
+        return None
+    return dated[-1][1] if position == "latest" else dated[0][1]
+
+
 def names_document(source: str, header: str, iso_date: str | None = None) -> bool:
     """Whether every word of `source` is in the document's `header` or its date (ordinals as numbers: "13th" is
     "13"; the date as month name, abbreviation, day and year)."""

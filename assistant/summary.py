@@ -27,21 +27,16 @@ from dataclasses import dataclass, replace
 from assistant.evidence import Evidence, found_evidence, header_roles
 from assistant.overview import COLLECTION, MAX_LISTED, META_TERMS, header_line
 from assistant.retrieval import Passage
-from assistant.sources import DOCUMENT, names_document
+from assistant.sources import BY_DATE, DOCUMENT, ORDINALS, document_at, names_document
 from assistant.text import content_terms
 
 _SUMMARISE = re.compile(r"\b(?:summari[sz]e|summari[sz]ing|summary|summaries|sum\s+up|sum\s+it\s+up|recap|gist|"
                         r"tl;?\s?dr|main\s+points?|key\s+points?|outline)\b", re.IGNORECASE)
 # "What is the first article about?": a singular document's subject, which its summary tells.
 _WHAT_ABOUT = re.compile(r"^\s*what(?:'s|\s+is|\s+was)\s+(?P<ref>.+?)\s+about\s*[?.!]*\s*$", re.IGNORECASE)
-_ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4, "fifth": 5,
-             "5th": 5, "sixth": 6, "6th": 6, "seventh": 7, "7th": 7, "eighth": 8, "8th": 8, "ninth": 9, "9th": 9,
-             "tenth": 10, "10th": 10, "last": -1, "final": -1}
-# By date: the newest and the oldest document (by the date line of its header).
-_BY_DATE = {"latest": "latest", "newest": "latest", "newer": "latest", "recent": "latest", "earliest": "earliest",
-            "oldest": "earliest", "older": "earliest"}
+# "the first article", "the most recent report", "document 2".
 _ORDINAL_REF = re.compile(
-    rf"\b(?:the\s+)?(?:most\s+)?(?P<ord>{'|'.join(_ORDINALS)}|{'|'.join(_BY_DATE)})\s+(?:\w+\s+)?{DOCUMENT}\b"
+    rf"\b(?:the\s+)?(?:most\s+)?(?P<ord>{'|'.join(ORDINALS)}|{'|'.join(BY_DATE)})\s+(?:\w+\s+)?{DOCUMENT}\b"
     rf"|\b{DOCUMENT}\s+(?:no\.?\s*|number\s+|#\s*)?(?P<num>\d{{1,3}})\b", re.IGNORECASE)
 # "the article about local ceasefires", "the article from January 13", "the Russia News.Net article".
 _NAMED_AFTER = re.compile(rf"\bthe\s+{DOCUMENT}\s+(?:about|on|from|titled|headlined|called|named|dated|"
@@ -90,8 +85,8 @@ def asked_summary(question: str) -> SummaryRequest | None:
     request: SummaryRequest | None = None
     if match := _ORDINAL_REF.search(rest):
         word = (match.group("ord") or "").lower()
-        request = (SummaryRequest(_BY_DATE[word]) if word in _BY_DATE
-                   else SummaryRequest("ordinal", ordinal=_ORDINALS[word] if word else int(match.group("num"))))
+        request = (SummaryRequest(BY_DATE[word]) if word in BY_DATE
+                   else SummaryRequest("ordinal", ordinal=ORDINALS[word] if word else int(match.group("num"))))
     elif match := COLLECTION.search(rest):
         request = SummaryRequest("all")
     elif (match := _NAMED_AFTER.search(rest) or _NAMED_BEFORE.search(rest)) and set(
@@ -125,16 +120,14 @@ def chosen_documents(request: SummaryRequest, openings: Sequence[Passage]) -> tu
     count = f"the index holds {len(docs)} document{'s' if len(docs) != 1 else ''}"
     if request.which in ("all", "one"):  # "Summarize the article." over several: each is (the caller notes it)
         return docs, ""
-    if request.which == "ordinal":
-        index = request.ordinal - 1 if request.ordinal > 0 else len(docs) + request.ordinal
-        if 0 <= index < len(docs):
-            return [docs[index]], ""
-        return [], f"there is no document number {request.ordinal}: {count}"
-    if request.which in ("latest", "earliest"):
-        dated = sorted((p for p in docs if p.date), key=lambda p: p.date)
-        if not dated:
-            return [], f"no document gives a date line in its header, so none is the {request.which}"
-        return [dated[-1] if request.which == "latest" else dated[0]], ""
+    if request.which in ("ordinal", "latest", "earliest"):
+        position = request.ordinal if request.which == "ordinal" else request.which
+        doc = document_at(position, {p.doc: p.date for p in docs})
+        if doc is not None:
+            return [p for p in docs if p.doc == doc], ""
+        if request.which == "ordinal":
+            return [], f"there is no document number {request.ordinal}: {count}"
+        return [], f"no document gives a date line in its header, so none is the {request.which}"
     header = {p.doc: p.text[:_header_end(p)] for p in docs}
     return [p for p in docs if names_document(request.name, header[p.doc], p.date or None)], ""
 

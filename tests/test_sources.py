@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from assistant.sources import names_document, split_source, without_collection
+from assistant.sources import document_at, names_document, position_named, split_source, without_collection
 
 HEADER_000 = "Joint call by US and Russia for ceasefire in Syria\n\nRussia News.Net\nMonday 13th January, 2014\n"
 
@@ -44,6 +44,25 @@ def test_a_question_naming_its_article_reads_that_article_only(seed_assistant: A
     assert not any("names its source" in note for note in unknown.notes)
     every = seed_assistant.ask("Where will the talks be held, according to the Syria article?", mode="fast")
     assert not any("names its source" in note for note in every.notes)  # both headlines say Syria: no pick
+
+
+def test_a_document_is_named_by_its_place_in_the_list_or_by_its_date() -> None:
+    assert [position_named(w) for w in ("second", "the last", "most recent", "oldest", "Guardian")] == [
+        2, -1, "latest", "earliest", None]
+    docs = {"b.txt": "2014-02-03", "a.txt": "2014-01-13", "c.txt": ""}
+    assert [document_at(p, docs) for p in (1, 2, -1, 4, "latest", "earliest")] == [
+        "a.txt", "b.txt", "c.txt", None, "b.txt", "a.txt"]
+    assert document_at("latest", {"a.txt": "", "b.txt": ""}) is None  # no date line: no latest
+
+
+def test_a_question_naming_its_article_by_place_reads_that_article_only(seed_assistant: Any) -> None:
+    """"the second article" is the second as the documents are listed (by name): 004."""
+    answer = seed_assistant.ask("Who did Kerry discuss local ceasefires with, according to the second article?",
+                                mode="fast")
+    assert any("names its source" in note and "004_e31eb55d49d7f6ac.txt" in note for note in answer.notes)
+    assert {c.doc for c in answer.citations} | {r.doc for r in answer.related} == {"004_e31eb55d49d7f6ac.txt"}
+    first = seed_assistant.ask("Where will the talks be held, according to the earliest article?", mode="fast")
+    assert any("names its source" in note and "000_ba464c03508296b8.txt" in note for note in first.notes)
 
 
 def test_words_naming_all_the_documents_are_left_out_of_the_question() -> None:
