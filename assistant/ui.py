@@ -58,6 +58,7 @@ log = logging.getLogger(__name__)
 APP_TITLE = "Cited Assistant"
 EXAMPLE_QUESTIONS = (
     "What are the articles about?",
+    "Summarize the second article.",
     "Where was Geneva II held?",
     "Who met Kerry in Paris?",
     "What did Lavrov say about Iran?",
