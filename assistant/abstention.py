@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from assistant.evidence import Evidence, RankedEvidence
-from assistant.text import content_terms
+from assistant.text import present_terms, query_terms
 
 # A phrase whose tokens all came with certainty has mean log-probability 0; an empty phrase gets this floor,
 # about the log-probability of a token the model gave one chance in a thousand.
@@ -67,8 +67,9 @@ def answer_signals(question: str, ranked: RankedEvidence, evidence: Sequence[Evi
     top = ranked.passages[0] if ranked.passages else None
     first = cited[0] if cited else (evidence[0] if evidence else None)
     mean, low, mark = phrase_logprobs(tokens)
-    q_terms = set(content_terms(question))
-    covered = (len(q_terms & set(content_terms(first.text))) / len(q_terms)) if (first and q_terms) else 0.0
+    asked = query_terms(question)
+    q_terms = set(asked)
+    covered = (len(q_terms & present_terms(first.text, asked.acronyms)) / len(q_terms)) if (first and q_terms) else 0.0
     return {
         "refusal": float(refusal or 0.0),
         "reasked": float(reasked),

@@ -28,11 +28,11 @@ import numpy as np
 from assistant.retrieval import Passage
 from assistant.text import (
     TermStats,
-    content_terms,
     expected_answer_type,
     has_answer_type,
     is_bare_quotation,
     lexical_overlap,
+    query_terms,
     typed_phrase,
 )
 
@@ -146,7 +146,7 @@ class EvidenceRanker:
                  ) -> list[tuple[list[tuple[int, int, float, float, float, bool]], dict[str, float]]]:
         """Per passage: its sentence scores (`_sentence_scores`) and the features its score weighs
         (`passage_features`); what `rank` combines and `bench/fit_ranker.py` fits the weights on."""
-        q_terms = content_terms(question)
+        q_terms = query_terms(question)
         kind = expected_answer_type(question)
         best_bm25 = max((p.lexical or 0.0) for p in passages) or 1.0
         out = []

