@@ -136,26 +136,25 @@ class QueryTerms(list[str]):
 
 
 def query_terms(question: str) -> QueryTerms:
-    """The question's content terms, its number words and Roman numerals as digits ("Geneva II" asks about
-    "geneva" and "2"), for `lexical_overlap`; a word in capitals may be found as a name's initials."""
-    question = with_digits(question)
+    """The question's content terms, for `lexical_overlap`; a word it writes in capitals may be found as a name's
+    initials.
+
+    Numbers stay as written: with "II" read as "2", "Where was Geneva II held?" matched "Eleven states have held
+    discussions on ... the Geneva 2 international conference" better than the sentence naming Montreux, and fast
+    mode answered with it (seed q1; docs/BENCHMARKS.md).
+    """
     terms = QueryTerms(content_terms(question))
     terms.acronyms = frozenset(w.lower() for w in re.findall(rf"\b[A-Z]{{2,{MAX_ACRONYM}}}\b", question))
     return terms
 
 
 def present_terms(text: str, asked_acronyms: frozenset[str] = frozenset()) -> set[str]:
-    """The content terms `text` holds however it writes them: as themselves, as digits ("three-year" holds "3",
-    "Geneva II" holds "2"), or, for the acronyms asked, as the initials of a name ("United Nations" holds "un").
-
-    Only acronyms the question writes in capitals count: "Al-Jarba" asks for no "Arab League".
+    """The content terms `text` holds, and of the acronyms asked those it spells out as a name's initials ("United
+    Nations" holds "un"). Only acronyms the question writes in capitals count: "Al-Jarba" asks for no "Arab League".
     """
     present = set(content_terms(text))
     if asked_acronyms - present:
         present |= acronyms(text) & asked_acronyms
-    digits = with_digits(text)
-    if digits != text:
-        present |= set(content_terms(digits))
     return present
 
 

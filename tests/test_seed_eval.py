@@ -50,8 +50,8 @@ KNOWN_MISSES: dict[str, str] = {
            "(confidence 0.88)",
     "q45": "wrong abstention: the article says what the United Nations is seeking, not what it raised; since 'UN' "
            "matches 'United Nations' (2026-12-02, third session) that sentence looks like an answer (confidence 0.66)",
-    "q62": "wrong abstention: 'Geneva 2' now matches 'Geneva II', and the model answers Montreux, but the sentence says "
-           "'due to begin', not 'take place' (confidence 0.55)",
+    "q62": "wrong abstention: the sentence naming Montreux says 'Geneva II' and 'due to begin', sharing one word with "
+           "'Where will Geneva 2 take place?' (read as 'II', the number made fast mode answer q1 wrongly)",
     "q51": "wrong abstention: the outlet is not named; the model points at the quoted headline (which abstains "
            "since the sixth session) or, in some runs, at the other article's date line",
 }
