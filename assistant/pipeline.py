@@ -56,7 +56,7 @@ from assistant.sources import (
     split_source,
     without_collection,
 )
-from assistant.summary import asked_summary, chosen_documents, summary_lines
+from assistant.summary import asked_summary, chosen_documents, named_by_headline, summary_lines
 from assistant.text import STOP_WORDS, clauses, expected_answer_type, typed_phrase, word_key, words
 from assistant.types import REFUSAL, Answer, Citation
 from index.indexer import Indexer, IndexReport, ProgressCallback
@@ -328,7 +328,7 @@ class Assistant:
 
         base = {"question": text, "standalone_question": standalone, "mode": mode, "notes": notes}
         searched = without_collection(standalone)
-        direct = (self._summary(base, standalone) or self._overview(base, standalone)
+        direct = (self._summary(base, standalone, text, turns) or self._overview(base, standalone)
                   or self._mentions(base, searched))
         if direct is not None:
             direct.timings_ms = timings | {"total_ms": (time.perf_counter() - started) * 1000}
@@ -446,14 +446,24 @@ class Assistant:
         base["notes"].append("a question about the documents as a whole: answered from their header lines")
         return Answer(answer=text, short_answer=short, abstained=False, citations=to_citations(cited), **base)
 
-    def _summary(self, base: dict[str, Any], question: str) -> Answer | None:
+    def _summary(self, base: dict[str, Any], question: str, asked: str = "", turns: Sequence[Turn] = ()
+                 ) -> Answer | None:
         """The chosen documents' headlines, date lines and opening sentences, cited, when the question asks for a
-        summary of a document or of all; None for any other question, or an empty index."""
+        summary of a document or of all; None for any other question, or an empty index.
+
+        A follow-up is read as the user wrote it (`asked`) too: a rewrite may add context words ("Summarize it in
+        more detail (Russia America Syria)") or turn it into a question about the content. Its "it" is the document
+        the previous answer named by headline.
+        """
         request = asked_summary(question)
-        openings = self.retriever.openings() if request else []
+        follow_up = asked_summary(asked) if turns and asked != question else None
+        openings = self.retriever.openings() if (request or follow_up) else []
+        named = named_by_headline(turns[-1][1], openings) if follow_up and follow_up.which == "one" else []
+        if follow_up is not None and (follow_up.which != "one" or named):
+            request = follow_up
         if request is None or not openings:
             return None
-        chosen, why_none = chosen_documents(request, openings)
+        chosen, why_none = (named, "") if request is follow_up and named else chosen_documents(request, openings)
         if request.which == "named" and not chosen and not request.explicit:
             return None  # "What was the Plos Pathogens paper about?": a paper the documents tell of
         if request.which == "named" and not chosen:
@@ -471,7 +481,8 @@ class Assistant:
         if request.which == "one" and len(chosen) > 1:
             base["notes"].append("the question names no one document: each is summarised")
         docs = {o.doc for o in chosen}
-        text, short, cited = summary_lines(chosen, [c for c in self.retriever.chunks() if c.doc in docs])
+        text, short, cited = summary_lines(chosen, [c for c in self.retriever.chunks() if c.doc in docs],
+                                           longer=request.longer)
         base["notes"].append("a summary: each document's headline, date line and opening sentences (news puts the "
                              "essentials first), in the source's own words")
         return Answer(answer=text, short_answer=short, abstained=False, citations=to_citations(cited), **base)

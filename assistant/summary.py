@@ -10,8 +10,9 @@ write words that no passage holds; the lead is the source's own words, cited lik
 model call.
 
 Example:
-    >>> asked_summary("Summarize the first article.")
-    SummaryRequest(which='ordinal', ordinal=1, name='', explicit=True)
+    >>> request = asked_summary("Summarize the first article in more detail.")
+    >>> request.which, request.ordinal, request.longer
+    ('ordinal', 1, True)
     >>> asked_summary("Give me a summary of the Russia News.Net article").name
     'Russia News.Net'
     >>> asked_summary("Summarize what Kerry said about Iran.") is None
@@ -48,11 +49,15 @@ _SINGULAR = re.compile(rf"\b(?:the|this|that|your|my)\s+{DOCUMENT}\b|\bit\b", re
 # something the documents say ("Summarize what Kerry said about Iran"), which goes the usual way. Stemmed.
 _REQUEST_TERMS = META_TERMS | frozenset(content_terms(
     "please briefly brief short quick quickly give provide write make can could would you me us one sentences "
-    "few paragraph points main key essence short version tl dr"))
+    "few paragraph points main key essence short version tl dr detail details detailed longer full fuller more "
+    "again"))
+# "Summarize it in more detail", "a longer summary": twice the lead.
+_LONGER = re.compile(r"\b(?:detail|details|detailed|longer|full|fuller|more)\b", re.IGNORECASE)
 # Lead sentences per document: three for one document (lead-3), two each when several are summarised, and no more
 # characters than a reader takes in at a glance (at least one sentence, however long).
 LEAD_ONE, LEAD_EACH = 3, 2
 LEAD_CHARS = 700
+LONGER = 2  # times as many sentences and characters, when a longer summary is asked for
 # A line of fewer words is a caption, a stray label ("clear") or a section heading, not a sentence of the lead.
 MIN_LEAD_WORDS = 4
 
@@ -63,12 +68,13 @@ class SummaryRequest:
     (`ordinal`: 1 the first, -1 the last, by name as the documents are listed), "latest"/"earliest" (by date line)
     or "named" (`name`: words of its headline, outlet or date, or of its content). `explicit`: asked with a
     word such as "summarize"; "What was the Plos Pathogens paper about?" is not, and may mean a paper the documents
-    tell of, so a name no header holds is then no request for a summary."""
+    tell of, so a name no header holds is then no request for a summary. `longer`: "in more detail"."""
 
     which: str
     ordinal: int = 0
     name: str = ""
     explicit: bool = True
+    longer: bool = False
 
 
 def asked_summary(question: str) -> SummaryRequest | None:
@@ -98,7 +104,7 @@ def asked_summary(question: str) -> SummaryRequest | None:
         rest = rest[:match.start()] + " " + rest[match.end():]
     if set(content_terms(rest)) - _REQUEST_TERMS:
         return None
-    return replace(request or SummaryRequest("all"), explicit=explicit)
+    return replace(request or SummaryRequest("all"), explicit=explicit, longer=bool(_LONGER.search(question)))
 
 
 def _names_one_document(ref: str) -> bool:
@@ -139,8 +145,19 @@ def _header_end(opening: Passage) -> int:
     return max(ends) if ends else min(len(opening.text), 200)
 
 
-def lead(chunks: Sequence[Passage], limit: int) -> list[Evidence]:
-    """The document's first `limit` sentences after its header (within `LEAD_CHARS`, at least one), in document
+def named_by_headline(text: str, openings: Sequence[Passage]) -> list[Passage]:
+    """The openings of the documents whose headline `text` quotes: what "it" means in "Summarize it in more detail"
+    after an answer that named one document by its headline."""
+    named = []
+    for opening in openings:
+        headline = header_line(opening, "headline")
+        if headline is not None and headline.text in text:
+            named.append(opening)
+    return named
+
+
+def lead(chunks: Sequence[Passage], limit: int, max_chars: int = LEAD_CHARS) -> list[Evidence]:
+    """The document's first `limit` sentences after its header (within `max_chars`, at least one), in document
     coordinates; `chunks` are the document's chunks, any order (overlapping chunks give each sentence once)."""
     sentences: list[Evidence] = []
     reached, size = -1, 0
@@ -153,23 +170,26 @@ def lead(chunks: Sequence[Passage], limit: int) -> list[Evidence]:
             reached = max(reached, found.end)
             if len(found.text.split()) < MIN_LEAD_WORDS:
                 continue
-            if sentences and (len(sentences) >= limit or size + len(found.text) > LEAD_CHARS):
+            if sentences and (len(sentences) >= limit or size + len(found.text) > max_chars):
                 return sentences
             sentences.append(found)
             size += len(found.text)
     return sentences
 
 
-def summary_lines(chosen: Sequence[Passage], chunks: Sequence[Passage]) -> tuple[str, str, list[Evidence]]:
+def summary_lines(chosen: Sequence[Passage], chunks: Sequence[Passage], longer: bool = False
+                  ) -> tuple[str, str, list[Evidence]]:
     """The answer text (with marks), its short answer (the lead sentences) and the cited lines: for each chosen
-    document (at most `MAX_LISTED`), its headline and date line, then its lead sentences."""
+    document (at most `MAX_LISTED`), its headline and date line, then its lead sentences (`LONGER` times as many
+    when `longer`)."""
     listed = list(chosen)[:MAX_LISTED]
-    limit = LEAD_ONE if len(listed) == 1 else LEAD_EACH
+    scale = LONGER if longer else 1
+    limit = (LEAD_ONE if len(listed) == 1 else LEAD_EACH) * scale
     cited: list[Evidence] = []
     rows, shorts = [], []
     for opening in listed:
         heading = _heading(opening, cited)
-        body = lead([c for c in chunks if c.doc == opening.doc], limit)
+        body = lead([c for c in chunks if c.doc == opening.doc], limit, LEAD_CHARS * scale)
         marked = []
         for sentence in body:
             cited.append(sentence)

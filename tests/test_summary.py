@@ -14,6 +14,7 @@ from assistant.summary import (
     asked_summary,
     chosen_documents,
     lead,
+    named_by_headline,
     summary_lines,
 )
 
@@ -25,6 +26,7 @@ from assistant.summary import (
     ("Give me a short summary of the last article, please", SummaryRequest("ordinal", ordinal=-1)),
     ("Can you sum up the latest article?", SummaryRequest("latest")),
     ("Summarize the articles.", SummaryRequest("all")),
+    ("Summarize it in more detail", SummaryRequest("one", longer=True)),
     ("tl;dr", SummaryRequest("all")),
     ("What is the main point of the article?", SummaryRequest("one")),
     ("Sum up the January 13 article.", SummaryRequest("named", name="January 13")),
@@ -149,3 +151,27 @@ def test_a_summary_of_the_article_about_something_its_header_does_not_name_finds
     assert any("matches it best" in note for note in answer.notes)
     missing = seed_assistant.ask("Summarize the fifth article.", mode="fast")
     assert missing.abstained and "there is no document number 5: the index holds 2 documents" in missing.notes
+
+
+def test_a_longer_summary_gives_twice_the_lead_and_it_is_the_document_the_last_answer_named() -> None:
+    text = "\n".join(["Talks set for Geneva", "Monday 13th January, 2014"] + [
+        f"Sentence number {i} of the running text goes here." for i in range(1, 9)])
+    chunks = _document("news.txt", text, "Talks set for Geneva", "2014-01-13")
+    assert len(summary_lines(chunks[:1], chunks)[2]) == 2 + 3
+    assert len(summary_lines(chunks[:1], chunks, longer=True)[2]) == 2 + 6
+    other = _document("notes.txt", NOTES)[0]
+    last_answer = "\u201cTalks set for Geneva\u201d, Monday 13th January, 2014: ..."
+    assert named_by_headline(last_answer, [other, chunks[0]]) == [chunks[0]]
+    assert named_by_headline("The talks begin next week.", [other, chunks[0]]) == []
+
+
+def test_summarize_it_after_an_answer_about_one_article_summarises_that_article(seed_assistant: Any) -> None:
+    """The rule rewrite appends the last answer's words ("Summarize it (Russia America Syria ...)"): the follow-up
+    is read as written, and "it" is the article whose headline the last answer quoted."""
+    first = seed_assistant.ask("What is the second article about?", mode="fast")
+    history = [{"role": "user", "content": "What is the second article about?"},
+               {"role": "assistant", "content": first.answer}]
+    answer = seed_assistant.ask("Summarize it in more detail", history=history, mode="fast")
+    assert {c.doc for c in answer.citations} == {"004_e31eb55d49d7f6ac.txt"}
+    assert answer.citations[0].quote == "Russia and America discuss local ceasefires in Syria"
+    assert len(answer.citations) > len(first.citations)  # twice the lead
