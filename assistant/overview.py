@@ -81,12 +81,8 @@ def overview_lines(openings: Sequence[Passage], asked: str) -> tuple[str, str, l
     for passage in listed:
         headline, date_line = header_line(passage, "headline"), date_lines[passage.doc]
         headline = headline or _first_line(passage)
-        row = f"\u201c{headline.text}\u201d [{len(cited) + 1}]" if headline else passage.doc
-        cited += [headline] if headline else []
-        if date_line is not None:
-            cited.append(date_line)
-            row += f", {date_line.text} [{len(cited)}]"
-        elif asked == "date line":
+        row = marked_heading(headline, date_line, passage.doc, cited)
+        if date_line is None and asked == "date line":
             row += ", no date given"
         rows.append(f"- {row}")
         shown = date_line if asked == "date line" else headline
@@ -101,6 +97,19 @@ def overview_lines(openings: Sequence[Passage], asked: str) -> tuple[str, str, l
         by_date = asked == "date line" and any(date_lines.values())
         intro += f"; the first {len(listed)} by {'date' if by_date else 'name'} are listed"
     return "\n".join([f"{intro}:", *rows]), short, cited
+
+
+def marked_heading(headline: Evidence | None, date_line: Evidence | None, name: str, cited: list[Evidence]) -> str:
+    """A document as a reader knows it: its headline in quotes (else its `name`) and its date line, each marked with
+    the number it gets when appended to `cited`."""
+    heading = name
+    if headline is not None:
+        cited.append(headline)
+        heading = f"\u201c{headline.text}\u201d [{len(cited)}]"
+    if date_line is not None:
+        cited.append(date_line)
+        heading += f", {date_line.text} [{len(cited)}]"
+    return heading
 
 
 def header_line(passage: Passage, role: str) -> Evidence | None:

@@ -480,8 +480,7 @@ class Assistant:
             return answer
         if request.which == "one" and len(chosen) > 1:
             base["notes"].append("the question names no one document: each is summarised")
-        docs = {o.doc for o in chosen}
-        text, short, cited = summary_lines(chosen, [c for c in self.retriever.chunks() if c.doc in docs],
+        text, short, cited = summary_lines(chosen, self.retriever.chunks({o.doc for o in chosen}),
                                            longer=request.longer)
         base["notes"].append("a summary: each document's headline, date line and opening sentences (news puts the "
                              "essentials first), in the source's own words")

@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -120,12 +120,12 @@ class HybridRetriever:
         # No sentence vectors (dim 0): header lines are read by role, not scored, and a large corpus has many.
         return [_passage(node, 0.0, None, None, {}, 0) for _, node in nodes]
 
-    def chunks(self) -> list[Passage]:
-        """Every live chunk, in document order (without sentence vectors): what an exhaustive search of the corpus
-        reads (`assistant.mentions`)."""
+    def chunks(self, docs: Collection[str] | None = None) -> list[Passage]:
+        """Every live chunk (of `docs` only, when given), in document order (without sentence vectors): what an
+        exhaustive search of the corpus reads (`assistant.mentions`), or a document's lead (`assistant.summary`)."""
         self.refresh()
         with self._lock:
-            nodes = list(self._nodes.values())
+            nodes = [node for node in self._nodes.values() if docs is None or node.metadata["doc"] in docs]
         passages = [_passage(node, 0.0, None, None, {}, 0) for node in nodes]
         return sorted(passages, key=lambda p: (p.doc, p.start))
 

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from assistant.evidence import Evidence, found_evidence, header_roles
-from assistant.overview import COLLECTION, MAX_LISTED, META_TERMS, header_line
+from assistant.overview import COLLECTION, MAX_LISTED, META_TERMS, header_line, marked_heading
 from assistant.retrieval import Passage
 from assistant.sources import BY_DATE, DOCUMENT, ORDINALS, document_at, names_document
 from assistant.text import content_terms
@@ -49,7 +49,7 @@ _SINGULAR = re.compile(rf"\b(?:the|this|that|your|my)\s+{DOCUMENT}\b|\bit\b", re
 # something the documents say ("Summarize what Kerry said about Iran"), which goes the usual way. Stemmed.
 _REQUEST_TERMS = META_TERMS | frozenset(content_terms(
     "please briefly brief short quick quickly give provide write make can could would you me us one sentences "
-    "few paragraph points main key essence short version tl dr detail details detailed longer full fuller more "
+    "few paragraph points main key essence version tl dr detail details detailed longer full fuller more "
     "again"))
 # "Summarize it in more detail", "a longer summary": twice the lead.
 _LONGER = re.compile(r"\b(?:detail|details|detailed|longer|full|fuller|more)\b", re.IGNORECASE)
@@ -188,7 +188,8 @@ def summary_lines(chosen: Sequence[Passage], chunks: Sequence[Passage], longer: 
     cited: list[Evidence] = []
     rows, shorts = [], []
     for opening in listed:
-        heading = _heading(opening, cited)
+        heading = marked_heading(header_line(opening, "headline"), header_line(opening, "date line"), opening.doc,
+                                 cited)
         body = lead([c for c in chunks if c.doc == opening.doc], limit, LEAD_CHARS * scale)
         marked = []
         for sentence in body:
@@ -203,16 +204,3 @@ def summary_lines(chosen: Sequence[Passage], chunks: Sequence[Passage], longer: 
     if len(listed) < len(chosen):
         intro += f"; the first {len(listed)} by name"
     return "\n".join([f"{intro}:", *(f"- {heading}: {body}" for heading, body in rows)]), " ".join(shorts), cited
-
-
-def _heading(opening: Passage, cited: list[Evidence]) -> str:
-    """The document's headline (else its name) and date line, marked; the lines are added to `cited`."""
-    headline, date_line = header_line(opening, "headline"), header_line(opening, "date line")
-    heading = opening.doc
-    if headline is not None:
-        cited.append(headline)
-        heading = f"\u201c{headline.text}\u201d [{len(cited)}]"
-    if date_line is not None:
-        cited.append(date_line)
-        heading += f", {date_line.text} [{len(cited)}]"
-    return heading

@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -158,16 +158,18 @@ def present_terms(text: str, asked_acronyms: frozenset[str] = frozenset()) -> se
     return present
 
 
-def lexical_overlap(question_terms: list[str], text: str, stats: TermStats) -> float:
+def lexical_overlap(question_terms: Sequence[str], text: str, stats: TermStats) -> float:
     """IDF-weighted share of the question's terms present in `text` (0..1).
 
-    A term is present however the text writes it (`present_terms`). "How much money is the UN seeking?" shared
+    A term the question writes in capitals (`QueryTerms.acronyms`) is also present where the text spells it out as
+    a name's initials (`present_terms`). "How much money is the UN seeking?" shared
     only "seek" with the sentence that says "the United Nations is seeking $6.5 billion", and abstained.
     """
     unique = set(question_terms)
     if not unique:
         return 0.0
-    present = present_terms(text, getattr(question_terms, "acronyms", frozenset()))
+    asked = question_terms.acronyms if isinstance(question_terms, QueryTerms) else frozenset()
+    present = present_terms(text, asked)
     total = sum(stats.idf(t) for t in unique)
     return sum(stats.idf(t) for t in unique if t in present) / total
 
