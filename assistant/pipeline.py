@@ -37,6 +37,7 @@ from assistant.citations import (
     check_reply,
     marks_of,
     parse_reply,
+    possessive_mismatch,
     short_answer_from,
     to_citations,
     trim_echo,
@@ -361,7 +362,7 @@ class Assistant:
             answer = self._extractive(base, evidence, query)
             # No clause scores here: embedding a long sentence's clauses costs more than the rest of a fast answer,
             # and the fast abstention model did not gain from them (docs/BENCHMARKS.md).
-            answer.signals = answer_signals(query, ranked, evidence, evidence[:1])
+            answer.signals = answer_signals(query, ranked, evidence, _cited_evidence(answer, evidence)[:1])
             answer = self._decide(answer, self.abstention.get("fast"), base, passages)
         else:
             t0 = time.perf_counter()
@@ -407,6 +408,21 @@ class Assistant:
                     # A number written with the words ("Laurent Fabius Sentence number: 2") goes with them.
                     generation.text = f"{phrase} [{retry_marks[0] if retry_marks else bare}]"
                     notes.append("the model's first reply was a bare citation mark; asked for the words")
+            owned = self._sentence_answering_for_owner(generation.text, evidence, query)
+            if owned is not None:
+                # "Ahmed Jarba" for "Who is the president of Syria?", from "The president of Syria's opposition
+                # National Coalition Ahmed Jarba": the question's words are there, but the phrase names the holder
+                # of something Syria owns, and asked again the model names the coalition. That sentence misleads
+                # this question: ask once more without it (a new prompt: one more answer's time, on this rare
+                # case), and let the answer and its signals come from that reply.
+                notes.append(f"the model named {parse_reply(generation.text)[0]!r} from a sentence where the "
+                             "question's words own something else; asked again without that sentence")
+                evidence = [e for e in evidence if e is not owned]
+                messages = _answer_messages(query, evidence)
+                generation, reasked = Generation(), False
+                for _ in self._stream_generate(messages, ANSWER_MAX_TOKENS, generation, stop_after_mark=True):
+                    pass
+                refusal = generation.refusal_probability
             timings["generate_ms"] = (time.perf_counter() - t0) * 1000
             if model is None and refusal >= self.thresholds["refusal"]:
                 answer = self._abstain(base, passages)
@@ -422,8 +438,7 @@ class Assistant:
                                         "is shown")
                 # The signals read the cited sentence that best matches the question (a header answer also cites
                 # the line the question named; otherwise there is one mark).
-                cited = sorted((e for c in answer.citations for e in evidence if (e.doc, e.start) == (c.doc, c.start)),
-                               key=lambda e: -e.score)
+                cited = _cited_evidence(answer, evidence)
                 answer.signals = answer_signals(query, ranked, evidence, cited[:1], refusal=refusal,
                                                 reasked=reasked, fallback=fallback,
                                                 tokens=generation.token_logprobs,
@@ -493,6 +508,10 @@ class Assistant:
         "where"...) found in that sentence, or the whole sentence when the question names no kind.
         """
         best = evidence[0]
+        if len(evidence) > 1 and possessive_mismatch(self._typed_answer(best, question), best.text, question):
+            # The best sentence answers for what the question's subject owns ("The president of Syria's
+            # opposition National Coalition Ahmed Jarba ..." for "Who is the president of Syria?"): the next one.
+            best = evidence[1]
         # Asked for an article's headline or date, the best sentence may be another line of that header (the one
         # the question quotes): the line asked for is the answer, and the matched line stays cited beside it.
         line = asked_header_line(best, evidence, question)
@@ -500,11 +519,16 @@ class Assistant:
             shown = short = line.text.strip()
             cited = [line, best]
         else:
-            span = typed_phrase(expected_answer_type(question), best.text, question)
-            shown, short, cited = best.text, best.text[span[0]:span[1]] if span else best.text, [best]
+            shown, short, cited = best.text, self._typed_answer(best, question), [best]
         citations = to_citations(cited)
         return Answer(answer=f"{shown} {marks_of(citations)}", short_answer=short, abstained=False,
                       citations=citations, **base)
+
+    @staticmethod
+    def _typed_answer(sentence: Evidence, question: str) -> str:
+        """The phrase of the kind the question asks for in `sentence`, or the whole sentence when it names none."""
+        span = typed_phrase(expected_answer_type(question), sentence.text, question)
+        return sentence.text[span[0]:span[1]] if span else sentence.text
 
     def _generative(self, base: dict[str, Any], reply: str, evidence: list[Evidence], question: str
                     ) -> Answer | None:
@@ -625,6 +649,15 @@ class Assistant:
             generation.text += "]"
             yield "]"
 
+    @staticmethod
+    def _sentence_answering_for_owner(reply: str, evidence: list[Evidence], question: str) -> Evidence | None:
+        """The sentence that supports the reply's phrase, when there the phrase names the holder of something the
+        question's subject owns (`possessive_mismatch`); None otherwise."""
+        checked = check_reply(reply, evidence)
+        if checked.supported and possessive_mismatch(checked.phrase, checked.supported[0].text, question):
+            return checked.supported[0]
+        return None
+
     def _ask_again(self, messages: list[dict[str, str]], banned: Sequence[str], stop_after_mark: bool = True
                    ) -> Generation:
         """The answer prompt asked once more with `banned` token texts, not streamed (the final answer follows)."""
@@ -737,6 +770,12 @@ def restates_question(answer: Answer, question: str) -> bool:
     shown = parse_reply(answer.answer)[0]
     return (not answer.abstained and any(shown == c.quote.strip().strip(" .;,") for c in answer.citations)
             and only_question_words(shown, question) and not asks_for_source(question))
+
+
+def _cited_evidence(answer: Answer, evidence: Sequence[Evidence]) -> list[Evidence]:
+    """The evidence sentences the answer cites, best-scored first."""
+    return sorted((e for c in answer.citations for e in evidence if (e.doc, e.start) == (c.doc, c.start)),
+                  key=lambda e: -e.score)
 
 
 def _answer_messages(question: str, evidence: list[Evidence]) -> list[dict[str, str]]:

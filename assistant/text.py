@@ -223,11 +223,13 @@ def typed_phrase(kind: str | None, sentence: str, question: str) -> tuple[int, i
     asked = set(words(question))
     for match in _TYPE_PATTERNS[kind].finditer(sentence):
         phrase = match.group(1)
-        if phrase.strip() and not set(words(phrase)) <= asked:
+        # "Syria's" names what "...president of Syria?" already says: its possessive is no new word.
+        if phrase.strip() and not set(words(_POSSESSIVE_S.sub("", phrase))) <= asked:
             return match.start(1), match.end(1)
     return None
 
 
+_POSSESSIVE_S = re.compile(r"['\u2019]s\b")
 _FULL_DATE_QUESTION = re.compile(r"^\s*(when\b|(what|which|on what) (date|day)\b)", re.I)
 
 

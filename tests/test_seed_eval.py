@@ -38,7 +38,6 @@ KNOWN_MISSES: dict[str, str] = {
     "q33": "answer miss: the short answer is 'extremists', not 'terrorist' (the pair passes in some runs since "
            "2026-12-02 on the answer line alone: asked what Lavrov said, it shows his whole statement)",
     "q35": "answer miss: gives 'Syrian National Coalition' without the rest of the coalition's full name",
-    "q36": "answer miss: the model answers Ahmed Jarba for Syria's president (refusal probability 0.04)",
     "conversation6.2": "answer miss: the follow-up's 'after that' resolves to the Vatican, not Kuwait (passed on "
                        "2026-12-02: the model repeated 'Vatican', and the sentence it cited, naming Kuwait City, was "
                        "shown instead; listed until it holds)",
@@ -68,7 +67,10 @@ KNOWN_MISSES: dict[str, str] = {
 # against the threshold's 0.60; it was at the threshold before). q41 (the headline asked by date) passed in every run
 # since; q52 ("Who wrote the article "<headline>"?") abstains since a whole line made only of the question's words
 # is no answer (`pipeline.restates_question`). q45 is listed again since the third session of 2026-12-02 (see its
-# cause); q61 (a summary) and q63 ("How much money is the UN seeking?", which abstained) pass since then.
+# cause); q61 (a summary) and q63 ("How much money is the UN seeking?", which abstained) pass since then. q36 ("Who
+# is the president of Syria?", answered "Ahmed Jarba" from "The president of Syria's opposition National Coalition
+# Ahmed Jarba") and q64 ("Who is Syria's president?") pass since 2026-12-02, fourth session: a name that holds what
+# the question's subject owns is asked again without that sentence (`citations.possessive_mismatch`).
 
 
 @pytest.fixture(scope="module")
