@@ -162,9 +162,11 @@ def check_reply(reply: str, evidence: Sequence[Evidence]) -> CheckedAnswer:
         else:
             dropped.append(mark)
     if not supported and phrase and not said_not_found:
-        # The model often forgets the mark: accept the phrase if it occurs in exactly the sentences it came from.
-        supported = [e for e in evidence if supports(phrase, e.text) and f" {normalise(phrase)} " in
-                     f" {normalise(e.text)} "][:1]
+        # The model often forgets the mark, or gives the wrong one: accept the phrase if it occurs in exactly the
+        # sentences it came from, a number in digits or in words ("7" for "seven independent schools").
+        written = f" {normalise(with_digits(phrase))} "
+        supported = [e for e in evidence if supports(phrase, e.text) and written in
+                     f" {normalise(with_digits(e.text))} "][:1]
     return CheckedAnswer(phrase=phrase, supported=supported, dropped_marks=dropped, said_not_found=said_not_found)
 
 
@@ -216,14 +218,18 @@ def locate_supported_words(phrase: str, text: str) -> tuple[int, int] | None:
     `supports` accepts a light paraphrase (most of the content words present), but the words it adds are the
     model's, not the source's: "Russia said there was an 'absolutely apparent need' for the participation of both
     Iran and沙特" (a stray word in Chinese, and Russia for Lavrov) is shown as the source's "absolutely apparent
-    need” for the participation of both Iran". A phrase made only of the source's words ("Paris and London" of a
-    sentence naming both) is a fair summary and is left to the caller.
+    need” for the participation of both Iran". A phrase made only of the source's words in the source's order
+    ("Paris and London" of a sentence naming both) is a fair summary and is left to the caller. The same words in
+    another order may say what the source does not ("Syria's opposition Nations" of "the Friends of Syria, a
+    grouping of nations that back the Syrian opposition", asked who backs the opposition): the stretch that holds
+    them is shown instead.
     """
-    wanted = {word_key(w) for w in words(with_digits(phrase)) if w not in STOP_WORDS}
+    ordered = [word_key(w) for w in words(with_digits(phrase)) if w not in STOP_WORDS]
+    wanted = set(ordered)
     tokens = list(re.finditer(r"\w+", text))
     keys = [word_key(t.group(0)) for t in tokens]
     present = wanted & set(keys)
-    if not present or present == wanted:
+    if not present:
         return None
     best: tuple[int, int] | None = None
     for i, key in enumerate(keys):
@@ -237,6 +243,11 @@ def locate_supported_words(phrase: str, text: str) -> tuple[int, int] | None:
                     best = (i, j)
                 break
     assert best is not None  # every key of `present` occurs in `keys`
+    if present == wanted:
+        stretch = keys[best[0]:best[1] + 1]
+        firsts = [stretch.index(key) for key in dict.fromkeys(ordered)]
+        if firsts == sorted(firsts):
+            return None
     start, end = tokens[best[0]].start(), tokens[best[1]].end()
     # An opening quotation mark just before the stretch belongs to it when the stretch holds the closing one.
     if start > 0 and text[start - 1] in _OPENING_QUOTES and any(q in text[start:end] for q in _CLOSING_QUOTES):

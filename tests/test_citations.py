@@ -107,6 +107,16 @@ def test_a_reworded_phrase_is_shown_as_the_source_writes_it() -> None:
     assert short_answer_from("Paris and London", far) == "Paris and London"
 
 
+def test_the_source_s_words_put_in_another_order_are_shown_as_the_source_orders_them() -> None:
+    """"Syria's opposition Nations" for "Who backs the Syrian opposition?": each word is the source's, but in
+    that order they name something the source does not. The stretch of the source that holds them is shown."""
+    friends = [ev("The statement came after the Sunday meeting of the Friends of Syria, a grouping of nations that "
+                  "back the Syrian opposition.")]
+    assert short_answer_from("Syria's opposition Nations", friends) == \
+        "Syria, a grouping of nations that back the Syrian opposition"
+    assert short_answer_from("grouping of nations", friends) == "grouping of nations"
+
+
 def test_words_the_source_does_not_have_are_never_shown_as_the_answer() -> None:
     """A paraphrase that `supports` accepts may still add the model's own words (a stray word in another script, a
     wrong name): the answer is then the stretch of the source holding the words it does share."""
@@ -116,8 +126,10 @@ def test_words_the_source_does_not_have_are_never_shown_as_the_answer() -> None:
     assert supports(reply, iran.text)
     shown = short_answer_from(reply, [iran])
     assert shown == "“absolutely apparent need” for the participation of both Iran" and shown in iran.text
-    # Only the source's words, in another order or with words between left out: the model's summary stays.
-    assert short_answer_from("Iran and Saudi Arabia participation", [iran]) == "Iran and Saudi Arabia participation"
+    # Only the source's words, with words between left out: the model's summary stays. In another order, the
+    # source's stretch that holds them is shown (see the next test).
+    assert short_answer_from("Iran and Saudi Arabia participation", [iran]) == \
+        "participation of both Iran and Saudi Arabia"
     # A number the source writes in words is the source's word, not an added one.
     war = ev("The talks aim to end the three-year conflict that has killed 130,000 people.")
     assert short_answer_from("3-year conflict that killed people", [war]) == "3-year conflict that killed people"
@@ -729,3 +741,13 @@ def test_a_name_that_holds_what_the_question_s_subject_owns_is_asked_again_witho
     coalition = bot.ask("Who is the president of Syria's opposition National Coalition?")
     assert coalition.short_answer == "Ahmed Jarba" and len(llm.calls) == 3  # asked about the coalition: one call
 
+
+def test_a_number_under_the_wrong_mark_is_found_where_the_source_spells_it() -> None:
+    """"7 [2]" for "How many of the schools in Newcastle are independent?": sentence 2 has no 7, sentence 1 says
+    "seven independent schools". The number is cited there, in the source's word."""
+    evidence = [ev("There are eleven LEA-funded schools and seven independent schools in Newcastle.", start=0),
+                ev("Newcastle has two universities.", start=90)]
+    checked = check_reply("7 [2]", evidence)
+    assert checked.supported == evidence[:1] and checked.dropped_marks == [2]
+    assert short_answer_from(checked.phrase, checked.supported) == "seven"
+    assert not check_reply("3 [2]", evidence).supported  # a number no sentence says stays unsupported
