@@ -429,7 +429,7 @@ def possessive_mismatch(phrase: str, sentence: str, question: str) -> bool:
     return False
 
 
-# "<head> of [the] <owner>'s": the owner is one to three words ("Syria's", "the United States'").
+# "<head> of [the] <owner>'s": the owner is one to three words ("Syria's", "the Arab League's").
 _OF_POSSESSIVE = re.compile(r"\b(\w+) of (?:the )?((?:\w+ ){0,2}\w+)['\u2019]s\b", re.IGNORECASE)
 # Words of the owned thing's name between the possessive and the answer ("opposition National Coalition"); an
 # answer further on is in another part of the sentence.
