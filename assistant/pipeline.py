@@ -414,15 +414,20 @@ class Assistant:
                 # National Coalition Ahmed Jarba": the question's words are there, but the phrase names the holder
                 # of something Syria owns, and asked again the model names the coalition. That sentence misleads
                 # this question: ask once more without it (a new prompt: one more answer's time, on this rare
-                # case), and let the answer and its signals come from that reply.
+                # case), and let the answer and its signals come from that reply. With no other sentence, no
+                # phrase stands and the sentence itself is shown (it is true as written).
                 notes.append(f"the model named {parse_reply(generation.text)[0]!r} from a sentence where the "
-                             "question's words own something else; asked again without that sentence")
-                evidence = [e for e in evidence if e is not owned]
-                messages = _answer_messages(query, evidence)
-                generation, reasked = Generation(), False
-                for _ in self._stream_generate(messages, ANSWER_MAX_TOKENS, generation, stop_after_mark=True):
-                    pass
-                refusal = generation.refusal_probability
+                             "question's words own something else" + ("; asked again without that sentence"
+                                                                       if len(evidence) > 1 else ""))
+                if len(evidence) == 1:
+                    generation.text = ""
+                else:
+                    evidence = [e for e in evidence if e is not owned]
+                    messages = _answer_messages(query, evidence)
+                    generation, reasked = Generation(), False
+                    for _ in self._stream_generate(messages, ANSWER_MAX_TOKENS, generation, stop_after_mark=True):
+                        pass
+                    refusal = generation.refusal_probability
             timings["generate_ms"] = (time.perf_counter() - t0) * 1000
             if model is None and refusal >= self.thresholds["refusal"]:
                 answer = self._abstain(base, passages)
@@ -508,7 +513,7 @@ class Assistant:
         "where"...) found in that sentence, or the whole sentence when the question names no kind.
         """
         best = evidence[0]
-        if len(evidence) > 1 and possessive_mismatch(self._typed_answer(best, question), best.text, question):
+        if len(evidence) > 1 and self._typed_answer(best, question) is None:
             # The best sentence answers for what the question's subject owns ("The president of Syria's
             # opposition National Coalition Ahmed Jarba ..." for "Who is the president of Syria?"): the next one.
             best = evidence[1]
@@ -519,16 +524,18 @@ class Assistant:
             shown = short = line.text.strip()
             cited = [line, best]
         else:
-            shown, short, cited = best.text, self._typed_answer(best, question), [best]
+            shown, short, cited = best.text, self._typed_answer(best, question) or best.text, [best]
         citations = to_citations(cited)
         return Answer(answer=f"{shown} {marks_of(citations)}", short_answer=short, abstained=False,
                       citations=citations, **base)
 
     @staticmethod
-    def _typed_answer(sentence: Evidence, question: str) -> str:
-        """The phrase of the kind the question asks for in `sentence`, or the whole sentence when it names none."""
+    def _typed_answer(sentence: Evidence, question: str) -> str | None:
+        """The phrase of the kind the question asks for in `sentence`, or the whole sentence when it names none;
+        None when that phrase names the holder of something the question's subject owns (`possessive_mismatch`)."""
         span = typed_phrase(expected_answer_type(question), sentence.text, question)
-        return sentence.text[span[0]:span[1]] if span else sentence.text
+        phrase = sentence.text[span[0]:span[1]] if span else sentence.text
+        return None if possessive_mismatch(phrase, sentence.text, question) else phrase
 
     def _generative(self, base: dict[str, Any], reply: str, evidence: list[Evidence], question: str
                     ) -> Answer | None:

@@ -751,3 +751,19 @@ def test_a_number_under_the_wrong_mark_is_found_where_the_source_spells_it() -> 
     assert checked.supported == evidence[:1] and checked.dropped_marks == [2]
     assert short_answer_from(checked.phrase, checked.supported) == "seven"
     assert not check_reply("3 [2]", evidence).supported  # a number no sentence says stays unsupported
+
+
+def test_a_name_that_holds_what_the_question_s_subject_owns_is_not_the_short_answer_of_the_only_sentence(
+        seed_assistant) -> None:  # noqa: ANN001
+    """With that sentence the only one read, nothing else can be asked: the sentence is shown whole, not the
+    name as if it answered."""
+    from dataclasses import replace
+
+    llm = _OwnerLLM(["unused"])
+    bot = Assistant(replace(seed_assistant.settings, evidence_sentences=1), embed_model=seed_assistant.embed_model,
+                    llm=llm)
+    bot.abstention = {}
+    answer = bot.ask("Who is the president of Syria?")
+    assert len(llm.calls) == 1 and not answer.abstained
+    assert answer.short_answer == answer.citations[0].quote.strip() and "Ahmed Jarba" in answer.short_answer
+    assert "own something else" in " ".join(answer.notes)
