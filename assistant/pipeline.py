@@ -512,11 +512,11 @@ class Assistant:
         Its short answer is the phrase of the kind the question asks for (a date for "when", a place for
         "where"...) found in that sentence, or the whole sentence when the question names no kind.
         """
-        best = evidence[0]
-        if len(evidence) > 1 and self._typed_answer(best, question) is None:
+        best, typed = evidence[0], self._typed_answer(evidence[0], question)
+        if typed is None and len(evidence) > 1:
             # The best sentence answers for what the question's subject owns ("The president of Syria's
             # opposition National Coalition Ahmed Jarba ..." for "Who is the president of Syria?"): the next one.
-            best = evidence[1]
+            best, typed = evidence[1], self._typed_answer(evidence[1], question)
         # Asked for an article's headline or date, the best sentence may be another line of that header (the one
         # the question quotes): the line asked for is the answer, and the matched line stays cited beside it.
         line = asked_header_line(best, evidence, question)
@@ -524,7 +524,7 @@ class Assistant:
             shown = short = line.text.strip()
             cited = [line, best]
         else:
-            shown, short, cited = best.text, self._typed_answer(best, question) or best.text, [best]
+            shown, short, cited = best.text, typed or best.text, [best]
         citations = to_citations(cited)
         return Answer(answer=f"{shown} {marks_of(citations)}", short_answer=short, abstained=False,
                       citations=citations, **base)
