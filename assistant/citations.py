@@ -79,6 +79,9 @@ def normalise(text: str) -> str:
     """Case-, accent-, punctuation- and space-insensitive form, for 'does this phrase occur here'."""
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).lower()
+    # A possessive is the same word: "UN Secretary General" occurs in "the UN Secretary General's top envoy"
+    # (removing only the apostrophe made "generals", and the echo went unnoticed).
+    text = re.sub(r"[\u2019'`]s\b", "", text)
     text = re.sub(r"[\u2018\u2019\u201c\u201d\"'`]", "", text)
     text = re.sub(r"[^\w]+", " ", text)
     return " ".join(w for w in text.split() if w not in ("a", "an", "the"))
@@ -97,6 +100,14 @@ def supports(phrase: str, sentence: str) -> bool:
         return False
     present = set(content_terms(with_digits(sentence)))
     return len(terms & present) / len(terms) >= MIN_TERM_SUPPORT
+
+
+def occurs_in(phrase: str, sentence: str) -> bool:
+    """Whether `sentence` says `phrase` word for word, each word compared by `word_key` (its stem, a number in
+    digits or in words): "struggles for credibility" occurs in "has struggled for credibility"."""
+    wanted = [word_key(w) for w in words(normalise(phrase))]
+    have = [word_key(w) for w in words(normalise(sentence))]
+    return bool(wanted) and any(have[i:i + len(wanted)] == wanted for i in range(len(have) - len(wanted) + 1))
 
 
 def snap_phrase(phrase: str, sentence: str) -> str | None:
@@ -163,10 +174,9 @@ def check_reply(reply: str, evidence: Sequence[Evidence]) -> CheckedAnswer:
             dropped.append(mark)
     if not supported and phrase and not said_not_found:
         # The model often forgets the mark, or gives the wrong one: accept the phrase if it occurs in exactly the
-        # sentences it came from, a number in digits or in words ("7" for "seven independent schools").
-        written = f" {normalise(with_digits(phrase))} "
-        supported = [e for e in evidence if supports(phrase, e.text) and written in
-                     f" {normalise(with_digits(e.text))} "][:1]
+        # sentences it came from, a number in digits or in words ("7" for "seven independent schools"), a word in
+        # another inflection ("fail to convince" for "failed to convince").
+        supported = [e for e in evidence if supports(phrase, e.text) and occurs_in(phrase, e.text)][:1]
     return CheckedAnswer(phrase=phrase, supported=supported, dropped_marks=dropped, said_not_found=said_not_found)
 
 
@@ -343,8 +353,24 @@ def short_answer_from(phrase: str, cited: Sequence[Evidence], question: str = ""
         if span:
             start, end = whole_words(evidence.text, *span)
             start, end = enclosing_date(question, evidence.text, start, end) or (start, end)
-            return evidence.text[start:end]
+            return evidence.text[start:_past_dangling_word(evidence.text, start, end)]
     return phrase
+
+
+def _past_dangling_word(text: str, start: int, end: int) -> int:
+    """Where the phrase text[start:end] ends once a clause it leaves open is closed: "failed to convince the
+    Coalition to reverse its decision not to" stops mid-clause (the model stopped there); the source's "attend
+    Geneva 2" completes it. The clause runs to the next comma, semicolon, colon or the sentence's end."""
+    last = re.search(r"(\w+)\W*$", text[start:end])
+    if not last or last.group(1).lower() not in _DANGLING_WORDS:
+        return end
+    stop = re.compile(r"[,;:]\s|[.!?]?\s*$|[.!?]\s").search(text, end)
+    return stop.start() if stop else len(text)
+
+
+# Words that cannot end a phrase: a preposition, an article, a conjunction or the "to" of an infinitive.
+_DANGLING_WORDS = frozenset({"to", "of", "for", "and", "or", "the", "a", "an", "with", "by", "from", "in", "on",
+                             "at", "not", "that", "than", "as", "into", "its", "their", "his", "her"})
 
 
 def trim_echo(phrase: str, question: str, starts_sentence: bool = False) -> str:
