@@ -4,8 +4,9 @@
 With an LLM the follow-up is rewritten by the model (prompts/rewrite_*.txt), then sanity-checked; without one
 (fast mode, or when the model's rewrite is unusable or only repeats an earlier question) a rule does it: a
 personal pronoun becomes the previous answer when that answered "who", else the previous question's first name;
-"after that" / "before that" become "after <previous answer>"; the previous turn's answer, names and subject are
-carried into the query.
+"after that" / "before that" become "after <previous answer>"; "it" or "there" after a "where" question becomes
+its answer; "And X?" or "What about X?" asks the previous question again about X; otherwise the previous turn's
+answer, names and subject are carried into the query.
 
 Example:
     >>> rewrite_by_rule("What did he say about Iran?", [("Who met Kerry in Paris?", "Lavrov")])
@@ -32,6 +33,12 @@ _REFERRING = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|it|its|ther
 _SEQUEL = re.compile(r"\b(after|before|besides|apart from|other than|except for|instead of) (that|this|it)\b(?!\s+\w)",
                      re.IGNORECASE)
 _WH = re.compile(r"^(who|whom|whose|what|which|when|where|why|how( many| much)?)\b", re.IGNORECASE)
+_WH_WORD = re.compile(r"\b(who|whom|whose|what|which|when|where|why|how)\b", re.IGNORECASE)
+# "And Lavrov?", "What about Iran?": the previous question asked again about another name.
+_ELLIPTICAL = re.compile(r"^\s*(?:and\s+)?(?:what about|how about|and)\s+(?P<topic>[^?]+?)\s*\??\s*$", re.IGNORECASE)
+# "it" and "there" stand for the previous answer when that answered where: "Where is it?" after "Which city would
+# the ceasefire begin with?" (Aleppo) asks where Aleppo is.
+_PLACE_PRONOUN = re.compile(r"\b(it|there)\b", re.IGNORECASE)
 
 
 def turns_from_messages(messages: Sequence[dict[str, Any]] | None) -> list[Turn]:
@@ -85,11 +92,16 @@ def rewrite_by_rule(question: str, history: Sequence[Turn]) -> str:
     if not is_follow_up(question, history):
         return question
     previous_question, previous_answer = history[-1]
+    elliptical = _asked_again_about(question, previous_question)
+    if elliptical:
+        return elliptical
     # "after that" / "before that" point at the previous answer ("And where will he go after that?" asked after
     # "Where will Kerry head on Tuesday?" -> Vatican): the answer takes the demonstrative's place.
     if _is_phrase(previous_answer):
         question = _SEQUEL.sub(lambda m: f"{m.group(1)} {previous_answer}", question, count=1)
     # "he" is the previous answer when that answered "who"; after "Where will Kerry head?" (Vatican) it is Kerry.
+    if _is_name(previous_answer) and _asks_place(previous_question) and _PLACE_PRONOUN.search(question):
+        return _PLACE_PRONOUN.sub(lambda m: _in_place(question, m, previous_answer), question, count=1)
     person = previous_answer if _is_name(previous_answer) and expected_answer_type(previous_question) == "name" \
         else next(iter(_entities(previous_question)), "")
     if person:
@@ -100,6 +112,63 @@ def rewrite_by_rule(question: str, history: Sequence[Turn]) -> str:
                 # The pronoun stood for the answer: the question is standalone now. Otherwise carry the answer.
                 return rewritten if person == previous_answer else _with_context(rewritten, history[-1])
     return _with_context(question, history[-1])
+
+
+def _in_place(question: str, pronoun: re.Match[str], place: str) -> str:
+    """What stands for "it" or "there": the place, with "in" for a "there" that has no preposition of its own
+    ("killed there" -> "killed in Aleppo", "from there" -> "from Aleppo")."""
+    if pronoun.group(1).lower() == "it" or re.search(r"\b(?:from|to|in|at|near|over|around|out of)\s+$",
+                                                    question[:pronoun.start()], re.IGNORECASE):
+        return place
+    return f"in {place}"
+
+
+def _asks_place(question: str) -> bool:
+    """Whether the question asks for a place ("Where ...?", "Which city ...?")."""
+    return expected_answer_type(question) == "place" or bool(_WHICH_PLACE.match(question))
+
+
+_WHICH_PLACE = re.compile(r"^\s*(?:in |at |from )?(?:which|what) (?:city|country|town|place|region|state|village)\b",
+                          re.IGNORECASE)
+
+
+def _asked_again_about(question: str, previous_question: str) -> str | None:
+    """The previous question with its first name replaced by the one an elliptical follow-up names ("And
+    Lavrov?" after "What did Kerry say about Aleppo?" -> "What did Lavrov say about Aleppo?"); None for any other
+    follow-up, or when the previous question names no one."""
+    topic = _elliptical_topic(question)
+    if topic is None:
+        return None
+    named = [e for e in _entities(previous_question) if e.lower() not in topic.lower()]
+    if not named or not _is_name(topic):
+        return None
+    return re.sub(rf"\b{re.escape(named[0])}\b", topic, previous_question, count=1)
+
+
+def _elliptical_topic(question: str) -> str | None:
+    """What an elliptical follow-up asks about ("Lavrov" of "And Lavrov?"); None for a question of its own
+    ("And where will he go after that?")."""
+    match = _ELLIPTICAL.match(question)
+    if not match or _WH_WORD.search(match.group("topic")):
+        return None
+    return match.group("topic").strip()
+
+
+def _usable_rewrite(text: str, question: str, history: Sequence[Turn]) -> bool:
+    """Whether the model's rewrite is one standalone question that asks what the follow-up asks.
+
+    Not an answer (bounded length, no refusal, no citation marks); not the previous question copied back ("Where
+    will Kerry head after Paris?" for "And where will he go after that?": that asks the answered question again);
+    not elliptical still ("And Sergei Lavrov?" for "And Lavrov?"); and asking with the follow-up's own question
+    word ("What city is Aleppo?" for "Where is it?" asks something else).
+    """
+    asked_before = {tuple(words(q)) for q, _ in history}
+    if not (3 <= len(text.split()) <= 3 * len(question.split()) + 15) or MARK_RE.search(text) \
+            or "not found" in text.lower() or tuple(words(text)) in asked_before or _elliptical_topic(text):
+        return False
+    wanted = None if _elliptical_topic(question) else _WH_WORD.search(question)
+    given = _WH_WORD.search(text)
+    return wanted is None or (given is not None and given.group(1).lower() == wanted.group(1).lower())
 
 
 def _with_context(question: str, turn: Turn) -> str:
@@ -123,11 +192,6 @@ def rewrite(question: str, history: Sequence[Turn], generate: Callable[[list[dic
 
         candidate = generate(rewrite_messages(question, list(history)[-3:])).strip().strip('"').splitlines()
         text = candidate[0].strip() if candidate else ""
-        # A usable rewrite is one question, not an answer: bounded length, no refusal, no citation marks.
-        # Nor the previous question copied back ("Where will Kerry head after Paris?" for "And where will he
-        # go after that?"): that asks the answered question again.
-        asked_before = {tuple(words(q)) for q, _ in history}
-        if 3 <= len(text.split()) <= 3 * len(question.split()) + 15 and not MARK_RE.search(text) \
-                and "not found" not in text.lower() and tuple(words(text)) not in asked_before:
+        if _usable_rewrite(text, question, history):
             return text
     return rewrite_by_rule(question, history)

@@ -223,6 +223,8 @@ def typed_phrase(kind: str | None, sentence: str, question: str) -> tuple[int, i
     asked = set(words(question))
     for match in _TYPE_PATTERNS[kind].finditer(sentence):
         phrase = match.group(1)
+        if kind == "name" and _PLACE_OR_TIME_BEFORE.search(sentence[:match.start(1)]):
+            continue  # "After Paris, Kerry will head to ...": a place or a time, not who
         # "Syria's" names what "...president of Syria?" already says: its possessive is no new word.
         if phrase.strip() and not set(words(_POSSESSIVE_S.sub("", phrase))) <= asked:
             return match.start(1), match.end(1)
@@ -230,6 +232,12 @@ def typed_phrase(kind: str | None, sentence: str, question: str) -> tuple[int, i
 
 
 _POSSESSIVE_S = re.compile(r"['\u2019]s\b")
+# Capitalised words after a preposition of place or time name where or when ("After Paris, Kerry will head to
+# ...", "the talks in Paris", "During World War II"), not who. Prepositions that also come before a person ("to",
+# "from", "with", "by") are not among them.
+_PLACE_OR_TIME_BEFORE = re.compile(r"(?:^\W*|\b)(?:[Aa]fter|[Bb]efore|[Ii]n|[Aa]t|[Dd]uring|[Ss]ince|[Uu]ntil|[Nn]ear|"
+                                   r"[Aa]cross|[Tt]hroughout|[Ww]ithin|[Ii]nto|[Oo]utside|[Ii]nside|"
+                                   r"[Aa]mid)\s+(?:the\s+)?$")
 _FULL_DATE_QUESTION = re.compile(r"^\s*(when\b|(what|which|on what) (date|day)\b)", re.I)
 
 

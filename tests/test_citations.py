@@ -246,6 +246,37 @@ def test_a_model_rewrite_that_repeats_the_last_question_is_not_used() -> None:
     assert fresh == "Where will Kerry go after the Vatican?"
 
 
+def test_an_elliptical_follow_up_asks_the_previous_question_about_the_new_name() -> None:
+    """"And Lavrov?" after "What did Kerry say about Aleppo?": the model once rewrote it "And Sergei Lavrov?",
+    which retrieves Lavrov's title, not his words. An elliptical rewrite is not used; the rule puts the new name in
+    the previous question's first name's place."""
+    kerry = [("What did Kerry say about Aleppo?", "Kerry said a ceasefire could begin with Aleppo.")]
+    assert rewrite_by_rule("And Lavrov?", kerry) == "What did Lavrov say about Aleppo?"
+    assert rewrite_by_rule("What about Lavrov?", kerry) == "What did Lavrov say about Aleppo?"
+    assert rewrite("And Lavrov?", kerry, lambda _: "And Sergei Lavrov?") == "What did Lavrov say about Aleppo?"
+    assert rewrite("And Lavrov?", kerry, lambda _: "What did Sergei Lavrov say about Aleppo?") == \
+        "What did Sergei Lavrov say about Aleppo?"
+    # Not elliptical: a question of its own keeps the other rules.
+    assert rewrite_by_rule("And where will he go after that?", [("Where will Kerry head on Tuesday after Paris?",
+                                                                 "Vatican")]).startswith("And where will Kerry go")
+
+
+def test_it_or_there_after_a_where_question_is_the_place_that_answered() -> None:
+    """"Where is it?" after "Which city would the ceasefire begin with?" (Aleppo): the model rewrote it "What city
+    is Aleppo?", which asks something else. A rewrite that changes the question word is not used; the rule puts the
+    answer in the pronoun's place ("there" with its preposition)."""
+    city = [("Which city would the ceasefire begin with?", "Aleppo")]
+    assert rewrite_by_rule("Where is it?", city) == "Where is Aleppo?"
+    assert rewrite_by_rule("How many people have been killed there?", city) == \
+        "How many people have been killed in Aleppo?"
+    assert rewrite_by_rule("Who will travel from there?", city) == "Who will travel from Aleppo?"
+    assert rewrite("Where is it?", city, lambda _: "What city is Aleppo?") == "Where is Aleppo?"
+    assert rewrite("Where is it?", city, lambda _: "Where is Aleppo located?") == "Where is Aleppo located?"
+    # After a question that asked who or what, "it" is not the answer.
+    assert rewrite_by_rule("When does it start?", [("What did Kerry and Lavrov call for?", "ceasefire")]) != \
+        "When does ceasefire start?"
+
+
 def test_turns_from_chat_messages_strip_marks() -> None:
     messages = [{"role": "user", "content": "Who met Kerry?"}, {"role": "assistant", "content": "Lavrov [1]"},
                 {"role": "user", "content": "What did he say?"}]
@@ -300,6 +331,18 @@ def test_expected_answer_type_finds_the_phrase_that_answers() -> None:
         span = typed_phrase(expected_answer_type(question), text, question)
         assert span and text[span[0]:span[1]] == phrase, question
     assert expected_answer_type("What did he say about Iran?") is None
+
+
+def test_who_is_not_answered_with_the_place_a_sentence_opens_with() -> None:
+    """Fast mode answered "Who will meet top officials at the Vatican?" with "Paris", the first capitalised word
+    of "After Paris, Kerry will head to the Vatican ...": after an opening preposition it names a place or a
+    time. A name that opens the sentence's subject after "The" still counts ("The Guardian said ...")."""
+    question = "Who will meet top officials at the Vatican?"
+    for sentence, name in (("After Paris, Kerry will head to the Vatican Tuesday to meet top officials.", "Kerry"),
+                           ("During the talks in Paris, Lavrov met Kerry.", "Lavrov"),
+                           ("The Guardian said the coalition is nearing collapse.", "Guardian")):
+        span = typed_phrase("name", sentence, question)
+        assert span and sentence[span[0]:span[1]] == name, sentence
 
 
 def test_refusal_probability_comes_from_the_first_token() -> None:
