@@ -416,6 +416,24 @@ def trim_echo(phrase: str, question: str, starts_sentence: bool = False) -> str:
     return phrase[tokens[lo].start():tokens[hi - 1].end()].strip()
 
 
+def without_asked_name(phrase: str, question: str) -> str:
+    """For "Who is <name>?", the phrase without that name at either end ("French Foreign Minister" for "French
+    Foreign Minister Laurent Fabius"): the reader knows the name and asked what the person is. `trim_echo` keeps a
+    question's capitalised words, since elsewhere they are part of the answer's own name ("Fort Niagara")."""
+    asked = _WHO_IS.match(question)
+    if not asked:
+        return phrase
+    name = re.escape(asked.group("name").strip())
+    for pattern in (rf"^\s*{name}(?:['\u2019]s)?[\s,:;-]+(?=\w)", rf"(?<=\w)[\s,(-]+{name}[\s).]*$"):
+        rest = re.sub(pattern, "", phrase, count=1, flags=re.IGNORECASE)
+        if rest != phrase and words(rest):
+            return rest.strip()
+    return phrase
+
+
+_WHO_IS = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+(?P<name>[^?]+?)\s*\?*\s*$", re.IGNORECASE)
+
+
 # The last word of a count or measure: digits ("61", "1,388", "3.6%"), an ordinal ("10th") or a number word.
 _NUMBER_END = re.compile(r"(\d(st|nd|rd|th)?|^(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                          r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen))$", re.IGNORECASE)

@@ -41,6 +41,7 @@ from assistant.citations import (
     short_answer_from,
     to_citations,
     trim_echo,
+    without_asked_name,
 )
 from assistant.config import Settings, load_settings
 from assistant.conversation import Turn, rewrite, strip_marks, turns_from_messages
@@ -552,7 +553,7 @@ class Assistant:
         marks = marks_of(citations)
         located = short_answer_from(checked.phrase, checked.supported, question)
         starts_sentence = any(e.text.startswith(located) for e in checked.supported)
-        short = trim_echo(located, question, starts_sentence=starts_sentence)
+        short = without_asked_name(trim_echo(located, question, starts_sentence=starts_sentence), question)
         if (only_question_words(located, question) and not OFFERS_CHOICE.search(question)
                 and names_as_asked(located, question)):
             # "Kerry said" for "What did Kerry say?", still after being asked again: the model found the sentence

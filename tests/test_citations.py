@@ -15,6 +15,7 @@ from assistant.citations import (
     supports,
     to_citations,
     trim_echo,
+    without_asked_name,
 )
 from assistant.config import load_settings
 from assistant.conversation import is_follow_up, rewrite, rewrite_by_rule, turns_from_messages
@@ -320,6 +321,18 @@ def test_trim_echo_keeps_names_that_repeat_a_question_word():
     # A capital that only marks the start of the source sentence is not a name.
     assert trim_echo("Bills go through two stages", "How do bills go?", starts_sentence=True) == "through two stages"
     assert trim_echo("Bills go through two stages", "How do bills go?") == "Bills go through two stages"
+
+
+def test_who_is_a_name_is_answered_without_the_name() -> None:
+    """"Who is Laurent Fabius?" was answered "French Foreign Minister Laurent Fabius": the reader knows the name.
+    A phrase that is only the name stays (the answer then shows the cited sentence), and other who-questions keep
+    the names they are answered with."""
+    assert without_asked_name("French Foreign Minister Laurent Fabius", "Who is Laurent Fabius?") == \
+        "French Foreign Minister"
+    assert without_asked_name("Ban Ki-moon, the UN Secretary General", "Who is the UN Secretary General?") == \
+        "Ban Ki-moon"
+    assert without_asked_name("Laurent Fabius", "Who is Laurent Fabius?") == "Laurent Fabius"
+    assert without_asked_name("Lakhdar Brahimi", "Who was the envoy at the talks?") == "Lakhdar Brahimi"
 
 
 def test_expected_answer_type_finds_the_phrase_that_answers() -> None:
