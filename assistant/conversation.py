@@ -37,7 +37,8 @@ _WH_WORD = re.compile(r"\b(who|whom|whose|what|which|when|where|why|how)\b", re.
 # "And Lavrov?", "What about Iran?": the previous question asked again about another name.
 _ELLIPTICAL = re.compile(r"^\s*(?:and\s+)?(?:what about|how about|and)\s+(?P<topic>[^?]+?)\s*\??\s*$", re.IGNORECASE)
 # "it" and "there" stand for the previous answer when that answered where: "Where is it?" after "Which city would
-# the ceasefire begin with?" (Aleppo) asks where Aleppo is.
+# the ceasefire begin with?" (Aleppo) asks where Aleppo is. "it" only in a question that asks for a place too:
+# "When does it start?" after "Where will the conference be held?" asks about the conference.
 _PLACE_PRONOUN = re.compile(r"\b(it|there)\b", re.IGNORECASE)
 
 
@@ -100,7 +101,9 @@ def rewrite_by_rule(question: str, history: Sequence[Turn]) -> str:
     if _is_phrase(previous_answer):
         question = _SEQUEL.sub(lambda m: f"{m.group(1)} {previous_answer}", question, count=1)
     # "he" is the previous answer when that answered "who"; after "Where will Kerry head?" (Vatican) it is Kerry.
-    if _is_name(previous_answer) and _asks_place(previous_question) and _PLACE_PRONOUN.search(question):
+    pronoun = _PLACE_PRONOUN.search(question)
+    if pronoun and _is_name(previous_answer) and _asks_place(previous_question) \
+            and (pronoun.group(1).lower() == "there" or _asks_place(question)):
         return _PLACE_PRONOUN.sub(lambda m: _in_place(question, m, previous_answer), question, count=1)
     person = previous_answer if _is_name(previous_answer) and expected_answer_type(previous_question) == "name" \
         else next(iter(_entities(previous_question)), "")

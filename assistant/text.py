@@ -235,9 +235,8 @@ _POSSESSIVE_S = re.compile(r"['\u2019]s\b")
 # Capitalised words after a preposition of place or time name where or when ("After Paris, Kerry will head to
 # ...", "the talks in Paris", "During World War II"), not who. Prepositions that also come before a person ("to",
 # "from", "with", "by") are not among them.
-_PLACE_OR_TIME_BEFORE = re.compile(r"(?:^\W*|\b)(?:[Aa]fter|[Bb]efore|[Ii]n|[Aa]t|[Dd]uring|[Ss]ince|[Uu]ntil|[Nn]ear|"
-                                   r"[Aa]cross|[Tt]hroughout|[Ww]ithin|[Ii]nto|[Oo]utside|[Ii]nside|"
-                                   r"[Aa]mid)\s+(?:the\s+)?$")
+_PLACE_OR_TIME_BEFORE = re.compile(r"\b(?:after|before|in|at|during|since|until|near|across|throughout|within|into|"
+                                   r"outside|inside|amid)\s+(?:the\s+)?$", re.IGNORECASE)
 _FULL_DATE_QUESTION = re.compile(r"^\s*(when\b|(what|which|on what) (date|day)\b)", re.I)
 
 

@@ -273,6 +273,9 @@ def test_it_or_there_after_a_where_question_is_the_place_that_answered() -> None
     assert rewrite_by_rule("Who will travel from there?", city) == "Who will travel from Aleppo?"
     assert rewrite("Where is it?", city, lambda _: "What city is Aleppo?") == "Where is Aleppo?"
     assert rewrite("Where is it?", city, lambda _: "Where is Aleppo located?") == "Where is Aleppo located?"
+    # "it" in a question that asks something else is the thing asked about before, not the place.
+    assert not rewrite_by_rule("When does it start?", [("Where will the conference be held?", "Montreux")]).startswith(
+        "When does Montreux")
     # After a question that asked who or what, "it" is not the answer.
     assert rewrite_by_rule("When does it start?", [("What did Kerry and Lavrov call for?", "ceasefire")]) != \
         "When does ceasefire start?"
