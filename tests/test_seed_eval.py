@@ -41,6 +41,11 @@ KNOWN_MISSES: dict[str, str] = {
     "conversation6.2": "answer miss: the follow-up's 'after that' resolves to the Vatican, not Kuwait (passed on "
                        "2026-12-02: the model repeated 'Vatican', and the sentence it cited, naming Kuwait City, was "
                        "shown instead; listed until it holds)",
+    "conversation9.2": "answer miss: 'Where is it?' is rewritten 'Where is Aleppo?' (2026-12-02, fifth session; "
+                       "before, 'What city is Aleppo?'), and the model answers 'Syria' cited to a headline, not "
+                       "'in the north of Syria' from the sentence naming Aleppo",
+    "conversation10.2": "wrong abstention: rewritten 'In which country is Montreux?', the model marks a sentence "
+                        "without Switzerland and the answer abstains (confidence 0.23)",
     # unanswerable questions answered: the abstention model's confidence stays over its threshold
     "q46": "wrong abstention: names Kerry instead of refusing (the officials are not named)",
     "q47": "wrong abstention: quotes the sentence instead of refusing (the states are not named)",
