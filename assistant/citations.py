@@ -364,10 +364,11 @@ def _past_dangling_word(text: str, start: int, end: int) -> int:
     last = re.search(r"(\w+)\W*$", text[start:end])
     if not last or last.group(1).lower() not in _DANGLING_WORDS:
         return end
-    stop = re.compile(r"[,;:]\s|[.!?]?\s*$|[.!?]\s").search(text, end)
+    stop = _CLAUSE_END.search(text, end)
     return stop.start() if stop else len(text)
 
 
+_CLAUSE_END = re.compile(r"[,;:]\s|[.!?]?\s*$|[.!?]\s")
 # Words that cannot end a phrase: a preposition, an article, a conjunction or the "to" of an infinitive.
 _DANGLING_WORDS = frozenset({"to", "of", "for", "and", "or", "the", "a", "an", "with", "by", "from", "in", "on",
                              "at", "not", "that", "than", "as", "into", "its", "their", "his", "her"})

@@ -100,11 +100,12 @@ def rewrite_by_rule(question: str, history: Sequence[Turn]) -> str:
     # "Where will Kerry head on Tuesday?" -> Vatican): the answer takes the demonstrative's place.
     if _is_phrase(previous_answer):
         question = _SEQUEL.sub(lambda m: f"{m.group(1)} {previous_answer}", question, count=1)
-    # "he" is the previous answer when that answered "who"; after "Where will Kerry head?" (Vatican) it is Kerry.
+    # "there" (or "it" asked where) after a where-question is the place that answered it.
     pronoun = _PLACE_PRONOUN.search(question)
     if pronoun and _is_name(previous_answer) and _asks_place(previous_question) \
             and (pronoun.group(1).lower() == "there" or _asks_place(question)):
-        return _PLACE_PRONOUN.sub(lambda m: _in_place(question, m, previous_answer), question, count=1)
+        return question[:pronoun.start()] + _in_place(question, pronoun, previous_answer) + question[pronoun.end():]
+    # "he" is the previous answer when that answered "who"; after "Where will Kerry head?" (Vatican) it is Kerry.
     person = previous_answer if _is_name(previous_answer) and expected_answer_type(previous_question) == "name" \
         else next(iter(_entities(previous_question)), "")
     if person:
