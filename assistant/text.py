@@ -180,7 +180,10 @@ def lexical_overlap(question_terms: Sequence[str], text: str, stats: TermStats) 
 # separates "talks due to begin in Montreux" from "the conference is set to convene" when both match the words.
 _MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|December|"
            "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec")
-_CAPITALISED = r"[A-Z][\w'’-]*(?:\s+(?:of\s+|de\s+|the\s+)?[A-Z][\w'’-]*)*"
+# A capitalised word, or initials with their periods ("U.S.", the "L." of "Hugh L. Dryden"): without them a name
+# stopped at its first period ("U", "Hugh L").
+_CAPITALISED_WORD = r"(?:[A-Z]\.(?:[A-Z]\.)*|[A-Z][\w'’-]*)"
+_CAPITALISED = rf"{_CAPITALISED_WORD}(?:\s+(?:of\s+|de\s+|the\s+)?{_CAPITALISED_WORD})*"
 _NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
                  r"hundred|thousand|million|billion|dozen|half")
 # Each pattern's group 1 is the phrase that would answer (what `typed_phrase` returns).

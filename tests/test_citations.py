@@ -361,6 +361,18 @@ def test_who_is_not_answered_with_the_place_a_sentence_opens_with() -> None:
         assert span and sentence[span[0]:span[1]] == name, sentence
 
 
+def test_a_name_keeps_its_initials() -> None:
+    """Fast mode answered "Who was NASA's first administrator?" with "Hugh L" and a who-question about the United
+    States with "U": a capitalised phrase stopped at its first period."""
+    cases = (("The agency was first led by Hugh L. Dryden and Keith Glennan.", "Who led the agency?", "Hugh L. Dryden"),
+             ("The ceasefire was proposed by the U.S. and Russia.", "Who proposed the ceasefire?", "U.S."),
+             ("The talks will be held in Washington D.C. next week.", "Where will the talks be held?",
+              "Washington D.C."))
+    for sentence, question, phrase in cases:
+        span = typed_phrase(expected_answer_type(question), sentence, question)
+        assert span and sentence[span[0]:span[1]] == phrase, sentence
+
+
 def test_refusal_probability_comes_from_the_first_token() -> None:
     generation = Generation()
     generation.observe({"choices": [{"logprobs": {"content": [{"token": "NOT", "logprob": -0.105, "top_logprobs": [
