@@ -23,9 +23,11 @@ from dataclasses import dataclass
 from assistant.evidence import Evidence
 from assistant.text import (
     STOP_WORDS,
+    asked_speaker,
     content_terms,
     enclosing_date,
     expected_answer_type,
+    named_speakers,
     with_digits,
     word_key,
     words,
@@ -480,6 +482,44 @@ _OF_POSSESSIVE = re.compile(r"\b(\w+) of (?:the )?((?:\w+ ){0,2}\w+)['\u2019]s\b
 # answer further on is in another part of the sentence.
 _MAX_OWNED_WORDS = 6
 _NAME_JOINERS = frozenset({"of", "the", "and", "for"})  # "National Coalition for Syrian Revolutionary and ..."
+
+
+def speaker_mismatch(sentence: str, question: str) -> bool:
+    """Whether `sentence` reports the words of someone other than the person the question asks about.
+
+    "What about Lavrov?" after "What did Kerry say about a ceasefire?" becomes "What did Lavrov say about a
+    ceasefire?", and the model answered with '"... a ceasefire," said Kerry in a joint press conference with
+    Lavrov': the question's words and its name are all there, but the words are Kerry's. Flagged only when every
+    speaker the sentence names is a name that shares no word with the one asked about; a pronoun ("he said") or a
+    bare title ("the Foreign Minister said") may be that person, so a sentence naming one is never flagged.
+    """
+    asked = asked_speaker(question)
+    speakers = named_speakers(sentence)
+    if asked is None or not speakers:
+        return False
+    asked_keys = _name_keys(asked)
+    keys = [_name_keys(speaker) for speaker in speakers]
+    if not asked_keys or any(not k or words(speaker)[-1] in _TITLE_WORDS for k, speaker in zip(keys, speakers,
+                                                                                                strict=True)):
+        return False
+    return not any(_same_word(a, b) for k in keys for a in k for b in asked_keys)
+
+
+def _name_keys(name: str) -> set[str]:
+    return {word_key(w) for w in words(name) if w not in STOP_WORDS}
+
+
+def _same_word(a: str, b: str) -> bool:
+    """Equal, or one a prefix of the other of at least four letters: a question may misspell a name ("What does
+    Mullet think ...?" of a sentence about Mullett: the one SQuAD-even question this check would otherwise miss)."""
+    short, long = sorted((a, b), key=len)
+    return short == long or (len(short) >= 4 and long.startswith(short))
+
+
+# A speaker named by office alone ("Iran's Foreign Minister said") may be the person asked about.
+_TITLE_WORDS = frozenset({"minister", "secretary", "president", "spokesman", "spokeswoman", "spokesperson",
+                          "official", "officials", "envoy", "ambassador", "chairman", "director", "leader", "head",
+                          "chief", "general", "ministry", "department", "office", "government", "premier"})
 
 
 def to_citations(cited: Sequence[Evidence]) -> list[Citation]:

@@ -39,6 +39,7 @@ from assistant.citations import (
     parse_reply,
     possessive_mismatch,
     short_answer_from,
+    speaker_mismatch,
     to_citations,
     trim_echo,
     without_asked_name,
@@ -353,11 +354,17 @@ class Assistant:
             query = searched
         timings.update(step_timings)
         passages = ranked.passages[: top_k or self.settings.top_k]
-        evidence = prompt_evidence(ranked.sentences, self.settings.evidence_sentences)
+        # Asked what someone said, a sentence reporting someone else's words cannot answer, however many of the
+        # question's words it shares (Kerry's quote "... said Kerry in a joint press conference with Lavrov" for
+        # "What did Lavrov say about a ceasefire?"): the sentences after it take its place.
+        candidates = [s for s in ranked.sentences if not speaker_mismatch(s.text, query)]
+        evidence = prompt_evidence(candidates, self.settings.evidence_sentences)
 
         if not evidence or ranked.best_score < self.thresholds.get(mode, 0.0):
             if not evidence and not self.retriever.refresh().docs:
                 notes.append("the index holds no documents: put files in the corpus folder and run `assistant index`")
+            elif not candidates:
+                notes.append("every sentence found reports someone else's words than those asked for")
             answer = self._abstain(base, passages)
         elif mode == "fast":
             answer = self._extractive(base, evidence, query)

@@ -260,6 +260,39 @@ def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
     return typed_phrase(kind, sentence, question) is not None
 
 
+# Verbs that report what someone said, in the forms a question ("What did Lavrov say?") and a news sentence
+# ("Lavrov said", "said Kerry", "Kerry pointed out") use. Forms that are more often nouns ("states", "notes",
+# "claims") are left out.
+_SPEECH_VERB = (r"(?:say|says|said|tell|tells|told|stress(?:es|ed)?|add(?:s|ed)?|announc(?:e|es|ed)|claimed|"
+                r"argu(?:e|es|ed)|warn(?:s|ed)?|stated|noted|insist(?:s|ed)?|urg(?:e|es|ed)|explain(?:s|ed)?|"
+                r"declar(?:e|es|ed)|emphasi[sz](?:e|es|ed)|point(?:s|ed)? out|think|thinks|believ(?:e|es|ed)|"
+                r"suggest(?:s|ed)?|(?:call(?:s|ed)?|ask(?:s|ed)?) for)")
+# "What did <Name> say ...?", "What has <Name> told ...?": the name is capitalised, so "the Russian minister"
+# (a description a sentence may write as a name) is never taken for one.
+_ASKED_SPEAKER = re.compile(rf"^\s*(?i:what|how|why)\b[^?]*?\b(?i:did|does|do|has|have|had|will|would)\s+"
+                            rf"({_CAPITALISED})\s+(?i:{_SPEECH_VERB})\b")
+# A named speaker before the verb ("Kerry and Lavrov said", "Lavrov also stressed"), or after it in an
+# attribution that follows a quotation or a comma ('"...," said Kerry'; "Lavrov said Syria ..." names who
+# spoke first).
+_SPEAKER_BEFORE = re.compile(rf"({_CAPITALISED}(?:\s+and\s+{_CAPITALISED})?)\s+(?:(?:has|have|had|also|then|"
+                             rf"later)\s+)*{_SPEECH_VERB}\b")
+_SPEAKER_AFTER = re.compile(rf"[,\u201d\"]\s*(?:said|says|added|stressed|noted|insisted|explained|declared|"
+                            rf"continued|wrote)\s+({_CAPITALISED})")
+
+
+def asked_speaker(question: str) -> str | None:
+    """The person a question asks the words of ("Lavrov" in "What did Lavrov say about Aleppo?"), or None."""
+    match = _ASKED_SPEAKER.search(question)
+    return match.group(1) if match else None
+
+
+def named_speakers(sentence: str) -> list[str]:
+    """The capitalised phrases `sentence` reports as speaking ("Kerry" in '"...," said Kerry in a press conference
+    with Lavrov'; "He and Lavrov"); empty when it names none ("he said", "the minister stressed")."""
+    found = [m.group(1) for m in _SPEAKER_BEFORE.finditer(sentence)]
+    return found + [m.group(1) for m in _SPEAKER_AFTER.finditer(sentence)]
+
+
 _OPENING_QUOTES = "\u201c\""
 _CLOSING_QUOTES = "\u201d\""
 

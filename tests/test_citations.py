@@ -12,6 +12,7 @@ from assistant.citations import (
     possessive_mismatch,
     short_answer_from,
     snap_phrase,
+    speaker_mismatch,
     supports,
     to_citations,
     trim_echo,
@@ -843,6 +844,52 @@ def test_a_name_that_holds_what_the_question_s_subject_owns_is_asked_again_witho
     assert "Syria\u2019s President Bashar Al-Assad" in fast.citations[0].quote and "Jarba" not in fast.short_answer
     coalition = bot.ask("Who is the president of Syria's opposition National Coalition?")
     assert coalition.short_answer == "Ahmed Jarba" and len(llm.calls) == 3  # asked about the coalition: one call
+
+
+def test_a_sentence_that_reports_someone_else_s_words_does_not_say_what_the_person_asked_about_said() -> None:
+    """"What about Lavrov?" after "What did Kerry say about a ceasefire?" asks what Lavrov said; the model quoted
+    Kerry from a sentence that names Lavrov too."""
+    kerry = ("\u201cWe talked today about the possibility of trying to encourage a ceasefire,\u201d said Kerry in a "
+             "joint press conference with Lavrov in Paris.")
+    question = "What did Lavrov say about a ceasefire?"
+    assert speaker_mismatch(kerry, question)
+    assert not speaker_mismatch(kerry, "What did John Kerry say about a ceasefire?")
+    assert not speaker_mismatch("Kerry and Lavrov called for the ceasefire to start.", question)  # both spoke
+    assert not speaker_mismatch("He said a ceasefire must come first.", question)  # "he" may be Lavrov
+    assert not speaker_mismatch("Russia's Foreign Minister said a ceasefire must come first.", question)  # a title
+    assert not speaker_mismatch(kerry, "What did the Russian minister say?")  # no name asked
+    assert not speaker_mismatch(kerry, "Who spoke about a ceasefire?")
+    assert not speaker_mismatch("However, Mullett suggests that Luther would select the dramatic form.",
+                                "What manner of words does Mullet think Luther would choose?")  # misspelt
+
+
+class _SpeakerLLM(_TwoReplyLLM):
+    """Quotes Kerry whenever one of his quotations is in the prompt (the mistake a small model makes), else
+    Lavrov."""
+
+    def reply(self, chat) -> str:  # noqa: ANN001
+        lines = chat[-1].content.splitlines()
+        for needle, words in (("Kerry said", "We talked today"), ("said Kerry", "We talked today"),
+                              ("Lavrov said", "What can be done before the beginning of the conference")):
+            line = next((line for line in lines if needle in line), None)
+            if line is not None:
+                return f"{words} {line.split(']', 1)[0]}]"
+        return "NOT FOUND"
+
+
+def test_what_someone_said_is_not_answered_with_another_speaker_s_words(seed_assistant) -> None:  # noqa: ANN001
+    """Kerry's quotations share most words with "What did Lavrov say about a ceasefire?" and rank first; they
+    are not among the sentences read, so neither the model nor fast mode can answer with them."""
+    llm = _SpeakerLLM(["unused"])
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot.abstention = {}
+    answer = bot.ask("What did Lavrov say about a ceasefire?")
+    assert len(llm.calls) == 1 and not answer.abstained
+    assert "Lavrov said" in answer.citations[0].quote and "Kerry" not in answer.answer
+    fast = bot.ask("What did Lavrov say about a ceasefire?", mode="fast")
+    assert "Kerry said" not in fast.answer and "said Kerry" not in fast.answer
+    kerry = bot.ask("What did Kerry say about a ceasefire?")  # his own words stay
+    assert "Kerry" in kerry.citations[0].quote and "We talked today" in kerry.answer
 
 
 def test_a_number_under_the_wrong_mark_is_found_where_the_source_spells_it() -> None:
