@@ -162,13 +162,15 @@ def _usable_rewrite(text: str, question: str, history: Sequence[Turn]) -> bool:
     """Whether the model's rewrite is one standalone question that asks what the follow-up asks.
 
     Not an answer (bounded length, no refusal, no citation marks); not the previous question copied back ("Where
-    will Kerry head after Paris?" for "And where will he go after that?": that asks the answered question again);
-    not elliptical still ("And Sergei Lavrov?" for "And Lavrov?"); and asking with the follow-up's own question
-    word ("What city is Aleppo?" for "Where is it?" asks something else).
+    will Kerry head after Paris?" for "And where will he go after that?": that asks the answered question again),
+    nor two questions ("What did Kerry say about Iran? And Lavrov?" for "And Lavrov?": retrieval reads the
+    first); not elliptical still ("And Sergei Lavrov?" for "And Lavrov?"); and asking with the follow-up's own
+    question word ("What city is Aleppo?" for "Where is it?" asks something else).
     """
     asked_before = {tuple(words(q)) for q, _ in history}
     if not (3 <= len(text.split()) <= 3 * len(question.split()) + 15) or MARK_RE.search(text) \
-            or "not found" in text.lower() or tuple(words(text)) in asked_before or _elliptical_topic(text):
+            or "not found" in text.lower() or tuple(words(text)) in asked_before or text.count("?") > 1 \
+            or _elliptical_topic(text):
         return False
     wanted = None if _elliptical_topic(question) else _WH_WORD.search(question)
     given = _WH_WORD.search(text)

@@ -258,6 +258,9 @@ def test_an_elliptical_follow_up_asks_the_previous_question_about_the_new_name()
     assert rewrite("And Lavrov?", kerry, lambda _: "And Sergei Lavrov?") == "What did Lavrov say about Aleppo?"
     assert rewrite("And Lavrov?", kerry, lambda _: "What did Sergei Lavrov say about Aleppo?") == \
         "What did Sergei Lavrov say about Aleppo?"
+    # The previous question with the follow-up after it is two questions, and retrieval reads the first.
+    assert rewrite("And Lavrov?", kerry, lambda _: "What did Kerry say about Aleppo? And Lavrov?") == \
+        "What did Lavrov say about Aleppo?"
     # Not elliptical: a question of its own keeps the other rules.
     assert rewrite_by_rule("And where will he go after that?", [("Where will Kerry head on Tuesday after Paris?",
                                                                  "Vatican")]).startswith("And where will Kerry go")
