@@ -28,6 +28,7 @@ from assistant.text import (
     enclosing_date,
     expected_answer_type,
     named_speakers,
+    reports_speech,
     with_digits,
     word_key,
     words,
@@ -437,6 +438,7 @@ def without_asked_name(phrase: str, question: str) -> str:
 _WHO_IS = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+(?P<name>[^?]+?)\s*\?*\s*$", re.IGNORECASE)
 
 
+
 # The last word of a count or measure: digits ("61", "1,388", "3.6%"), an ordinal ("10th") or a number word.
 _NUMBER_END = re.compile(r"(\d(st|nd|rd|th)?|^(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                          r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen))$", re.IGNORECASE)
@@ -485,22 +487,27 @@ _NAME_JOINERS = frozenset({"of", "the", "and", "for"})  # "National Coalition fo
 
 
 def speaker_mismatch(sentence: str, question: str) -> bool:
-    """Whether `sentence` reports the words of someone other than the person the question asks about.
+    """Whether `sentence` cannot tell what the person the question asks about said: it reports someone else's
+    words, or it neither names that person nor reports anyone's words.
 
     "What about Lavrov?" after "What did Kerry say about a ceasefire?" becomes "What did Lavrov say about a
     ceasefire?", and the model answered with '"... a ceasefire," said Kerry in a joint press conference with
-    Lavrov': the question's words and its name are all there, but the words are Kerry's. Flagged only when every
-    speaker the sentence names is a name that shares no word with the one asked about; a pronoun ("he said") or a
-    bare title ("the Foreign Minister said") may be that person, so a sentence naming one is never flagged.
+    Lavrov': the question's words and its name are all there, but the words are Kerry's. Asked again without
+    Kerry's sentences, it answered with a document's header line ("Russia News.Net"). Someone else's words are
+    flagged only when every speaker the sentence names is a name that shares no word with the one asked about; a
+    pronoun ("he said") or a bare title ("the Foreign Minister said") may be that person, so a sentence naming one
+    is never flagged, nor one without a speaker that could still be about the person ("He taught that ...").
     """
     asked = asked_speaker(question)
-    speakers = named_speakers(sentence)
-    if asked is None or not speakers:
+    asked_keys = _name_keys(asked) if asked else set()
+    if not asked_keys:
         return False
-    asked_keys = _name_keys(asked)
+    speakers = named_speakers(sentence)
+    if not speakers:
+        named = any(_same_word(word_key(w), key) for w in words(sentence) for key in asked_keys)
+        return not (named or reports_speech(sentence))
     keys = [_name_keys(speaker) for speaker in speakers]
-    if not asked_keys or any(not k or words(speaker)[-1] in _TITLE_WORDS for k, speaker in zip(keys, speakers,
-                                                                                                strict=True)):
+    if any(not k or words(speaker)[-1] in _TITLE_WORDS for k, speaker in zip(keys, speakers, strict=True)):
         return False
     return not any(_same_word(a, b) for k in keys for a in k for b in asked_keys)
 

@@ -286,6 +286,16 @@ def asked_speaker(question: str) -> str | None:
     return match.group(1) if match else None
 
 
+def reports_speech(sentence: str) -> bool:
+    """Whether `sentence` reports what someone said or thinks (a speech verb, a quotation mark, or a pronoun that
+    may stand for the speaker: "He taught that ..."), unlike a headline or a date line."""
+    return bool(_REPORTED_SPEECH.search(sentence))
+
+
+_REPORTED_SPEECH = re.compile(rf"(?i:\b{_SPEECH_VERB}\b)|[\u201c\u201d\"]|"
+                              rf"\b(?:[Hh]e|[Ss]he|[Tt]hey|[Hh]is|[Hh]er|[Tt]heir)\b")
+
+
 def named_speakers(sentence: str) -> list[str]:
     """The capitalised phrases `sentence` reports as speaking ("Kerry" in '"...," said Kerry in a press conference
     with Lavrov'; "He and Lavrov"); empty when it names none ("he said", "the minister stressed")."""

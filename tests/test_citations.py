@@ -864,6 +864,12 @@ def test_a_sentence_that_reports_someone_else_s_words_does_not_say_what_the_pers
     assert not speaker_mismatch(kerry, "Who spoke about a ceasefire?")
     assert not speaker_mismatch("However, Mullett suggests that Luther would select the dramatic form.",
                                 "What manner of words does Mullet think Luther would choose?")  # misspelt
+    # Asked again without Kerry's sentences, the model answered with a header line: no one speaks there.
+    for line in ("Russia News.Net", "Monday 13th January, 2014", "Joint call by US and Russia for ceasefire"):
+        assert speaker_mismatch(line, question), line
+    for said in ("Moscow wants a ceasefire before the talks, Lavrov's office said.", "He taught that it was sinful.",
+                 "\u201cA ceasefire is needed.\u201d"):
+        assert not speaker_mismatch(said, question), said
 
 
 class _SpeakerLLM(_TwoReplyLLM):
