@@ -438,6 +438,30 @@ def without_asked_name(phrase: str, question: str) -> str:
 _WHO_IS = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+(?P<name>[^?]+?)\s*\?*\s*$", re.IGNORECASE)
 
 
+def detached_description(phrase: str, sentence: str, question: str) -> bool:
+    """For "Who is <name>?", whether `phrase` stands in `sentence` apart from the name, so that it does not
+    describe that person.
+
+    "Who is Bashar Al-Assad?" was answered "president of Syria" from "The president of Syria's opposition
+    National Coalition Ahmed Jarba said: '... no future for Bashar al-Assad ...'": the words are there, but they
+    describe Jarba. A description is written next to its name: before it ("US Secretary of State John Kerry"), or
+    after it ("Lakhdar Brahimi, the UN Secretary General's top envoy"). More than a few words between the two
+    flag it. A sentence that does not write the name as asked is not judged (the question may name a role: "Who
+    was the Most Valuable Player of Super Bowl II?" of "Bart Starr (MVP of Super Bowls I and II)").
+    """
+    asked = _WHO_IS.match(question)
+    said = locate(phrase, sentence) if asked else None
+    named = locate(asked.group("name").strip(), sentence) if asked and said else None
+    if said is None or named is None or (said[0] <= named[0] and named[1] <= said[1]):
+        return False
+    between = sentence[said[1]:named[0]] if said[1] <= named[0] else sentence[named[1]:said[0]]
+    return len(words(between)) > _MAX_WORDS_TO_NAME
+
+
+# Words a description may have between it and its name: "Lakhdar Brahimi, the UN ...", "Philip I, Landgrave of
+# ...", "the Semuren (various allied groups ...": none or one here; four is past any apposition.
+_MAX_WORDS_TO_NAME = 3
+
 
 # The last word of a count or measure: digits ("61", "1,388", "3.6%"), an ordinal ("10th") or a number word.
 _NUMBER_END = re.compile(r"(\d(st|nd|rd|th)?|^(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"

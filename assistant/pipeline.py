@@ -35,6 +35,7 @@ from assistant.citations import (
     asked_header_line,
     bare_mark,
     check_reply,
+    detached_description,
     marks_of,
     parse_reply,
     possessive_mismatch,
@@ -416,21 +417,23 @@ class Assistant:
                     # A number written with the words ("Laurent Fabius Sentence number: 2") goes with them.
                     generation.text = f"{phrase} [{retry_marks[0] if retry_marks else bare}]"
                     notes.append("the model's first reply was a bare citation mark; asked for the words")
-            owned = self._sentence_answering_for_owner(generation.text, evidence, query)
-            if owned is not None:
+            misread = self._misread_sentence(generation.text, evidence, query)
+            if misread is not None:
                 # "Ahmed Jarba" for "Who is the president of Syria?", from "The president of Syria's opposition
                 # National Coalition Ahmed Jarba": the question's words are there, but the phrase names the holder
-                # of something Syria owns, and asked again the model names the coalition. That sentence misleads
-                # this question: ask once more without it (a new prompt: one more answer's time, on this rare
-                # case), and let the answer and its signals come from that reply. With no other sentence, no
-                # phrase stands and the sentence itself is shown (it is true as written).
-                notes.append(f"the model named {parse_reply(generation.text)[0]!r} from a sentence where the "
-                             "question's words own something else" + ("; asked again without that sentence"
-                                                                       if len(evidence) > 1 else ""))
+                # of something Syria owns, and asked again the model names the coalition. "president of Syria"
+                # for "Who is Bashar Al-Assad?" from that sentence, which names Assad further on: the words
+                # describe someone else. That sentence misleads this question: ask once more without it (a new
+                # prompt: one more answer's time, on these rare cases), and let the answer and its signals come
+                # from that reply. With no other sentence, no phrase stands and the sentence itself is shown (it
+                # is true as written).
+                sentence, why = misread
+                notes.append(f"the model named {parse_reply(generation.text)[0]!r} from a sentence {why}"
+                             + ("; asked again without that sentence" if len(evidence) > 1 else ""))
                 if len(evidence) == 1:
                     generation.text = ""
                 else:
-                    evidence = [e for e in evidence if e is not owned]
+                    evidence = [e for e in evidence if e is not sentence]
                     messages = _answer_messages(query, evidence)
                     generation, reasked = Generation(), False
                     for _ in self._stream_generate(messages, ANSWER_MAX_TOKENS, generation, stop_after_mark=True):
@@ -665,12 +668,18 @@ class Assistant:
             yield "]"
 
     @staticmethod
-    def _sentence_answering_for_owner(reply: str, evidence: list[Evidence], question: str) -> Evidence | None:
-        """The sentence that supports the reply's phrase, when there the phrase names the holder of something the
-        question's subject owns (`possessive_mismatch`); None otherwise."""
+    def _misread_sentence(reply: str, evidence: list[Evidence], question: str) -> tuple[Evidence, str] | None:
+        """The sentence that supports the reply's phrase, with why, when there the phrase does not answer what
+        is asked: it names the holder of something the question's subject owns (`possessive_mismatch`), or it
+        describes someone other than the person asked about (`detached_description`); None otherwise."""
         checked = check_reply(reply, evidence)
-        if checked.supported and possessive_mismatch(checked.phrase, checked.supported[0].text, question):
-            return checked.supported[0]
+        if not checked.supported:
+            return None
+        sentence = checked.supported[0]
+        if possessive_mismatch(checked.phrase, sentence.text, question):
+            return sentence, "where the question's words own something else"
+        if detached_description(checked.phrase, sentence.text, question):
+            return sentence, "where those words stand apart from the name asked about"
         return None
 
     def _ask_again(self, messages: list[dict[str, str]], banned: Sequence[str], stop_after_mark: bool = True

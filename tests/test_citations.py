@@ -7,6 +7,7 @@ import pytest
 from assistant.citations import (
     answer_the_asked_line,
     check_reply,
+    detached_description,
     locate,
     parse_reply,
     possessive_mismatch,
@@ -899,6 +900,36 @@ def test_what_someone_said_is_not_answered_with_another_speaker_s_words(seed_ass
     assert "Kerry said" not in fast.answer and "said Kerry" not in fast.answer
     kerry = bot.ask("What did Kerry say about a ceasefire?")  # his own words stay
     assert "Kerry" in kerry.citations[0].quote and "We talked today" in kerry.answer
+
+
+class _DescribingLLM(_TwoReplyLLM):
+    """Describes Assad with the words of the sentence about Jarba while the prompt holds it, then with those of
+    the sentence that names him."""
+
+    def reply(self, chat) -> str:  # noqa: ANN001
+        lines = chat[-1].content.splitlines()
+        for needle, words in (("Ahmed Jarba said", "president of Syria"),
+                              ("President Bashar", "Syria\u2019s President")):
+            line = next((line for line in lines if needle in line), None)
+            if line is not None:
+                return f"{words} {line.split(']', 1)[0]}]"
+        return "NOT FOUND"
+
+
+def test_who_is_someone_is_not_answered_with_words_that_describe_another_person(seed_assistant) -> None:  # noqa: ANN001
+    llm = _DescribingLLM(["unused"])
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot.abstention = {}
+    answer = bot.ask("Who is Bashar Al-Assad?")
+    assert len(llm.calls) == 2 and not answer.abstained and "Jarba" not in answer.citations[0].quote
+    assert answer.short_answer == "Syria\u2019s President" and "stand apart from the name" in " ".join(answer.notes)
+    jarba = "The president of Syria\u2019s opposition National Coalition Ahmed Jarba said: \u201cWe all agreed.\u201d"
+    assert detached_description("president of Syria", jarba, "Who is Assad?") is False  # he is not named there
+    assert detached_description("The president of Syria\u2019s opposition National Coalition", jarba,
+                                "Who is Ahmed Jarba?") is False
+    brahimi = "They met Lakhdar Brahimi, the UN Secretary General\u2019s top envoy to Syria, in Paris."
+    assert detached_description("UN Secretary General\u2019s top envoy to Syria", brahimi,
+                                "Who is Lakhdar Brahimi?") is False
 
 
 def test_a_number_under_the_wrong_mark_is_found_where_the_source_spells_it() -> None:
