@@ -678,7 +678,8 @@ class Assistant:
         sentence = checked.supported[0]
         if possessive_mismatch(checked.phrase, sentence.text, question):
             return sentence, "where the question's words own something else"
-        if detached_description(checked.phrase, sentence.text, question):
+        # The model may reword ("Syria's President" for "president of Syria's ..."): judge the source's words.
+        if detached_description(short_answer_from(checked.phrase, [sentence], question), sentence.text, question):
             return sentence, "where those words stand apart from the name asked about"
         return None
 

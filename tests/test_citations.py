@@ -908,7 +908,7 @@ class _DescribingLLM(_TwoReplyLLM):
 
     def reply(self, chat) -> str:  # noqa: ANN001
         lines = chat[-1].content.splitlines()
-        for needle, words in (("Ahmed Jarba said", "president of Syria"),
+        for needle, words in (("Ahmed Jarba said", "Syria's President"),  # reworded, as the model did
                               ("President Bashar", "Syria\u2019s President")):
             line = next((line for line in lines if needle in line), None)
             if line is not None:
