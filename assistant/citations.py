@@ -553,6 +553,33 @@ _TITLE_WORDS = frozenset({"minister", "secretary", "president", "spokesman", "sp
                           "chief", "general", "ministry", "department", "office", "government", "premier"})
 
 
+def money_for_a_count(phrase: str, sentence: str, question: str) -> bool:
+    """Whether `phrase` answers a "How many <things>?" question with an amount of money in `sentence`.
+
+    "How many Syrians need aid?" was answered "4.7" from "... seeking $6.5 billion (4.7 billion euros) to aid
+    Syrians ...": a sum, not a count of people. Flagged when the number carries a currency sign or unit in the
+    sentence and the question does not count money ("How many dollars ...?"). Of SQuAD-even's 444 "how
+    many/much" questions, the five whose gold answer is money ("$5 million", "£1.3bn") all ask "how much".
+    """
+    if not _HOW_MANY.search(question) or _CURRENCY.search(question):
+        return False
+    span = locate(phrase, sentence)
+    if span is None:
+        return False
+    start, end = span
+    return bool(_CURRENCY.search(phrase) or _CURRENCY_BEFORE.search(sentence[max(0, start - 3):start])
+                or _CURRENCY_AFTER.match(sentence[end:]))
+
+
+_HOW_MANY = re.compile(r"\bhow many\b", re.IGNORECASE)
+_CURRENCY_UNITS = r"dollars?|euros?|pounds? sterling|pounds|yen|yuan|rupees?|francs?|roubles?|rubles?|US\$|USD|EUR|GBP"
+_CURRENCY = re.compile(rf"[$€£¥]|\b(?:{_CURRENCY_UNITS})\b", re.IGNORECASE)
+_CURRENCY_BEFORE = re.compile(r"[$€£¥]\s*$")
+# "4.7 billion euros", "6.5bn dollars", "300 pounds": weights are pounds too, so "pounds" alone is not money here.
+_CURRENCY_AFTER = re.compile(r"\s*(?:million|billion|trillion|thousand|bn|m)?\s*(?:dollars?|euros?|yen|yuan|rupees?|"
+                             r"francs?|roubles?|rubles?|USD|EUR|GBP)\b", re.IGNORECASE)
+
+
 def to_citations(cited: Sequence[Evidence]) -> list[Citation]:
     """Number the supporting sentences 1..n in order: those numbers are the marks shown in the answer."""
     return [Citation(id=i, doc=e.doc, start=e.start, end=e.end, quote=e.text, score=e.score, title=e.title,

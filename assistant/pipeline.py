@@ -37,6 +37,7 @@ from assistant.citations import (
     check_reply,
     detached_description,
     marks_of,
+    money_for_a_count,
     parse_reply,
     possessive_mismatch,
     short_answer_from,
@@ -526,7 +527,8 @@ class Assistant:
         best, typed = evidence[0], self._typed_answer(evidence[0], question)
         if typed is None and len(evidence) > 1:
             # The best sentence answers for what the question's subject owns ("The president of Syria's
-            # opposition National Coalition Ahmed Jarba ..." for "Who is the president of Syria?"): the next one.
+            # opposition National Coalition Ahmed Jarba ..." for "Who is the president of Syria?"), or a sum of
+            # money to a "how many" question: the next one.
             best, typed = evidence[1], self._typed_answer(evidence[1], question)
         # Asked for an article's headline or date, the best sentence may be another line of that header (the one
         # the question quotes): the line asked for is the answer, and the matched line stays cited beside it.
@@ -543,10 +545,13 @@ class Assistant:
     @staticmethod
     def _typed_answer(sentence: Evidence, question: str) -> str | None:
         """The phrase of the kind the question asks for in `sentence`, or the whole sentence when it names none;
-        None when that phrase names the holder of something the question's subject owns (`possessive_mismatch`)."""
+        None when that phrase names the holder of something the question's subject owns (`possessive_mismatch`)
+        or is a sum of money for a count (`money_for_a_count`)."""
         span = typed_phrase(expected_answer_type(question), sentence.text, question)
         phrase = sentence.text[span[0]:span[1]] if span else sentence.text
-        return None if possessive_mismatch(phrase, sentence.text, question) else phrase
+        misleads = possessive_mismatch(phrase, sentence.text, question) or money_for_a_count(phrase, sentence.text,
+                                                                                              question)
+        return None if misleads else phrase
 
     def _generative(self, base: dict[str, Any], reply: str, evidence: list[Evidence], question: str
                     ) -> Answer | None:
@@ -670,8 +675,9 @@ class Assistant:
     @staticmethod
     def _misread_sentence(reply: str, evidence: list[Evidence], question: str) -> tuple[Evidence, str] | None:
         """The sentence that supports the reply's phrase, with why, when there the phrase does not answer what
-        is asked: it names the holder of something the question's subject owns (`possessive_mismatch`), or it
-        describes someone other than the person asked about (`detached_description`); None otherwise."""
+        is asked: it names the holder of something the question's subject owns (`possessive_mismatch`), it
+        describes someone other than the person asked about (`detached_description`), or it is a sum of money
+        for a count (`money_for_a_count`); None otherwise."""
         checked = check_reply(reply, evidence)
         if not checked.supported:
             return None
@@ -679,8 +685,11 @@ class Assistant:
         if possessive_mismatch(checked.phrase, sentence.text, question):
             return sentence, "where the question's words own something else"
         # The model may reword ("Syria's President" for "president of Syria's ..."): judge the source's words.
-        if detached_description(short_answer_from(checked.phrase, [sentence], question), sentence.text, question):
+        located = short_answer_from(checked.phrase, [sentence], question)
+        if detached_description(located, sentence.text, question):
             return sentence, "where those words stand apart from the name asked about"
+        if money_for_a_count(located, sentence.text, question):
+            return sentence, "where that number is a sum of money, not a count of what is asked"
         return None
 
     def _ask_again(self, messages: list[dict[str, str]], banned: Sequence[str], stop_after_mark: bool = True
