@@ -409,6 +409,8 @@ def trim_echo(phrase: str, question: str, starts_sentence: bool = False) -> str:
     lo, hi = 0, len(tokens)
     while lo < hi and echoed(lo):
         lo += 1
+    if 0 < lo < hi and tokens[lo].group(0).lower() == "of":
+        lo -= 1  # "exchange of prisoners" for "What exchange ...?": "of prisoners" would dangle; the head stays
     # A unit after a number may be the question's in another form ("61-yard" asked "How many yards"); trailing
     # words go only when a number is left (below), so comparing them by stem trims nothing else.
     while hi > lo and echoed(hi - 1, by_stem=True):

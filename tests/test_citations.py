@@ -965,6 +965,14 @@ def test_a_count_is_not_answered_with_a_sum_of_money(seed_assistant) -> None:  #
     assert "4.7" not in fast.short_answer and "6.5" not in fast.short_answer
 
 
+def test_an_echo_is_not_trimmed_down_to_a_dangling_of() -> None:
+    """"What exchange did Kerry and Lavrov discuss?" was answered "exchange of prisoners" and shortened to "of
+    prisoners"; the head the question names stays when only "of ..." would be left."""
+    assert trim_echo("exchange of prisoners", "What exchange did Kerry and Lavrov discuss?") == "exchange of prisoners"
+    assert trim_echo("the murder of Christ", "What were they guilty of?") == "the murder of Christ"
+    assert trim_echo("guilty of the murder of Christ", "What were they guilty of?") == "the murder of Christ"
+
+
 def test_a_number_under_the_wrong_mark_is_found_where_the_source_spells_it() -> None:
     """"7 [2]" for "How many of the schools in Newcastle are independent?": sentence 2 has no 7, sentence 1 says
     "seven independent schools". The number is cited there, in the source's word."""
