@@ -261,11 +261,46 @@ def locate_supported_words(phrase: str, text: str) -> tuple[int, int] | None:
         firsts = [stretch.index(key) for key in dict.fromkeys(ordered)]
         if firsts == sorted(firsts):
             return None
+    if best[1] - best[0] + 1 > _MAX_STRETCH_PER_WORD * len(re.findall(r"\w+", phrase)) + 2:
+        # The words lie far apart, so the stretch says something else: "Ahmad Al-Jarba" (the other article's
+        # spelling) of "... Ahmed Jarba said: 'We all agreed that there is no future for Bashar al-Assad'" spans
+        # "Jarba ... Bashar al". The longest run of words that are the phrase's, or spelt nearly alike, stands in.
+        best = _nearly_spelt_run(phrase, tokens, keys)
+        if best is None:
+            return None
     start, end = tokens[best[0]].start(), tokens[best[1]].end()
     # An opening quotation mark just before the stretch belongs to it when the stretch holds the closing one.
     if start > 0 and text[start - 1] in _OPENING_QUOTES and any(q in text[start:end] for q in _CLOSING_QUOTES):
         start -= 1
     return start, end
+
+
+def _nearly_spelt_run(phrase: str, tokens: list[re.Match[str]], keys: list[str]) -> tuple[int, int] | None:
+    """The first longest run of tokens that are words of `phrase` or spelt nearly like one ("Ahmed" for "Ahmad"),
+    holding at least one that is; None when there is none."""
+    said = [w for w in words(with_digits(phrase)) if w not in STOP_WORDS]
+    wanted = {word_key(w) for w in said}
+
+    def alike(index: int) -> bool:
+        word = tokens[index].group(0).lower()
+        return keys[index] in wanted or (len(word) >= 4 and any(
+            len(w) >= 4 and difflib.SequenceMatcher(None, word, w).ratio() >= _NEARLY_ALIKE for w in said))
+
+    best: tuple[int, int] | None = None
+    i = 0
+    while i < len(keys):
+        j = i
+        while j < len(keys) and alike(j):
+            j += 1
+        if j > i and any(k in wanted for k in keys[i:j]) and (best is None or j - i > best[1] - best[0] + 1):
+            best = (i, j - 1)
+        i = max(j, i + 1)
+    return best
+
+
+# A stretch longer than twice the phrase's words (plus two) is not the phrase's words together.
+_MAX_STRETCH_PER_WORD = 2
+_NEARLY_ALIKE = 0.75  # "ahmed"/"ahmad" 0.8; "syria"/"syrian" 0.91; "kerry"/"perry" 0.8
 
 
 _OPENING_QUOTES = "\u201c\u2018\""

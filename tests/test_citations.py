@@ -153,6 +153,15 @@ def test_the_source_s_words_put_in_another_order_are_shown_as_the_source_orders_
     assert short_answer_from("grouping of nations", friends) == "grouping of nations"
 
 
+def test_a_name_spelt_another_way_is_shown_as_the_source_spells_it_not_as_a_long_stretch() -> None:
+    """"Ahmad Al-Jarba" (the other article's spelling) for "Who said there is no future for Assad?", cited to the
+    sentence that writes "Ahmed Jarba": its words "al" and "Jarba" lie far apart there ("Jarba said: ... for
+    Bashar al"); the run of words spelt nearly alike is the answer."""
+    jarba = [ev("The president of Syria\u2019s opposition National Coalition Ahmed Jarba said: \u201cWe all agreed "
+                "that there is no future for Bashar al-Assad and his family in Syria.\u201d")]
+    assert short_answer_from("Ahmad Al-Jarba", jarba) == "Ahmed Jarba"
+
+
 def test_words_the_source_does_not_have_are_never_shown_as_the_answer() -> None:
     """A paraphrase that `supports` accepts may still add the model's own words (a stray word in another script, a
     wrong name): the answer is then the stretch of the source holding the words it does share."""
