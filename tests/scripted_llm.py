@@ -23,3 +23,21 @@ class ScriptedLLM:
 
     def reply(self, chat) -> str:  # noqa: ANN001
         return self.replies[min(len(self.calls), len(self.replies) - 1)]
+
+
+class LineQuotingLLM(ScriptedLLM):
+    """Answers from the first (needle, words) pair whose needle is on a line of the prompt: the words, with the
+    mark of that line ("Ahmed Jarba [2]"); "NOT FOUND" when no needle is there. Models a reader that prefers some
+    sentences, so a test can check what the pipeline does when it cites one that misleads."""
+
+    def __init__(self, answers: list[tuple[str, str]]) -> None:
+        super().__init__(["unused"])
+        self.answers = answers
+
+    def reply(self, chat) -> str:  # noqa: ANN001
+        lines = chat[-1].content.splitlines()
+        for needle, words in self.answers:
+            line = next((line for line in lines if needle in line), None)
+            if line is not None:
+                return f"{words} {line.split(']', 1)[0]}]"
+        return "NOT FOUND"

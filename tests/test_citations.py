@@ -27,6 +27,7 @@ from assistant.pipeline import Assistant, Generation
 from assistant.retrieval import Passage
 from assistant.text import TermStats, expected_answer_type, typed_phrase
 from assistant.types import REFUSAL
+from tests.scripted_llm import LineQuotingLLM
 from tests.scripted_llm import ScriptedLLM as _TwoReplyLLM
 
 
@@ -832,22 +833,15 @@ def test_a_possessive_of_a_name_the_question_says_is_not_the_name_asked_for() ->
     assert span and sentence[span[0]:span[1]] == "Walid Muallem"
 
 
-class _OwnerLLM(_TwoReplyLLM):
+def _owner_llm() -> LineQuotingLLM:
     """Names Ahmed Jarba from the sentence that calls him "president of Syria's opposition National Coalition"
     while the prompt holds it, then Bashar Al-Assad from the one that calls him "Syria's President"."""
-
-    def reply(self, chat) -> str:  # noqa: ANN001
-        lines = chat[-1].content.splitlines()
-        for needle, name in (("Ahmed Jarba", "Ahmed Jarba"), ("President Bashar", "Bashar Al-Assad")):
-            line = next((line for line in lines if needle in line), None)
-            if line is not None:
-                return f"{name} {line.split(']', 1)[0]}]"
-        return "NOT FOUND"
+    return LineQuotingLLM([("Ahmed Jarba", "Ahmed Jarba"), ("President Bashar", "Bashar Al-Assad")])
 
 
 def test_a_name_that_holds_what_the_question_s_subject_owns_is_asked_again_without_its_sentence(
         seed_assistant) -> None:  # noqa: ANN001
-    llm = _OwnerLLM(["unused"])
+    llm = _owner_llm()
     bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
     bot.abstention = {}
     answer = bot.ask("Who is the president of Syria?")
@@ -883,24 +877,12 @@ def test_a_sentence_that_reports_someone_else_s_words_does_not_say_what_the_pers
         assert not speaker_mismatch(said, question), said
 
 
-class _SpeakerLLM(_TwoReplyLLM):
-    """Quotes Kerry whenever one of his quotations is in the prompt (the mistake a small model makes), else
-    Lavrov."""
-
-    def reply(self, chat) -> str:  # noqa: ANN001
-        lines = chat[-1].content.splitlines()
-        for needle, words in (("Kerry said", "We talked today"), ("said Kerry", "We talked today"),
-                              ("Lavrov said", "What can be done before the beginning of the conference")):
-            line = next((line for line in lines if needle in line), None)
-            if line is not None:
-                return f"{words} {line.split(']', 1)[0]}]"
-        return "NOT FOUND"
-
-
 def test_what_someone_said_is_not_answered_with_another_speaker_s_words(seed_assistant) -> None:  # noqa: ANN001
     """Kerry's quotations share most words with "What did Lavrov say about a ceasefire?" and rank first; they
     are not among the sentences read, so neither the model nor fast mode can answer with them."""
-    llm = _SpeakerLLM(["unused"])
+    # Quotes Kerry whenever one of his quotations is in the prompt (the mistake the small model made), else Lavrov.
+    llm = LineQuotingLLM([("Kerry said", "We talked today"), ("said Kerry", "We talked today"),
+                          ("Lavrov said", "What can be done before the beginning of the conference")])
     bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
     bot.abstention = {}
     answer = bot.ask("What did Lavrov say about a ceasefire?")
@@ -912,22 +894,10 @@ def test_what_someone_said_is_not_answered_with_another_speaker_s_words(seed_ass
     assert "Kerry" in kerry.citations[0].quote and "We talked today" in kerry.answer
 
 
-class _DescribingLLM(_TwoReplyLLM):
-    """Describes Assad with the words of the sentence about Jarba while the prompt holds it, then with those of
-    the sentence that names him."""
-
-    def reply(self, chat) -> str:  # noqa: ANN001
-        lines = chat[-1].content.splitlines()
-        for needle, words in (("Ahmed Jarba said", "Syria's President"),  # reworded, as the model did
-                              ("President Bashar", "Syria\u2019s President")):
-            line = next((line for line in lines if needle in line), None)
-            if line is not None:
-                return f"{words} {line.split(']', 1)[0]}]"
-        return "NOT FOUND"
-
-
 def test_who_is_someone_is_not_answered_with_words_that_describe_another_person(seed_assistant) -> None:  # noqa: ANN001
-    llm = _DescribingLLM(["unused"])
+    # Describes Assad with the words of the sentence about Jarba (reworded, as the model did) while the prompt
+    # holds it, then with those of the sentence that names him.
+    llm = LineQuotingLLM([("Ahmed Jarba said", "Syria's President"), ("President Bashar", "Syria\u2019s President")])
     bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
     bot.abstention = {}
     answer = bot.ask("Who is Bashar Al-Assad?")
@@ -942,19 +912,6 @@ def test_who_is_someone_is_not_answered_with_words_that_describe_another_person(
                                 "Who is Lakhdar Brahimi?") is False
 
 
-class _SumLLM(_TwoReplyLLM):
-    """Counts Syrians with the sum the UN seeks while that sentence is in the prompt; then "millions" if the
-    sentence about the millions affected is there, else it refuses."""
-
-    def reply(self, chat) -> str:  # noqa: ANN001
-        lines = chat[-1].content.splitlines()
-        for needle, words in (("4.7 billion euros", "4.7"), ("the millions affected", "millions")):
-            line = next((line for line in lines if needle in line), None)
-            if line is not None:
-                return f"{words} {line.split(']', 1)[0]}]"
-        return "NOT FOUND"
-
-
 def test_a_count_is_not_answered_with_a_sum_of_money(seed_assistant) -> None:  # noqa: ANN001
     kuwait = ("... a conference where the United Nations is seeking $6.5 billion (4.7 billion euros) to aid Syrians "
               "affected by the war.")
@@ -964,7 +921,9 @@ def test_a_count_is_not_answered_with_a_sum_of_money(seed_assistant) -> None:  #
     assert not money_for_a_count("4.7", kuwait, "How much is the UN seeking?")
     assert not money_for_a_count("45,000 pounds", "Some 45,000 pounds of powder were destroyed.",
                                  "How many pounds of powder were destroyed?")
-    llm = _SumLLM(["unused"])
+    # Counts Syrians with the sum the UN seeks while that sentence is in the prompt; then "millions" if the
+    # sentence about the millions affected is there, else it refuses.
+    llm = LineQuotingLLM([("4.7 billion euros", "4.7"), ("the millions affected", "millions")])
     bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
     bot.abstention = {}
     answer = bot.ask("How many Syrians need aid?")
@@ -999,7 +958,7 @@ def test_a_name_that_holds_what_the_question_s_subject_owns_is_not_the_short_ans
     name as if it answered."""
     from dataclasses import replace
 
-    llm = _OwnerLLM(["unused"])
+    llm = _owner_llm()
     bot = Assistant(replace(seed_assistant.settings, evidence_sentences=1), embed_model=seed_assistant.embed_model,
                     llm=llm)
     bot.abstention = {}
