@@ -365,7 +365,7 @@ class Assistant:
         if not evidence or ranked.best_score < self.thresholds.get(mode, 0.0):
             if not evidence and not self.retriever.refresh().docs:
                 notes.append("the index holds no documents: put files in the corpus folder and run `assistant index`")
-            elif not candidates:
+            elif ranked.sentences and not candidates:
                 notes.append("every sentence found reports someone else's words than those asked for")
             answer = self._abstain(base, passages)
         elif mode == "fast":
@@ -429,7 +429,7 @@ class Assistant:
                 # from that reply. With no other sentence, no phrase stands and the sentence itself is shown (it
                 # is true as written).
                 sentence, why = misread
-                notes.append(f"the model named {parse_reply(generation.text)[0]!r} from a sentence {why}"
+                notes.append(f"the model answered {parse_reply(generation.text)[0]!r} from a sentence {why}"
                              + ("; asked again without that sentence" if len(evidence) > 1 else ""))
                 if len(evidence) == 1:
                     generation.text = ""
