@@ -495,6 +495,29 @@ def detached_description(phrase: str, sentence: str, question: str) -> bool:
     return len(words(between)) > _MAX_WORDS_TO_NAME
 
 
+def omits_asked_name(sentence: str, question: str) -> bool:
+    """For "Who is <Name>?" or "Where is <Name>?" and nothing more, whether `sentence` neither names that one nor
+    opens with a pronoun that may stand for it: it cannot say who or where.
+
+    "Where is it?" after "Which city would the ceasefire begin with?" is "Where is Aleppo?", and the model answered
+    "Syria" from the headline "Russia and America discuss local ceasefires in Syria", which does not name Aleppo.
+    Only the bare form is judged: with more words ("Who was Emma's brother?", "Where was Super Bowl 50 held?") the
+    answer's sentence often names something else (8 of SQuAD-even's 77 who/where-is questions about a name).
+    """
+    asked = _BARE_WHO_OR_WHERE.match(question)
+    if not asked:
+        return False
+    name_keys = {word_key(w) for w in words(asked.group("name")) if len(w) >= 3 and w not in STOP_WORDS}
+    said = {word_key(w) for w in words(sentence)}
+    return bool(name_keys) and not (name_keys & said) and not _OPENING_PRONOUN.match(sentence)
+
+
+# "Who is Laurent Fabius?", "Where is Aleppo?": a capitalised name and nothing after it.
+_BARE_WHO_OR_WHERE = re.compile(r"^\s*(?i:who|where)\s+(?i:is|was|are|were)\s+(?P<name>[A-Z][\w'’.-]*"
+                                r"(?:\s+(?:of\s+|de\s+|al-)?[A-Z][\w'’.-]*)*)\s*\?\s*$")
+_OPENING_PRONOUN = re.compile(r"^\W*(?:it|he|she|they|its|his|her|their|this|the city|the town)\b", re.IGNORECASE)
+
+
 # Words a description may have between it and its name: "Lakhdar Brahimi, the UN ...", "Philip I, Landgrave of
 # ...", "the Semuren (various allied groups ...": none or one here; four is past any apposition.
 _MAX_WORDS_TO_NAME = 3

@@ -38,6 +38,7 @@ from assistant.citations import (
     detached_description,
     marks_of,
     money_for_a_count,
+    omits_asked_name,
     parse_reply,
     possessive_mismatch,
     short_answer_from,
@@ -675,7 +676,8 @@ class Assistant:
     @staticmethod
     def _misread_sentence(reply: str, evidence: list[Evidence], question: str) -> tuple[Evidence, str] | None:
         """The sentence that supports the reply's phrase, with why, when there the phrase does not answer what
-        is asked: it names the holder of something the question's subject owns (`possessive_mismatch`), it
+        is asked: it names the holder of something the question's subject owns (`possessive_mismatch`), the
+        sentence does not name the one a "Who/Where is <Name>?" asks about (`omits_asked_name`), the phrase
         describes someone other than the person asked about (`detached_description`), or it is a sum of money
         for a count (`money_for_a_count`); None otherwise."""
         checked = check_reply(reply, evidence)
@@ -684,6 +686,8 @@ class Assistant:
         sentence = checked.supported[0]
         if possessive_mismatch(checked.phrase, sentence.text, question):
             return sentence, "where the question's words own something else"
+        if omits_asked_name(sentence.text, question):
+            return sentence, "that does not name the one asked about"
         # The model may reword ("Syria's President" for "president of Syria's ..."): judge the source's words.
         located = short_answer_from(checked.phrase, [sentence], question)
         if detached_description(located, sentence.text, question):

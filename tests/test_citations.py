@@ -10,6 +10,7 @@ from assistant.citations import (
     detached_description,
     locate,
     money_for_a_count,
+    omits_asked_name,
     parse_reply,
     possessive_mismatch,
     short_answer_from,
@@ -910,6 +911,20 @@ def test_who_is_someone_is_not_answered_with_words_that_describe_another_person(
     brahimi = "They met Lakhdar Brahimi, the UN Secretary General\u2019s top envoy to Syria, in Paris."
     assert detached_description("UN Secretary General\u2019s top envoy to Syria", brahimi,
                                 "Who is Lakhdar Brahimi?") is False
+
+
+def test_where_is_a_place_is_not_answered_from_a_sentence_that_does_not_name_it(seed_assistant) -> None:  # noqa: ANN001
+    """"Where is it?" after "Which city would the ceasefire begin with?" is "Where is Aleppo?"; the model answered
+    "Syria" from the headline "Russia and America discuss local ceasefires in Syria", which does not name Aleppo."""
+    assert omits_asked_name("Russia and America discuss local ceasefires in Syria", "Where is Aleppo?")
+    assert not omits_asked_name("It lies in the north of Syria.", "Where is Aleppo?")  # "it" may be Aleppo
+    assert not omits_asked_name("Joint call by US and Russia", "Where was Super Bowl 50 held?")  # not the bare form
+    llm = LineQuotingLLM([("Russia and America discuss", "Syria"), ("north of Syria", "in the north of Syria")])
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot.abstention = {}
+    answer = bot.ask("Where is Aleppo?")
+    assert len(llm.calls) == 2 and answer.short_answer == "in the north of Syria", answer
+    assert "Aleppo" in answer.citations[0].quote and "does not name" in " ".join(answer.notes)
 
 
 def test_a_count_is_not_answered_with_a_sum_of_money(seed_assistant) -> None:  # noqa: ANN001
