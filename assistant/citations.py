@@ -518,6 +518,55 @@ _BARE_WHO_OR_WHERE = re.compile(r"^\s*(?i:who|where)\s+(?i:is|was|are|were)\s+(?
 _OPENING_PRONOUN = re.compile(r"^\W*(?:it|he|she|they|its|his|her|their|this|the city|the town)\b", re.IGNORECASE)
 
 
+def title_before_name(sentence: str, question: str) -> str | None:
+    """For "Who is <name>?", the title `sentence` writes just before that name ("French Foreign Minister" of "In a
+    press conference with French Foreign Minister Laurent Fabius"), or None.
+
+    Asked "Who is Ahmed Jarba?", the model only repeated the name, and the whole sentence was shown; the sentence
+    calls him "The president of Syria's opposition National Coalition". The title is the run of words before the
+    name that are capitalised, words of an office ("minister", "president", "foreign") or "of"/"the", holding at
+    least one word of an office; any other word ("with", "met", "for the") ends it.
+    """
+    asked = _WHO_IS.match(question)
+    named = locate(asked.group("name").strip(), sentence) if asked else None
+    if named is None:
+        return None
+    tokens = list(re.finditer(r"[\w'’.-]+", sentence[:named[0]]))
+    if not tokens or sentence[tokens[-1].end():named[0]].strip():
+        return None  # punctuation between ("Ahmad Al-Jarba, met ..."): no title stands right before the name
+    last = tokens[-1].group(0)
+    if len(words(asked.group("name"))) == 1 and last[:1].isupper() and last.lower() not in _OFFICE_WORDS:
+        # "Who is Kerry?" of "US Secretary of State John Kerry": "John" is his name, not his title.
+        named = (tokens[-1].start(), named[1])
+        tokens.pop()
+    start = None
+    for token in reversed(tokens):
+        word = token.group(0)
+        if sentence[token.end():(start if start is not None else named[0])].strip():
+            break  # a comma or a bracket between two words ends the run
+        if not (word[:1].isupper() or word.lower() in _OFFICE_WORDS or word.lower() in ("of", "the")):
+            break
+        start = token.start()
+    if start is None:
+        return None
+    title = sentence[start:named[0]].strip()
+    title_words = [w.lower() for w in re.findall(r"[\w'’-]+", title)]
+    while title_words and title_words[0] in STOP_WORDS | _OPENERS:  # "However Iranian Foreign Minister"
+        title = title.split(None, 1)[1] if len(title.split()) > 1 else ""
+        title_words = title_words[1:]
+    if title_words and title_words[0] == "of":
+        return None
+    return title if any(w in _OFFICE_WORDS for w in title_words) else None
+
+
+# Words of an office that a title is made of, besides capitalised ones.
+_OFFICE_WORDS = frozenset({"minister", "secretary", "president", "spokesman", "spokeswoman", "spokesperson", "envoy",
+                           "ambassador", "chairman", "director", "leader", "head", "chief", "general", "premier",
+                           "foreign", "prime", "deputy", "former", "top", "senior", "opposition", "defence",
+                           "defense", "interior", "state", "king", "queen", "commander", "governor", "mayor"})
+_OPENERS = frozenset({"however", "meanwhile", "but", "and", "then", "also", "later", "earlier"})
+
+
 # Words a description may have between it and its name: "Lakhdar Brahimi, the UN ...", "Philip I, Landgrave of
 # ...", "the Semuren (various allied groups ...": none or one here; four is past any apposition.
 _MAX_WORDS_TO_NAME = 3

@@ -43,6 +43,7 @@ from assistant.citations import (
     possessive_mismatch,
     short_answer_from,
     speaker_mismatch,
+    title_before_name,
     to_citations,
     trim_echo,
     without_asked_name,
@@ -576,8 +577,15 @@ class Assistant:
             # but not the words. The sentence it cited is the answer (a choice: "north or south?" -> "south", and
             # a name made of a question word, "ARTS" for "which channel ... arts programming?", excepted);
             # `_decide` still abstains if that sentence only restates the question too.
-            located = short = checked.supported[0].text.strip()
-            base["notes"].append("the model's reply only repeated the question: the sentence it cited is shown")
+            title = title_before_name(checked.supported[0].text, question)
+            if title:
+                # "Who is Ahmed Jarba?" -> "Ahmed Jarba": the sentence's title for him is the answer.
+                located = short = title
+                base["notes"].append("the model's reply only repeated the name asked about: the title the cited "
+                                     "sentence gives it is shown")
+            else:
+                located = short = checked.supported[0].text.strip()
+                base["notes"].append("the model's reply only repeated the question: the sentence it cited is shown")
         elif ASKS_WHAT_WAS_SAID.search(question):
             # "What did he say about Iran?" -> "absolutely apparent need": the words are right but a reader asking
             # what someone said wants the statement. The answer line shows the cited sentence, which holds the

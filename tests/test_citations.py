@@ -17,6 +17,7 @@ from assistant.citations import (
     snap_phrase,
     speaker_mismatch,
     supports,
+    title_before_name,
     to_citations,
     trim_echo,
     without_asked_name,
@@ -925,6 +926,27 @@ def test_where_is_a_place_is_not_answered_from_a_sentence_that_does_not_name_it(
     answer = bot.ask("Where is Aleppo?")
     assert len(llm.calls) == 2 and answer.short_answer == "in the north of Syria", answer
     assert "Aleppo" in answer.citations[0].quote and "does not name" in " ".join(answer.notes)
+
+
+def test_who_is_someone_answered_with_the_name_alone_shows_the_title_the_sentence_gives(
+        seed_assistant) -> None:  # noqa: ANN001
+    """"Who is Ahmed Jarba?": the model only repeated the name, so the whole sentence was shown; the sentence calls
+    him "The president of Syria's opposition National Coalition"."""
+    jarba = "The president of Syria\u2019s opposition National Coalition Ahmed Jarba said: \u201cWe all agreed.\u201d"
+    assert title_before_name(jarba, "Who is Ahmed Jarba?") == "president of Syria\u2019s opposition National Coalition"
+    assert title_before_name("US Secretary of State John Kerry said on Monday", "Who is Kerry?") == \
+        "US Secretary of State"  # "John" is his name
+    assert title_before_name("However Iranian Foreign Minister Javad Zarif said", "Who is Javad Zarif?") == \
+        "Iranian Foreign Minister"
+    for sentence in ("Kerry met Lavrov in Paris.", "The head of the coalition, Ahmad Al-Jarba, met Lavrov.",
+                     "They called for the Bashar al-Assad regime to agree."):  # no title right before the name
+        assert title_before_name(sentence, "Who is Lavrov?") is None
+    llm = LineQuotingLLM([("Ahmed Jarba said", "Ahmed Jarba")])
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot.abstention = {}
+    answer = bot.ask("Who is Ahmed Jarba?")
+    assert answer.short_answer == "president of Syria\u2019s opposition National Coalition", answer
+    assert answer.answer.startswith(answer.short_answer) and "Ahmed Jarba said" in answer.citations[0].quote
 
 
 def test_a_count_is_not_answered_with_a_sum_of_money(seed_assistant) -> None:  # noqa: ANN001
