@@ -559,6 +559,18 @@ def title_before_name(sentence: str, question: str) -> str | None:
     return title if any(w in _OFFICE_WORDS for w in title_words) else None
 
 
+def only_names_the_one_asked(phrase: str, question: str) -> bool:
+    """For "Who is <name>?", whether `phrase` is only that name, maybe with more of it ("John Kerry" for "Who is
+    Kerry?"): it tells the reader nothing new."""
+    asked = _WHO_IS.match(question)
+    if not asked or not words(phrase):
+        return False
+    name = {word_key(w) for w in words(asked.group("name"))}
+    said = re.findall(r"[\w'’.-]+", phrase)
+    return name <= {word_key(w) for w in words(phrase)} and all(
+        word_key(w.lower()) in name or (w[:1].isupper() and w.lower() not in _OFFICE_WORDS) for w in said)
+
+
 # Words of an office that a title is made of, besides capitalised ones.
 _OFFICE_WORDS = frozenset({"minister", "secretary", "president", "spokesman", "spokeswoman", "spokesperson", "envoy",
                            "ambassador", "chairman", "director", "leader", "head", "chief", "general", "premier",

@@ -39,6 +39,7 @@ from assistant.citations import (
     marks_of,
     money_for_a_count,
     omits_asked_name,
+    only_names_the_one_asked,
     parse_reply,
     possessive_mismatch,
     short_answer_from,
@@ -571,21 +572,22 @@ class Assistant:
         located = short_answer_from(checked.phrase, checked.supported, question)
         starts_sentence = any(e.text.startswith(located) for e in checked.supported)
         short = without_asked_name(trim_echo(located, question, starts_sentence=starts_sentence), question)
-        if (only_question_words(located, question) and not OFFERS_CHOICE.search(question)
+        title = (title_before_name(checked.supported[0].text, question)
+                 if only_names_the_one_asked(located, question) else None)
+        if title:
+            # "Who is Ahmed Jarba?" -> "Ahmed Jarba", "Who is Kerry?" -> "John Kerry": the name tells nothing; the
+            # title the cited sentence writes before it ("US Secretary of State John Kerry") is the answer.
+            located = short = title
+            base["notes"].append("the model's reply only named the one asked about: the title the cited sentence "
+                                 "gives that name is shown")
+        elif (only_question_words(located, question) and not OFFERS_CHOICE.search(question)
                 and names_as_asked(located, question)):
             # "Kerry said" for "What did Kerry say?", still after being asked again: the model found the sentence
             # but not the words. The sentence it cited is the answer (a choice: "north or south?" -> "south", and
             # a name made of a question word, "ARTS" for "which channel ... arts programming?", excepted);
             # `_decide` still abstains if that sentence only restates the question too.
-            title = title_before_name(checked.supported[0].text, question)
-            if title:
-                # "Who is Ahmed Jarba?" -> "Ahmed Jarba": the sentence's title for him is the answer.
-                located = short = title
-                base["notes"].append("the model's reply only repeated the name asked about: the title the cited "
-                                     "sentence gives it is shown")
-            else:
-                located = short = checked.supported[0].text.strip()
-                base["notes"].append("the model's reply only repeated the question: the sentence it cited is shown")
+            located = short = checked.supported[0].text.strip()
+            base["notes"].append("the model's reply only repeated the question: the sentence it cited is shown")
         elif ASKS_WHAT_WAS_SAID.search(question):
             # "What did he say about Iran?" -> "absolutely apparent need": the words are right but a reader asking
             # what someone said wants the statement. The answer line shows the cited sentence, which holds the

@@ -11,6 +11,7 @@ from assistant.citations import (
     locate,
     money_for_a_count,
     omits_asked_name,
+    only_names_the_one_asked,
     parse_reply,
     possessive_mismatch,
     short_answer_from,
@@ -931,7 +932,7 @@ def test_where_is_a_place_is_not_answered_from_a_sentence_that_does_not_name_it(
 def test_who_is_someone_answered_with_the_name_alone_shows_the_title_the_sentence_gives(
         seed_assistant) -> None:  # noqa: ANN001
     """"Who is Ahmed Jarba?": the model only repeated the name, so the whole sentence was shown; the sentence calls
-    him "The president of Syria's opposition National Coalition"."""
+    him "The president of Syria's opposition National Coalition". "Who is Kerry?" was answered "John Kerry"."""
     jarba = "The president of Syria\u2019s opposition National Coalition Ahmed Jarba said: \u201cWe all agreed.\u201d"
     assert title_before_name(jarba, "Who is Ahmed Jarba?") == "president of Syria\u2019s opposition National Coalition"
     assert title_before_name("US Secretary of State John Kerry said on Monday", "Who is Kerry?") == \
@@ -941,12 +942,17 @@ def test_who_is_someone_answered_with_the_name_alone_shows_the_title_the_sentenc
     for sentence in ("Kerry met Lavrov in Paris.", "The head of the coalition, Ahmad Al-Jarba, met Lavrov.",
                      "They called for the Bashar al-Assad regime to agree."):  # no title right before the name
         assert title_before_name(sentence, "Who is Lavrov?") is None
-    llm = LineQuotingLLM([("Ahmed Jarba said", "Ahmed Jarba")])
+    assert only_names_the_one_asked("John Kerry", "Who is Kerry?")
+    assert not only_names_the_one_asked("US Secretary of State John Kerry", "Who is Kerry?")
+    assert not only_names_the_one_asked("John Kerry", "Who met Lavrov?")
+    llm = LineQuotingLLM([("Ahmed Jarba said", "Ahmed Jarba"), ("US Secretary of State John Kerry", "John Kerry")])
     bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
     bot.abstention = {}
     answer = bot.ask("Who is Ahmed Jarba?")
     assert answer.short_answer == "president of Syria\u2019s opposition National Coalition", answer
     assert answer.answer.startswith(answer.short_answer) and "Ahmed Jarba said" in answer.citations[0].quote
+    kerry = bot.ask("Who is Kerry?")  # "John Kerry" names him again
+    assert kerry.short_answer == "US Secretary of State", kerry
 
 
 def test_a_count_is_not_answered_with_a_sum_of_money(seed_assistant) -> None:  # noqa: ANN001
