@@ -539,24 +539,19 @@ def title_before_name(sentence: str, question: str) -> str | None:
         # "Who is Kerry?" of "US Secretary of State John Kerry": "John" is his name, not his title.
         named = (tokens[-1].start(), named[1])
         tokens.pop()
-    start = None
+    run: list[re.Match[str]] = []
     for token in reversed(tokens):
         word = token.group(0)
-        if sentence[token.end():(start if start is not None else named[0])].strip():
+        if sentence[token.end():(run[0].start() if run else named[0])].strip():
             break  # a comma or a bracket between two words ends the run
         if not (word[:1].isupper() or word.lower() in _OFFICE_WORDS or word.lower() in ("of", "the")):
             break
-        start = token.start()
-    if start is None:
+        run.insert(0, token)
+    while run and run[0].group(0).lower() in STOP_WORDS | _OPENERS:  # "The ...", "However Iranian Foreign ..."
+        run.pop(0)
+    if not run or not any(token.group(0).lower() in _OFFICE_WORDS for token in run):
         return None
-    title = sentence[start:named[0]].strip()
-    title_words = [w.lower() for w in re.findall(r"[\w'’-]+", title)]
-    while title_words and title_words[0] in STOP_WORDS | _OPENERS:  # "However Iranian Foreign Minister"
-        title = title.split(None, 1)[1] if len(title.split()) > 1 else ""
-        title_words = title_words[1:]
-    if title_words and title_words[0] == "of":
-        return None
-    return title if any(w in _OFFICE_WORDS for w in title_words) else None
+    return sentence[run[0].start():run[-1].end()]
 
 
 def only_names_the_one_asked(phrase: str, question: str) -> bool:
