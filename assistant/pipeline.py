@@ -65,7 +65,15 @@ from assistant.sources import (
     without_collection,
 )
 from assistant.summary import asked_summary, chosen_documents, named_by_headline, summary_lines
-from assistant.text import STOP_WORDS, clauses, expected_answer_type, typed_phrase, word_key, words
+from assistant.text import (
+    STOP_WORDS,
+    asked_speaker,
+    clauses,
+    expected_answer_type,
+    typed_phrase,
+    word_key,
+    words,
+)
 from assistant.types import REFUSAL, Answer, Citation
 from index.indexer import Indexer, IndexReport, ProgressCallback
 from index.store import CorpusStore
@@ -362,7 +370,8 @@ class Assistant:
         # Asked what someone said, a sentence reporting someone else's words cannot answer, however many of the
         # question's words it shares (Kerry's quote "... said Kerry in a joint press conference with Lavrov" for
         # "What did Lavrov say about a ceasefire?"): the sentences after it take its place.
-        candidates = [s for s in ranked.sentences if not speaker_mismatch(s.text, query)]
+        candidates = ranked.sentences if asked_speaker(query) is None else [
+            s for s in ranked.sentences if not speaker_mismatch(s.text, query)]
         evidence = prompt_evidence(candidates, self.settings.evidence_sentences)
 
         if not evidence or ranked.best_score < self.thresholds.get(mode, 0.0):
