@@ -518,6 +518,11 @@ _BARE_WHO_OR_WHERE = re.compile(r"^\s*(?i:who|where)\s+(?i:is|was|are|were)\s+(?
 _OPENING_PRONOUN = re.compile(r"^\W*(?:it|he|she|they|its|his|her|their|this|the city|the town)\b", re.IGNORECASE)
 
 
+# Offices a person is named by ("Foreign Minister Laurent Fabius", "the minister said").
+_OFFICES = frozenset({"minister", "secretary", "president", "spokesman", "spokeswoman", "spokesperson", "envoy",
+                      "ambassador", "chairman", "director", "leader", "head", "chief", "general", "premier"})
+
+
 def title_before_name(sentence: str, question: str) -> str | None:
     """For "Who is <name>?", the title `sentence` writes just before that name ("French Foreign Minister" of "In a
     press conference with French Foreign Minister Laurent Fabius"), or None.
@@ -566,11 +571,11 @@ def only_names_the_one_asked(phrase: str, question: str) -> bool:
         word_key(w.lower()) in name or (w[:1].isupper() and w.lower() not in _OFFICE_WORDS) for w in said)
 
 
-# Words of an office that a title is made of, besides capitalised ones.
-_OFFICE_WORDS = frozenset({"minister", "secretary", "president", "spokesman", "spokeswoman", "spokesperson", "envoy",
-                           "ambassador", "chairman", "director", "leader", "head", "chief", "general", "premier",
-                           "foreign", "prime", "deputy", "former", "top", "senior", "opposition", "defence",
-                           "defense", "interior", "state", "king", "queen", "commander", "governor", "mayor"})
+# Words of an office that a title is made of, besides capitalised ones: the offices a speaker may be named by
+# (`_TITLE_WORDS`, less the bodies that speak) and the words that qualify them ("foreign", "prime", "deputy").
+_OFFICE_WORDS = _OFFICES | frozenset({"foreign", "prime", "deputy", "former", "top", "senior", "opposition", "defence",
+                                      "defense", "interior", "state", "king", "queen", "commander", "governor",
+                                      "mayor"})
 _OPENERS = frozenset({"however", "meanwhile", "but", "and", "then", "also", "later", "earlier"})
 
 
@@ -663,10 +668,9 @@ def _same_word(a: str, b: str) -> bool:
     return short == long or (len(short) >= 4 and long.startswith(short))
 
 
-# A speaker named by office alone ("Iran's Foreign Minister said") may be the person asked about.
-_TITLE_WORDS = frozenset({"minister", "secretary", "president", "spokesman", "spokeswoman", "spokesperson",
-                          "official", "officials", "envoy", "ambassador", "chairman", "director", "leader", "head",
-                          "chief", "general", "ministry", "department", "office", "government", "premier"})
+# A speaker named by office alone ("Iran's Foreign Minister said"), or by the body that speaks ("the Foreign
+# Ministry said"), may be the person asked about.
+_TITLE_WORDS = _OFFICES | frozenset({"official", "officials", "ministry", "department", "office", "government"})
 
 
 def money_for_a_count(phrase: str, sentence: str, question: str) -> bool:
@@ -688,12 +692,12 @@ def money_for_a_count(phrase: str, sentence: str, question: str) -> bool:
 
 
 _HOW_MANY = re.compile(r"\bhow many\b", re.IGNORECASE)
-_CURRENCY_UNITS = r"dollars?|euros?|pounds? sterling|pounds|yen|yuan|rupees?|francs?|roubles?|rubles?|US\$|USD|EUR|GBP"
-_CURRENCY = re.compile(rf"[$€£¥]|\b(?:{_CURRENCY_UNITS})\b", re.IGNORECASE)
+# Units that only ever name money; "pounds" also weighs, so it counts as money only in the question.
+_MONEY_UNITS = r"dollars?|euros?|yen|yuan|rupees?|francs?|roubles?|rubles?|USD|EUR|GBP"
+_CURRENCY = re.compile(rf"[$€£¥]|\b(?:{_MONEY_UNITS}|pounds? sterling|pounds|US\$)\b", re.IGNORECASE)
 _CURRENCY_BEFORE = re.compile(r"[$€£¥]\s*$")
-# "4.7 billion euros", "6.5bn dollars", "300 pounds": weights are pounds too, so "pounds" alone is not money here.
-_CURRENCY_AFTER = re.compile(r"\s*(?:million|billion|trillion|thousand|bn|m)?\s*(?:dollars?|euros?|yen|yuan|rupees?|"
-                             r"francs?|roubles?|rubles?|USD|EUR|GBP)\b", re.IGNORECASE)
+# "4.7 billion euros", "6.5bn dollars" (not "300 pounds", a weight as often).
+_CURRENCY_AFTER = re.compile(rf"\s*(?:million|billion|trillion|thousand|bn|m)?\s*(?:{_MONEY_UNITS})\b", re.IGNORECASE)
 
 
 def to_citations(cited: Sequence[Evidence]) -> list[Citation]:
