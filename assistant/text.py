@@ -54,17 +54,23 @@ _ROMAN_NUMERAL = re.compile(rf"\b({'|'.join(sorted(_ROMAN_OF, key=len, reverse=T
 _NUMBER_OF = _DIGITS_OF | {numeral.lower(): digits for numeral, digits in _ROMAN_OF.items()}
 
 
+# An ordinal written with digits is its number: the model writes "January 22nd" for the source's "January 22".
+_DIGIT_ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
+
+
 def with_digits(text: str) -> str:
-    """`text` with its number words (two to ninety) and capital Roman numerals (II to XX) written as digits, for
-    comparing "three-year" with "3 years" and "Geneva II" with "Geneva 2"."""
-    text = _ROMAN_NUMERAL.sub(lambda m: _ROMAN_OF[m.group(1)], text)
+    """`text` with its number words (two to ninety) and capital Roman numerals (II to XX) written as digits and
+    its digit ordinals as their number, for comparing "three-year" with "3 years", "Geneva II" with "Geneva 2"
+    and "January 22nd" with "January 22"."""
+    text = _DIGIT_ORDINAL.sub(r"\1", _ROMAN_NUMERAL.sub(lambda m: _ROMAN_OF[m.group(1)], text))
     return _NUMBER_WORD.sub(lambda m: _DIGITS_OF[m.group(1).lower()], text)
 
 
 def word_key(word: str) -> str:
     """What a word is compared by when the wording may differ: its stem, a number word or Roman numeral as its
-    digits ("years" and "year", "three" and "3", "II" and "2" are the same)."""
-    lowered = word.lower()
+    digits, a digit ordinal as its number ("years" and "year", "three" and "3", "II" and "2", "22nd" and "22" are
+    the same)."""
+    lowered = _DIGIT_ORDINAL.sub(r"\1", word.lower())
     return _stemmer().stemWord(_NUMBER_OF.get(lowered, lowered))
 
 

@@ -194,6 +194,16 @@ def test_a_number_in_digits_is_found_where_the_source_writes_it_in_words() -> No
     assert not supports("1", "No one was hurt.") and not supports("25", "twenty-five people")
 
 
+def test_an_ordinal_date_is_found_where_the_source_writes_the_bare_number() -> None:
+    """The model says "January 22nd" for the source's "on January 22": that is the date the sentence gives, and the
+    answer shows the source's own "January 22"; another day is still no support."""
+    talks = ev("The Geneva II talks are due to begin in Montreux in Switzerland on January 22.")
+    assert supports("January 22nd", talks.text)
+    assert short_answer_from("January 22nd", [talks]) == "January 22"
+    assert short_answer_from("22nd January", [talks]) == "January 22"
+    assert not supports("January 23rd", talks.text)
+
+
 def test_a_when_question_gets_the_whole_date_the_source_gives() -> None:
     edict = [ev("The Edict was presented on 25 May 1521.")]
     assert short_answer_from("1521", edict, "When was the Edict of Worms presented?") == "25 May 1521"
