@@ -190,6 +190,7 @@ _MONTHS = ("January|February|March|April|May|June|July|August|September|October|
 # stopped at its first period ("U", "Hugh L").
 _CAPITALISED_WORD = r"(?:[A-Z]\.(?:[A-Z]\.)*|[A-Z][\w'’-]*)"
 _CAPITALISED = rf"{_CAPITALISED_WORD}(?:\s+(?:of\s+|de\s+|the\s+)?{_CAPITALISED_WORD})*"
+_COMPASS = r"(?:north|south|east|west|north-?east|north-?west|south-?east|south-?west)"
 _NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
                  r"hundred|thousand|million|billion|dozen|half")
 # Each pattern's group 1 is the phrase that would answer (what `typed_phrase` returns).
@@ -201,8 +202,11 @@ _TYPE_PATTERNS: dict[str, re.Pattern[str]] = {
     "number": re.compile(rf"((?:about |over |more than |nearly |some )?\$?\d[\d,.]*(?:\s*(?:%|percent|million|"
                          rf"billion|thousand|hundred))?|\b(?:{_NUMBER_WORDS})\b(?:\s+(?:{_NUMBER_WORDS})\b)*)",
                          re.IGNORECASE),
-    # A place: capitalised words after a locative preposition ("in Montreux", "at the Louvre").
-    "place": re.compile(rf"\b(?:in|at|near|from|to|into|on)\s+(?:the\s+)?({_CAPITALISED})"),
+    # A place: capitalised words after a locative preposition ("in Montreux", "at the Louvre"), with the part of
+    # it a compass word names ("in the north of Syria", "in northern Syria": asked "Where is Aleppo?", the
+    # sentence "Aleppo (in the north of Syria)" held no place and "... a press conference in Paris" did).
+    "place": re.compile(rf"\b(?:in|at|near|from|to|into|on)\s+(?:the\s+)?((?:{_COMPASS}(?:ern)?\s+"
+                        rf"(?:of\s+(?:the\s+)?)?)?{_CAPITALISED})"),
     # A person or organisation: capitalised words not at the start of the sentence.
     "name": re.compile(rf"(?<=[a-z,;]\s)({_CAPITALISED})"),
 }

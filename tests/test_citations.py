@@ -378,6 +378,20 @@ def test_expected_answer_type_finds_the_phrase_that_answers() -> None:
     assert expected_answer_type("What did he say about Iran?") is None
 
 
+def test_a_place_may_be_the_part_of_a_country_a_compass_word_names() -> None:
+    """Asked "Where is Aleppo?", the sentence "... beginning with Aleppo (in the north of Syria)" held no place, and
+    the answer was "Paris", from "a joint press conference ... in Paris"."""
+    question = "Where is Aleppo?"
+    cases = (("a localized ceasefire beginning with Aleppo (in the north of Syria),” Kerry said.", "north of Syria"),
+             ("Mongke Khan attacked the Song dynasty in southern China.", "southern China"),
+             ("The uprisings took place mainly in southwestern France.", "southwestern France"),
+             ("Kerry spoke at a press conference in Paris.", "Paris"))
+    for sentence, place in cases:
+        span = typed_phrase(expected_answer_type(question), sentence, question)
+        assert span and sentence[span[0]:span[1]] == place, sentence
+    assert typed_phrase("place", "Fighting went on in the north.", question) is None
+
+
 def test_who_is_not_answered_with_the_place_a_sentence_opens_with() -> None:
     """Fast mode answered "Who will meet top officials at the Vatican?" with "Paris", the first capitalised word
     of "After Paris, Kerry will head to the Vatican ...": after an opening preposition it names a place or a
