@@ -571,6 +571,21 @@ def only_names_the_one_asked(phrase: str, question: str) -> bool:
         word_key(w.lower()) in name or (w[:1].isupper() and w.lower() not in _OFFICE_WORDS) for w in said)
 
 
+def gives_no_title(phrase: str, question: str) -> bool:
+    """For "Who is <name>?", whether `phrase` names that person without saying who they are: the name alone
+    (`only_names_the_one_asked`), or the name in words of no office and no title before it ("Bashar al-Assad regime
+    in Syria", the model's reply from "a joint call for the Bashar al-Assad regime in Syria")."""
+    if only_names_the_one_asked(phrase, question):
+        return True
+    asked = _WHO_IS.match(question)
+    if not asked:
+        return False
+    name = {word_key(w) for w in words(asked.group("name"))}
+    said = {word_key(w) for w in words(phrase)}
+    offices = {word_key(w) for w in _OFFICE_WORDS}
+    return bool(name) and name <= said and not (said - name) & offices and title_before_name(phrase, question) is None
+
+
 # Words of an office that a title is made of, besides capitalised ones: the offices a speaker may be named by
 # (`_TITLE_WORDS`, less the bodies that speak) and the words that qualify them ("foreign", "prime", "deputy").
 _OFFICE_WORDS = _OFFICES | frozenset({"foreign", "prime", "deputy", "former", "top", "senior", "opposition", "defence",

@@ -36,10 +36,10 @@ from assistant.citations import (
     bare_mark,
     check_reply,
     detached_description,
+    gives_no_title,
     marks_of,
     money_for_a_count,
     omits_asked_name,
-    only_names_the_one_asked,
     parse_reply,
     possessive_mismatch,
     short_answer_from,
@@ -581,14 +581,24 @@ class Assistant:
         located = short_answer_from(checked.phrase, checked.supported, question)
         starts_sentence = any(e.text.startswith(located) for e in checked.supported)
         short = without_asked_name(trim_echo(located, question, starts_sentence=starts_sentence), question)
-        title = (title_before_name(checked.supported[0].text, question)
-                 if only_names_the_one_asked(located, question) else None)
+        title, titled = None, checked.supported[0]
+        if gives_no_title(located, question):
+            # "Who is Ahmed Jarba?" -> "Ahmed Jarba", "Who is Kerry?" -> "John Kerry", "Who is Bashar Al-Assad?" ->
+            # "Bashar al-Assad regime in Syria": the name tells nothing; the title a sentence writes before it ("US
+            # Secretary of State John Kerry", "Syria's President Bashar Al-Assad") is the answer: the cited
+            # sentence's, else the best other evidence sentence's, which is then the one cited.
+            for sentence in (checked.supported[0], *evidence):
+                title = title_before_name(sentence.text, question)
+                if title:
+                    titled = sentence
+                    break
         if title:
-            # "Who is Ahmed Jarba?" -> "Ahmed Jarba", "Who is Kerry?" -> "John Kerry": the name tells nothing; the
-            # title the cited sentence writes before it ("US Secretary of State John Kerry") is the answer.
+            if titled is not checked.supported[0]:
+                citations = to_citations([titled])
+                marks = marks_of(citations)
             located = short = title
-            base["notes"].append("the model's reply only named the one asked about: the title the cited sentence "
-                                 "gives that name is shown")
+            base["notes"].append("the model's reply named the one asked about without saying who they are: the "
+                                 "title a cited sentence gives that name is shown")
         elif (only_question_words(located, question) and not OFFERS_CHOICE.search(question)
                 and names_as_asked(located, question)):
             # "Kerry said" for "What did Kerry say?", still after being asked again: the model found the sentence

@@ -8,6 +8,7 @@ from assistant.citations import (
     answer_the_asked_line,
     check_reply,
     detached_description,
+    gives_no_title,
     locate,
     money_for_a_count,
     omits_asked_name,
@@ -977,6 +978,25 @@ def test_who_is_someone_answered_with_the_name_alone_shows_the_title_the_sentenc
     assert answer.answer.startswith(answer.short_answer) and "Ahmed Jarba said" in answer.citations[0].quote
     kerry = bot.ask("Who is Kerry?")  # "John Kerry" names him again
     assert kerry.short_answer == "US Secretary of State", kerry
+
+
+def test_who_is_someone_answered_with_words_around_the_name_shows_a_title_another_sentence_gives(
+        seed_assistant) -> None:  # noqa: ANN001
+    """"Who is Bashar Al-Assad?" was answered "regime in Syria": the model quoted "the Bashar al-Assad regime in
+    Syria", which says nothing of who he is, while another sentence calls him "Syria's President"."""
+    question = "Who is Bashar Al-Assad?"
+    assert gives_no_title("Bashar al-Assad regime in Syria", question)
+    assert gives_no_title("Bashar Al-Assad", question)
+    assert not gives_no_title("President Bashar al-Assad", question)  # the title is there
+    assert not gives_no_title("regime in Syria", question)  # no name: a description, right or wrong
+    assert not gives_no_title("Bashar al-Assad regime in Syria", "Who called for ceasefires?")
+    llm = LineQuotingLLM([("Bashar al-Assad regime in Syria", "Bashar al-Assad regime in Syria")])
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot.abstention = {}
+    answer = bot.ask(question)
+    assert answer.short_answer.endswith("President"), answer
+    assert len(answer.citations) == 1 and "President Bashar" in answer.citations[0].quote, answer.citations
+    assert answer.answer.startswith(answer.short_answer)
 
 
 def test_a_count_is_not_answered_with_a_sum_of_money(seed_assistant) -> None:  # noqa: ANN001

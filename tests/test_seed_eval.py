@@ -41,18 +41,10 @@ KNOWN_MISSES: dict[str, str] = {
     "conversation6.2": "answer miss: the follow-up's 'after that' resolves to the Vatican, not Kuwait (passed on "
                        "2026-12-02: the model repeated 'Vatican', and the sentence it cited, naming Kuwait City, was "
                        "shown instead; listed until it holds)",
-    "conversation9.2": "answer miss: 'Where is it?' is rewritten 'Where is Aleppo?' (2026-12-02, fifth session; "
-                       "before, 'What city is Aleppo?'); the model answers 'Syria' cited to a headline, which is set "
-                       "aside since the sixth session (it does not name Aleppo), and asked again it cites a sentence "
-                       "naming Aleppo without 'in the north of Syria'",
     "conversation11.2": "answer miss: 'What about Lavrov?' is rewritten 'What did Lavrov say about a ceasefire?' and "
                         "Kerry's quotations are no longer read (2026-12-02, sixth session), but the model picks "
                         "'He and Lavrov added that an exchange of prisoners ... might be possible', not his words on "
                         "a ceasefire",
-    "q68": "answer miss: 'Who is Bashar Al-Assad?' was answered 'president of Syria' from the sentence about Jarba; "
-           "that sentence is set aside since 2026-12-02, sixth session (the words stand apart from his name), and "
-           "asked again the model gives 'regime in Syria' from 'the Bashar al-Assad regime in Syria', not the "
-           "sentence that calls him Syria's President",
     "conversation10.2": "wrong abstention: rewritten 'In which country is Montreux?', the model marks a sentence "
                         "without Switzerland and the answer abstains (confidence 0.23)",
     # unanswerable questions answered: the abstention model's confidence stays over its threshold
