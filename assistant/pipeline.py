@@ -70,6 +70,7 @@ from assistant.text import (
     asked_speaker,
     clauses,
     expected_answer_type,
+    speaks_of_another_topic,
     typed_phrase,
     word_key,
     words,
@@ -707,8 +708,9 @@ class Assistant:
         """The sentence that supports the reply's phrase, with why, when there the phrase does not answer what
         is asked: it names the holder of something the question's subject owns (`possessive_mismatch`), the
         sentence does not name the one a "Who/Where is <Name>?" asks about (`omits_asked_name`), the phrase
-        describes someone other than the person asked about (`detached_description`), or it is a sum of money
-        for a count (`money_for_a_count`); None otherwise."""
+        describes someone other than the person asked about (`detached_description`), it is a sum of money
+        for a count (`money_for_a_count`), or the sentence reports words on another topic than the one a "What did
+        <Name> say about <topic>?" names (`speaks_of_another_topic`); None otherwise."""
         checked = check_reply(reply, evidence)
         if not checked.supported:
             return None
@@ -723,6 +725,8 @@ class Assistant:
             return sentence, "where those words stand apart from the name asked about"
         if money_for_a_count(located, sentence.text, question):
             return sentence, "where that number is a sum of money, not a count of what is asked"
+        if speaks_of_another_topic(sentence.text, question):
+            return sentence, "that reports words on another topic than the one asked about"
         return None
 
     def _ask_again(self, messages: list[dict[str, str]], banned: Sequence[str], stop_after_mark: bool = True

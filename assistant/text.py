@@ -296,6 +296,19 @@ def asked_speaker(question: str) -> str | None:
     return match.group(1) if match else None
 
 
+# What a question asks someone's words on: "a ceasefire" in "What did Lavrov say about a ceasefire?".
+_ASKED_TOPIC = re.compile(rf"\b{_SPEECH_VERB}\s+(?:[^?]*?\s)?about\s+(?P<topic>[^?]*\w)", re.IGNORECASE)
+
+
+def speaks_of_another_topic(sentence: str, question: str) -> bool:
+    """Whether `sentence` shares no word with the topic a "What did <Name> say about <topic>?" question names: it
+    reports other words of that speaker ("He and Lavrov added that an exchange of prisoners ... might be possible"
+    for "What did Lavrov say about a ceasefire?"). False when the question names no topic."""
+    match = _ASKED_TOPIC.search(question) if asked_speaker(question) else None
+    topic = set(content_terms(match.group("topic"))) if match else set()
+    return bool(topic) and not topic & set(content_terms(sentence))
+
+
 def reports_speech(sentence: str) -> bool:
     """Whether `sentence` reports what someone said or thinks (a speech verb, a quotation mark, or a pronoun that
     may stand for the speaker: "He taught that ..."), unlike a headline or a date line."""

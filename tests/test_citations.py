@@ -29,7 +29,7 @@ from assistant.conversation import is_follow_up, rewrite, rewrite_by_rule, turns
 from assistant.evidence import Evidence, EvidenceRanker, prompt_evidence
 from assistant.pipeline import Assistant, Generation
 from assistant.retrieval import Passage
-from assistant.text import TermStats, expected_answer_type, typed_phrase
+from assistant.text import TermStats, expected_answer_type, speaks_of_another_topic, typed_phrase
 from assistant.types import REFUSAL
 from tests.scripted_llm import LineQuotingLLM
 from tests.scripted_llm import ScriptedLLM as _TwoReplyLLM
@@ -997,6 +997,26 @@ def test_who_is_someone_answered_with_words_around_the_name_shows_a_title_anothe
     assert answer.short_answer.endswith("President"), answer
     assert len(answer.citations) == 1 and "President Bashar" in answer.citations[0].quote, answer.citations
     assert answer.answer.startswith(answer.short_answer)
+
+
+def test_asked_what_someone_said_about_a_topic_a_sentence_of_their_words_on_another_is_set_aside(
+        seed_assistant) -> None:  # noqa: ANN001
+    """"What did Lavrov say about a ceasefire?" was answered with "He and Lavrov added that an exchange of prisoners
+    between the two sides might be possible": his words, on prisoners."""
+    question = "What did Lavrov say about a ceasefire?"
+    prisoners = "He and Lavrov added that an exchange of prisoners between the two sides might be possible."
+    assert speaks_of_another_topic(prisoners, question)
+    assert not speaks_of_another_topic("Lavrov stressed: \u201cWe do not want a ceasefire which would be used\u201d",
+                                       question)
+    assert not speaks_of_another_topic(prisoners, "What did Lavrov say?")  # no topic named
+    assert not speaks_of_another_topic(prisoners, "What do you know about a ceasefire?")  # no one's words asked
+    llm = LineQuotingLLM([("He and Lavrov added", "He and Lavrov added that an exchange of prisoners"),
+                          ("Lavrov stressed", "extremists must not be allowed to expand their activity")])
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot.abstention = {}
+    answer = bot.ask(question)
+    assert len(llm.calls) == 2 and "another topic" in " ".join(answer.notes), answer.notes
+    assert "Lavrov stressed" in answer.citations[0].quote and "extremists" in answer.answer, answer
 
 
 def test_a_count_is_not_answered_with_a_sum_of_money(seed_assistant) -> None:  # noqa: ANN001

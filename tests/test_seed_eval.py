@@ -41,12 +41,13 @@ KNOWN_MISSES: dict[str, str] = {
     "conversation6.2": "answer miss: the follow-up's 'after that' resolves to the Vatican, not Kuwait (passed on "
                        "2026-12-02: the model repeated 'Vatican', and the sentence it cited, naming Kuwait City, was "
                        "shown instead; listed until it holds)",
-    "conversation11.2": "answer miss: 'What about Lavrov?' is rewritten 'What did Lavrov say about a ceasefire?' and "
-                        "Kerry's quotations are no longer read (2026-12-02, sixth session), but the model picks "
-                        "'He and Lavrov added that an exchange of prisoners ... might be possible', not his words on "
-                        "a ceasefire",
-    "conversation10.2": "wrong abstention: rewritten 'In which country is Montreux?', the model marks a sentence "
-                        "without Switzerland and the answer abstains (confidence 0.23)",
+    "conversation11.2": "answer miss: 'What about Lavrov?' is rewritten 'What did Lavrov say about a ceasefire?'; "
+                        "Kerry's quotations and (since 2026-12-03) Lavrov's words on prisoners are set aside, and "
+                        "the model cites 'Kerry and Lavrov called for the ceasefire to start ...', not his own words",
+    "conversation10.2": "wrong abstention: rewritten 'In which country is Montreux?', the model answers "
+                        "'Switzerland' from the right sentence (a second mark, on a sentence without it, is dropped), "
+                        "but the question matches that sentence weakly in meaning (cosine 0.23, top passage 0.11) "
+                        "and the abstention model's confidence is 0.23",
     # unanswerable questions answered: the abstention model's confidence stays over its threshold
     "q46": "wrong abstention: names Kerry instead of refusing (the officials are not named)",
     "q47": "wrong abstention: quotes the sentence instead of refusing (the states are not named)",
