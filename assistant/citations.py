@@ -391,8 +391,39 @@ def short_answer_from(phrase: str, cited: Sequence[Evidence], question: str = ""
         if span:
             start, end = whole_words(evidence.text, *span)
             start, end = enclosing_date(question, evidence.text, start, end) or (start, end)
+            start, end = spelled_out(evidence.text, start, end)
             return evidence.text[start:_past_dangling_word(evidence.text, start, end)]
     return phrase
+
+
+# Words an expansion may hold that its acronym leaves out ("Food and Drug Administration (FDA)").
+_ACRONYM_SKIPS = frozenset({"of", "and", "for", "the", "on", "de", "&"})
+
+
+def spelled_out(text: str, start: int, end: int) -> tuple[int, int]:
+    """The span of an acronym text[start:end] widened to the words it abbreviates when the source writes it in
+    brackets right after them ("Alpha Repertory Television Service (ARTS)"): the name is what a reader asked "What
+    channel did ABC launch in 1981?" wants, and SQuAD's annotators take it too (the first answer of 11 of the 12
+    SQuAD-even dev questions whose answer is an acronym written so). Any other span is returned as it is."""
+    acronym = text[start:end]
+    opening = re.search(r"\(\s*$", text[:start])
+    closing = re.match(r"\s*\)", text[end:])
+    if not (re.fullmatch(r"[A-Z]{2,8}", acronym) and opening and closing):
+        return start, end
+    wanted, initials = acronym.lower(), ""
+    for token in reversed(list(re.finditer(r"[\w'’-]+", text[:opening.start()]))[-2 * len(acronym):]):
+        word = token.group(0)
+        if initials and word.lower() in _ACRONYM_SKIPS:
+            continue
+        initials = word[0].lower() + initials
+        if initials == wanted:
+            begin = token.start()
+            last = text[begin:opening.start()].rstrip()[-1:]
+            quoted = begin > 0 and text[begin - 1] in "\"\u201c" and last in ("\"", "\u201d")
+            return begin - quoted, end + closing.end()  # a quoted expansion keeps its opening quote
+        if not wanted.endswith(initials):
+            break
+    return start, end
 
 
 def _past_dangling_word(text: str, start: int, end: int) -> int:

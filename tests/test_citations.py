@@ -18,6 +18,7 @@ from assistant.citations import (
     short_answer_from,
     snap_phrase,
     speaker_mismatch,
+    spelled_out,
     supports,
     title_before_name,
     to_citations,
@@ -391,6 +392,21 @@ def test_a_place_may_be_the_part_of_a_country_a_compass_word_names() -> None:
         span = typed_phrase(expected_answer_type(question), sentence, question)
         assert span and sentence[span[0]:span[1]] == place, sentence
     assert typed_phrase("place", "Fighting went on in the north.", question) is None
+
+
+def test_an_acronym_is_shown_with_the_words_it_abbreviates_when_the_source_writes_them_together() -> None:
+    """SQuAD: "What channel did ABC launch in 1981 ...?" was answered "ARTS"; the sentence writes "Alpha Repertory
+    Television Service (ARTS)", which is the answer a reader (and the gold) takes."""
+    arts = ev("In 1981, ABC launched the Alpha Repertory Television Service (ARTS), a cable channel.")
+    assert short_answer_from("ARTS", [arts]) == "Alpha Repertory Television Service (ARTS)"
+    for text, acronym, shown in (
+            ("the Food and Drug Administration (FDA) said", "FDA", "Food and Drug Administration (FDA)"),
+            ("a \"business as usual\" (BAU) scenario", "BAU", "\"business as usual\" (BAU)"),
+            ("the UN (ARTS) said", "ARTS", "ARTS"),  # the words before do not spell it
+            ("ARTS was launched in 1981", "ARTS", "ARTS")):  # no brackets
+        start = text.index(acronym)
+        span = spelled_out(text, start, start + len(acronym))
+        assert text[span[0]:span[1]] == shown, text
 
 
 def test_who_is_not_answered_with_the_place_a_sentence_opens_with() -> None:
