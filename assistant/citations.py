@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from assistant.evidence import Evidence
 from assistant.text import (
+    ACRONYM_JOINERS,
     STOP_WORDS,
     asked_speaker,
     content_terms,
@@ -396,10 +397,6 @@ def short_answer_from(phrase: str, cited: Sequence[Evidence], question: str = ""
     return phrase
 
 
-# Words an expansion may hold that its acronym leaves out ("Food and Drug Administration (FDA)").
-_ACRONYM_SKIPS = frozenset({"of", "and", "for", "the", "on", "de", "&"})
-
-
 def spelled_out(text: str, start: int, end: int) -> tuple[int, int]:
     """The span of an acronym text[start:end] widened to the words it abbreviates when the source writes it in
     brackets right after them ("Alpha Repertory Television Service (ARTS)"): the name is what a reader asked "What
@@ -413,7 +410,7 @@ def spelled_out(text: str, start: int, end: int) -> tuple[int, int]:
     wanted, initials = acronym.lower(), ""
     for token in reversed(list(re.finditer(r"[\w'’-]+", text[:opening.start()]))[-2 * len(acronym):]):
         word = token.group(0)
-        if initials and word.lower() in _ACRONYM_SKIPS:
+        if initials and word.lower() in ACRONYM_JOINERS:
             continue
         initials = word[0].lower() + initials
         if initials == wanted:

@@ -111,7 +111,8 @@ class TermStats:
 # A name of capitalised words, with the small words that may join them ("Department of Defense"); its initials
 # are the acronym a reader may type instead ("UN" for "United Nations", "NFL" for "National Football League").
 _NAME_WORD = re.compile(r"\b[A-Z][a-z]+\b")
-_NAME_JOINERS = frozenset({"of", "and", "for", "the", "on", "de", "&"})
+# Small words joining a name's words that its acronym leaves out ("Food and Drug Administration": "FDA").
+ACRONYM_JOINERS = frozenset({"of", "and", "for", "the", "on", "de", "&"})
 # An acronym of more initials is rare; runs of capitalised words are cut into pieces of at most this many.
 MAX_ACRONYM = 6
 
@@ -126,7 +127,7 @@ def acronyms(text: str) -> set[str]:
         if _NAME_WORD.fullmatch(token):
             run.append(token[0].lower())
             continue
-        if token.lower() in _NAME_JOINERS and run:
+        if token.lower() in ACRONYM_JOINERS and run:
             continue
         for i in range(len(run)):
             for j in range(i + 2, min(len(run), i + MAX_ACRONYM) + 1):
