@@ -5,7 +5,7 @@ misses most unanswerable ClapNQ questions: their passage is on the topic, and th
 But a guessed phrase looks different from a read one: its tokens are less likely (the model hesitates), it is
 cited to a sentence sharing fewer of the question's words, the model needed its refusal banned to produce it.
 `answer_signals` gathers those cheap signals (in LLM mode, one small embedding call for the clauses of the cited
-sentence, `Assistant._clause_semantic`) and `AbstentionModel` weighs them; the weights,
+sentence and one for the words around the answer phrase) and `AbstentionModel` weighs them; the weights,
 the feature scaling and the decision threshold are fitted by `python -m bench.calibrate` and stored in
 assistant/calibration.json next to the models they were measured with.
 
@@ -55,14 +55,15 @@ def phrase_logprobs(tokens: Sequence[tuple[str, float]]) -> tuple[float, float, 
 
 def answer_signals(question: str, ranked: RankedEvidence, evidence: Sequence[Evidence], cited: Sequence[Evidence],
                    *, refusal: float | None = None, reasked: bool = False, fallback: bool = False,
-                   tokens: Sequence[tuple[str, float]] = (), clause_semantic: float | None = None
-                   ) -> dict[str, float]:
+                   tokens: Sequence[tuple[str, float]] = (), clause_semantic: float | None = None,
+                   window_semantic: float | None = None) -> dict[str, float]:
     """The signals the abstention model reads, for one answer (LLM or extractive).
 
     `refusal`: the LLM's first-token probability of NOT FOUND; `reasked`: the reply came from the second ask with
     refusals banned; `fallback`: the model gave no supported phrase and the best sentence stands in; `tokens`: the
     final reply's (token, logprob) pairs; `clause_semantic`: the question's best cosine with a clause of the cited
-    sentence (`Assistant._clause_semantic`), when it has several.
+    sentence (`Assistant._clause_semantic`), when it has several; `window_semantic`: its cosine with the words
+    around the answer phrase in that sentence (`Assistant._window_semantic`), when the phrase is a part of it.
     """
     top = ranked.passages[0] if ranked.passages else None
     first = cited[0] if cited else (evidence[0] if evidence else None)
@@ -83,6 +84,9 @@ def answer_signals(question: str, ranked: RankedEvidence, evidence: Sequence[Evi
         # the cited sentence's meaning at its best clause: a long sentence answers with one of its clauses
         "cited_clause": max(first.semantic, clause_semantic or 0.0) if first else 0.0,
         "cited_lexical": first.lexical if first else 0.0,
+        # the meaning of the words around the answer phrase; with the clause's meaning held equal, its fitted weight
+        # is negative (in both calibration halves): the closer those words restate the question, the likelier a guess
+        "window_semantic": window_semantic if window_semantic is not None else (first.semantic if first else 0.0),
         "cited_rank": float(next((i for i, e in enumerate(evidence) if first is not None and e is first), 0)),
         "question_covered": covered,
         "passage_dense": float(top.dense or 0.0) if top else 0.0,

@@ -67,6 +67,7 @@ from assistant.sources import (
 from assistant.summary import asked_summary, chosen_documents, named_by_headline, summary_lines
 from assistant.text import (
     STOP_WORDS,
+    answer_window,
     asked_speaker,
     clauses,
     expected_answer_type,
@@ -472,7 +473,9 @@ class Assistant:
                 answer.signals = answer_signals(query, ranked, evidence, cited[:1], refusal=refusal,
                                                 reasked=reasked, fallback=fallback,
                                                 tokens=generation.token_logprobs,
-                                                clause_semantic=self._clause_semantic(ranked, cited[:1]))
+                                                clause_semantic=self._clause_semantic(ranked, cited[:1]),
+                                                window_semantic=self._window_semantic(ranked, cited[:1],
+                                                                                      answer.short_answer))
                 answer = self._decide(answer, model, base, passages)
             answer.refusal_probability = round(refusal, 4)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
@@ -640,10 +643,19 @@ class Assistant:
         clause "that has killed 130,000 people" at 0.41. Embedding the clauses of one sentence costs 50-150 ms, a
         few percent of an LLM answer; fast mode does without.
         """
-        parts = clauses(cited[0].text) if cited else []
-        if not parts or ranked.query_vector is None:
+        return self._best_cosine(ranked, clauses(cited[0].text) if cited else [])
+
+    def _window_semantic(self, ranked: RankedEvidence, cited: Sequence[Evidence], phrase: str) -> float | None:
+        """The question's cosine with the words around the answer phrase in the cited sentence (`answer_window`);
+        None when the phrase is not in it or is most of it. One short embedding, 10-20 ms; LLM mode only."""
+        window = answer_window(cited[0].text, phrase) if cited else None
+        return self._best_cosine(ranked, [window] if window else [])
+
+    def _best_cosine(self, ranked: RankedEvidence, texts: Sequence[str]) -> float | None:
+        """The question's best cosine with one of `texts`; None for no texts (or no question vector)."""
+        if not texts or ranked.query_vector is None:
             return None
-        vectors = np.asarray(self.embed_model.get_text_embedding_batch(parts), dtype=np.float32)
+        vectors = np.asarray(self.embed_model.get_text_embedding_batch(list(texts)), dtype=np.float32)
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         query = ranked.query_vector / max(float(np.linalg.norm(ranked.query_vector)), 1e-12)
         return float(np.max(vectors @ query))

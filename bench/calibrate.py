@@ -49,8 +49,8 @@ MODEL_FEATURES = {
     "fast": ("evidence", "cited_score", "cited_semantic", "cited_lexical", "question_covered", "passage_dense",
              "typed"),
     "llm": ("refusal", "reasked", "fallback", "phrase_logprob", "phrase_min_logprob", "mark_logprob", "evidence",
-            "cited_score", "cited_semantic", "cited_clause", "cited_lexical", "cited_rank", "question_covered",
-            "passage_dense", "typed"),
+            "cited_score", "cited_semantic", "cited_clause", "window_semantic", "cited_lexical", "cited_rank",
+            "question_covered", "passage_dense", "typed"),
 }
 
 

@@ -121,6 +121,39 @@ def test_clauses_split_a_sentence_where_its_clauses_join() -> None:
     assert clauses("Montreux is in Switzerland.") == []  # one clause: the sentence's own vector says it
 
 
+def test_the_window_around_an_answer_is_the_words_next_to_it() -> None:
+    from assistant.text import answer_window
+
+    sentence = ("Kerry and Lavrov called for the ceasefire to start ahead of the Geneva II talks due to begin in "
+                "Montreux in Switzerland on January 22.")
+    assert answer_window(sentence, "switzerland") == "due to begin in Montreux in Switzerland on January 22"
+    assert answer_window(sentence, "Montreux in Switzerland", width=1) == "in Montreux in Switzerland on"
+    assert answer_window(sentence, "Paris") is None  # not in the sentence: no window to judge
+    assert answer_window(sentence, sentence[:-10]) is None  # most of the sentence: its own meaning says it
+    assert answer_window(sentence, "  ") is None
+
+
+def test_an_answer_is_judged_by_the_words_around_it(seed_assistant) -> None:  # noqa: ANN001
+    """"In which country is Montreux?" is answered by four words of a sentence about a ceasefire: the question
+    means what the words around "Switzerland" say far more than what the whole sentence says (`window_semantic`).
+    A phrase that is the whole sentence has no window: the signal is the sentence's own meaning."""
+    from assistant.pipeline import Assistant
+    from tests.scripted_llm import ScriptedLLM
+
+    class CitesSwitzerland(ScriptedLLM):
+        def reply(self, chat) -> str:  # noqa: ANN001
+            line = next(line for line in chat[-1].content.splitlines() if "Switzerland" in line)
+            return f"Switzerland {line.split()[0]}"  # the mark of the line that says it: "[3]"
+
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=CitesSwitzerland([]))
+    bot.abstention = {}
+    answer = bot.ask("In which country is Montreux?")
+    assert answer.short_answer == "Switzerland"
+    assert answer.signals["window_semantic"] > answer.signals["cited_semantic"] + 0.1
+    whole = bot._window_semantic(bot._evidence("In which country is Montreux?")[0], [], "Switzerland")
+    assert whole is None
+
+
 def test_refreshed_records_keep_the_llm_signals_and_flag_a_changed_ranking(seed_assistant) -> None:  # noqa: ANN001
     """bench.refresh_signals re-derives retrieval signals only when the recorded cited sentence is reproduced."""
     from bench.refresh_signals import refreshed_llm_record
@@ -129,9 +162,10 @@ def test_refreshed_records_keep_the_llm_signals_and_flag_a_changed_ranking(seed_
     bot = seed_assistant
     answer = bot.ask(question, mode="fast")
     signals = {**answer.signals, "cited_rank": 0.0, "refusal": 0.42, "phrase_logprob": -0.3}
-    record = {"question": question, "signals": signals}
+    record = {"question": question, "signals": signals, "short_answer": "$6.5 billion"}
     fresh = refreshed_llm_record(bot, record)
     assert fresh is not None and fresh["signals"]["refusal"] == 0.42 and fresh["signals"]["phrase_logprob"] == -0.3
     assert fresh["signals"]["cited_clause"] > fresh["signals"]["cited_semantic"]
+    assert fresh["signals"]["window_semantic"] > fresh["signals"]["cited_semantic"]  # the record's phrase is read
     stale = {"question": question, "signals": {**signals, "cited_score": signals["cited_score"] + 0.5}}
     assert refreshed_llm_record(bot, stale) is None
