@@ -752,3 +752,33 @@ def to_citations(cited: Sequence[Evidence]) -> list[Citation]:
 def marks_of(citations: Sequence[Citation]) -> str:
     """The answer line's citation marks, "[1][2]", in the citations' order."""
     return "".join(f"[{c.id}]" for c in citations)
+
+
+# "What is the full name of ...?", "What is its official title?": the longest form of a name is asked for.
+ASKS_FULL_NAME = re.compile(r"\b(?:full|official|complete|formal)\s+(?:name|title)\b", re.IGNORECASE)
+# A name as a source writes it in full: capitalised words, joined by the small words a long name has ("National
+# Coalition for Syrian Revolutionary and Opposition Forces", "Department of Defense").
+_FULL_NAME = re.compile(r"[A-Z][\w'’.-]*(?:\s+(?:(?:of|for|and|the|on|de|&)\s+)*[A-Z][\w'’.-]*)*")
+
+
+def fuller_name(phrase: str, sentences: Sequence[Evidence], question: str) -> tuple[Evidence, str] | None:
+    """For a question that asks for a full or official name, the longest name in `sentences` that holds every word
+    of `phrase` and more, with its sentence; None for any other question, or when no sentence writes it longer.
+
+    Asked for "the full name of the opposition coalition", the model answered "Syrian National Coalition" from a
+    sentence that calls it so; another sentence names the "National Coalition for Syrian Revolutionary and
+    Opposition Forces". The reply's words in any order are enough (the short form often reorders them).
+    """
+    if not ASKS_FULL_NAME.search(question):
+        return None
+    said = {word_key(w) for w in words(phrase)}
+    if not said:
+        return None
+    best: tuple[Evidence, str] | None = None
+    for sentence in sentences:
+        for match in _FULL_NAME.finditer(sentence.text):
+            name = match.group(0).strip(" .")
+            named = {word_key(w) for w in words(name)}
+            if said < named and (best is None or len(name) > len(best[1])):
+                best = (sentence, name)
+    return best

@@ -36,6 +36,7 @@ from assistant.citations import (
     bare_mark,
     check_reply,
     detached_description,
+    fuller_name,
     gives_no_title,
     marks_of,
     money_for_a_count,
@@ -596,6 +597,9 @@ class Assistant:
                 if title:
                     titled = sentence
                     break
+        # "What is the full name of the coalition?" -> "Syrian National Coalition": a sentence that writes the name
+        # longer ("National Coalition for Syrian Revolutionary and Opposition Forces") holds what was asked.
+        fuller = None if title else fuller_name(located, [checked.supported[0], *evidence], question)
         if title:
             if titled is not checked.supported[0]:
                 citations = to_citations([titled])
@@ -603,6 +607,14 @@ class Assistant:
             located = short = title
             base["notes"].append("the model's reply named the one asked about without saying who they are: the "
                                  "title a cited sentence gives that name is shown")
+        elif fuller:
+            named_in, located = fuller
+            short = located
+            if named_in is not checked.supported[0]:
+                citations = to_citations([named_in])
+                marks = marks_of(citations)
+            base["notes"].append("a full name was asked for: the longest form of the model's answer in the evidence "
+                                 "is shown")
         elif (only_question_words(located, question) and not OFFERS_CHOICE.search(question)
                 and names_as_asked(located, question)):
             # "Kerry said" for "What did Kerry say?", still after being asked again: the model found the sentence

@@ -8,6 +8,7 @@ from assistant.citations import (
     answer_the_asked_line,
     check_reply,
     detached_description,
+    fuller_name,
     gives_no_title,
     locate,
     money_for_a_count,
@@ -407,6 +408,21 @@ def test_an_acronym_is_shown_with_the_words_it_abbreviates_when_the_source_write
         start = text.index(acronym)
         span = spelled_out(text, start, start + len(acronym))
         assert text[span[0]:span[1]] == shown, text
+
+
+def test_a_full_name_asked_for_is_the_longest_form_the_evidence_writes() -> None:
+    """q35 of the seed pairs: asked for the coalition's full name, the model answered "Syrian National Coalition"
+    from one sentence; another writes "National Coalition for Syrian Revolutionary and Opposition Forces"."""
+    short = ev("The opposition Syrian National Coalition is in disarray ahead of the Geneva talks.")
+    full = ev("Friends of Syria failed to convince the National Coalition for Syrian Revolutionary and Opposition "
+              "Forces to reverse its decision.", start=200)
+    question = "What is the full name of the opposition coalition?"
+    assert fuller_name("Syrian National Coalition", [short, full], question) == (
+        full, "National Coalition for Syrian Revolutionary and Opposition Forces")
+    # Only for a question that asks for the full (or official) name, and only a longer name with every word.
+    assert fuller_name("Syrian National Coalition", [short, full], "Which coalition is in disarray?") is None
+    assert fuller_name("Syrian Opposition Council", [short, full], question) is None
+    assert fuller_name("Syrian National Coalition", [short], "What is its official name?") is None
 
 
 def test_who_is_not_answered_with_the_place_a_sentence_opens_with() -> None:

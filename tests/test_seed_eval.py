@@ -37,7 +37,6 @@ KNOWN_MISSES: dict[str, str] = {
            "with the question (confidence 0.07-0.15; 0.21 asked without the qualifier)",
     "q33": "answer miss: the short answer is 'extremists', not 'terrorist' (the pair passes in some runs since "
            "2026-12-02 on the answer line alone: asked what Lavrov said, it shows his whole statement)",
-    "q35": "answer miss: gives 'Syrian National Coalition' without the rest of the coalition's full name",
     "conversation6.2": "answer miss: the follow-up's 'after that' resolves to the Vatican, not Kuwait (passed on "
                        "2026-12-02: the model repeated 'Vatican', and the sentence it cited, naming Kuwait City, was "
                        "shown instead; listed until it holds)",
