@@ -266,8 +266,9 @@ def typed_phrase(kind: str | None, sentence: str, question: str) -> tuple[int, i
     asked = set(words(question))
     for match in _TYPE_PATTERNS[kind].finditer(sentence):
         phrase = match.group(1)
-        if kind == "name" and _PLACE_OR_TIME_BEFORE.search(sentence[:match.start(1)]):
-            continue  # "After Paris, Kerry will head to ...": a place or a time, not who
+        if kind == "name" and (_PLACE_OR_TIME_BEFORE.search(sentence[:match.start(1)])
+                               or _DAY_OR_MONTH.fullmatch(phrase)):
+            continue  # "After Paris, Kerry will head to ...", "... said on Sunday": a place or a time, not who
         # "Syria's" names what "...president of Syria?" already says: its possessive is no new word.
         if phrase.strip() and not set(words(_POSSESSIVE_S.sub("", phrase))) <= asked:
             return match.start(1), match.end(1)
@@ -275,6 +276,10 @@ def typed_phrase(kind: str | None, sentence: str, question: str) -> tuple[int, i
 
 
 _POSSESSIVE_S = re.compile(r"['\u2019]s\b")
+# Days and months are capitalised but name no one: "Sunday" does not answer "Who heads the coalition?". The months
+# that are also given names (April, May, June, August) are left out.
+_DAY_OR_MONTH = re.compile(r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|July|"
+                           r"September|October|November|December)")
 # Capitalised words after a preposition of place or time name where or when ("After Paris, Kerry will head to
 # ...", "the talks in Paris", "During World War II"), not who. Prepositions that also come before a person ("to",
 # "from", "with", "by") are not among them.

@@ -437,6 +437,18 @@ def test_who_is_not_answered_with_the_place_a_sentence_opens_with() -> None:
         assert span and sentence[span[0]:span[1]] == name, sentence
 
 
+def test_who_is_not_answered_with_a_day_or_a_month() -> None:
+    """Fast mode answered "Who heads Syria's opposition National Coalition?" with "Sunday": capitalised, but a
+    time. A month that is also a given name still counts ("May")."""
+    question = "Who heads Syria's opposition National Coalition?"
+    for sentence, name in (("The coalition said on Sunday that its chief Ahmad Jarba would go.", "Ahmad Jarba"),
+                           ("It was agreed last January by Jarba.", "Jarba"),
+                           ("The vote was called by Theresa May.", "Theresa May")):
+        span = typed_phrase("name", sentence, question)
+        assert span and sentence[span[0]:span[1]] == name, sentence
+    assert typed_phrase("name", "The coalition will vote on Sunday or Monday.", question) is None
+
+
 def test_a_name_keeps_its_initials() -> None:
     """Fast mode answered "Who was NASA's first administrator?" with "Hugh L" and a who-question about the United
     States with "U": a capitalised phrase stopped at its first period."""
