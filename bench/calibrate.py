@@ -18,9 +18,12 @@ not only measured on the data it was fitted to. The result is written to assista
 
 Usage:
     python -m bench.calibrate [--eval-dir ../shared/eval] [--llm-limit N] [--llm-squad-limit 150] [--records F]
+        [--modes llm]
 
 The calibration it replaces is measured on the same answers too ("previous" in the output), so a re-fit shows
 what it changes; --records keeps every question's signals, and --from-records re-fits from them in seconds.
+--modes re-fits only the named modes' models and keeps the others' (measured again on the new answers): a change
+to one mode's signals need not move the other's model, and a re-fit on new answers is not always better.
 """
 
 from __future__ import annotations
@@ -175,9 +178,11 @@ def collect(eval_dir: Path, llm_limit: int | None, squad_limit: int) -> dict[str
     return records
 
 
-def calibrate(records: dict[str, Any], previous: dict[str, AbstentionModel]) -> dict[str, Any]:
+def calibrate(records: dict[str, Any], previous: dict[str, AbstentionModel],
+              modes: Sequence[str] = ("fast", "llm")) -> dict[str, Any]:
     """From the records: the calibration (the prefilter they were asked with, both modes' abstention models, the
-    refusal fallback), measured on both halves, and the `previous` models measured on the same answers."""
+    refusal fallback), measured on both halves, and the `previous` models measured on the same answers. Only the
+    models of `modes` are fitted; another mode keeps its `previous` model."""
     prefilter = records["prefilter"]
     settings = load_settings()
     result: dict[str, Any] = {
@@ -195,7 +200,9 @@ def calibrate(records: dict[str, Any], previous: dict[str, AbstentionModel]) -> 
                                 "squad_questions": len(records["llm"]["squad"])}
     for mode in ("fast", "llm"):
         clap, squad = records[mode]["clapnq"], records[mode]["squad"]
-        model = fit_abstention(mode, clap, squad)
+        if mode not in modes and mode not in previous:
+            raise SystemExit(f"no stored {mode}-mode model to keep: re-fit it too (--modes {','.join(MODEL_FEATURES)})")
+        model = fit_abstention(mode, clap, squad) if mode in modes else previous[mode]
         result["abstention"][mode] = model.to_json()
         measured[mode] = {
             "fit": model_rates(model, [r for r in clap if r["fit"]]),
@@ -205,7 +212,7 @@ def calibrate(records: dict[str, Any], previous: dict[str, AbstentionModel]) -> 
                                         "held_out": squad_abstained(model, [r for r in squad if not r["fit"]])},
             "median_ms": round(float(np.median([r["ms"] for r in clap + squad])), 1),
         }
-        if mode in previous:
+        if mode in previous and mode in modes:
             measured[mode]["previous"] = {"all": model_rates(previous[mode], clap),
                                           "held_out": model_rates(previous[mode], [r for r in clap if not r["fit"]]),
                                           "squad_wrongly_abstained": squad_abstained(previous[mode], squad)}
@@ -226,6 +233,8 @@ def main() -> None:
     parser.add_argument("--records", type=Path, default=None, help="write every question's signals here (JSON)")
     parser.add_argument("--from-records", type=Path, default=None,
                         help="re-fit from the signals a --records run wrote, asking nothing")
+    parser.add_argument("--modes", default="fast,llm",
+                        help="the modes whose models are re-fitted (comma-separated); the others are kept")
     args = parser.parse_args()
     previous = load_abstention_models(load_settings())  # the calibration about to be replaced
     if args.from_records:
@@ -234,7 +243,11 @@ def main() -> None:
         records = collect(args.eval_dir, args.llm_limit, args.llm_squad_limit)
         if args.records:
             args.records.write_text(json.dumps(records) + "\n", encoding="utf-8")
-    result = calibrate(records, previous)
+    modes = [mode.strip() for mode in args.modes.split(",") if mode.strip()]
+    unknown = sorted(set(modes) - set(MODEL_FEATURES))
+    if unknown or not modes:
+        parser.error(f"--modes takes {', '.join(MODEL_FEATURES)}; got {args.modes!r}")
+    result = calibrate(records, previous, modes)
     CALIBRATION_FILE.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
 

@@ -62,6 +62,36 @@ def test_calibration_records_held_out_rates_for_both_modes() -> None:
         assert 0.0 <= held["answered"] <= 1.0 and 0.0 <= held["abstained_unanswerable"] <= 1.0
 
 
+def test_calibrate_refits_only_the_modes_asked_and_keeps_the_others() -> None:
+    """`python -m bench.calibrate --modes llm` after a change to LLM-mode signals: the fast-mode model stays as it
+    was (measured again on the new answers); a mode with no stored model to keep cannot be left out."""
+    from bench.calibrate import MODEL_FEATURES, calibrate
+
+    rng = np.random.default_rng(7)
+
+    def records(mode: str) -> list[dict]:
+        rows = []
+        for i in range(80):
+            answerable = i % 2 == 0
+            signals = {f: float(rng.normal(0.6 if answerable else 0.4, 0.1)) for f in MODEL_FEATURES[mode]}
+            rows.append({"answerable": answerable, "fit": i % 4 < 2, "prefiltered": False, "signals": signals,
+                         "p": 0.2 if answerable else 0.6, "ms": 10.0})
+        return rows
+
+    recs = {"prefilter": 0.3, **{m: {"clapnq": records(m), "squad": [r for r in records(m) if r["answerable"]]}
+                                 for m in ("fast", "llm")}}
+    kept = AbstentionModel(features=MODEL_FEATURES["fast"], weights=(0.0,) * len(MODEL_FEATURES["fast"]), bias=1.0,
+                           means=(0.0,) * len(MODEL_FEATURES["fast"]), scales=(1.0,) * len(MODEL_FEATURES["fast"]),
+                           threshold=0.5)
+    result = calibrate(recs, {"fast": kept}, modes=["llm"])
+    assert result["abstention"]["fast"] == kept.to_json()
+    assert result["measured"]["fast"]["all"] == {"answered": 1.0, "abstained_unanswerable": 0.0}  # always answers
+    assert "previous" not in result["measured"]["fast"]
+    assert result["measured"]["llm"]["held_out"]["abstained_unanswerable"] > 0.5  # fitted: the signals separate
+    with pytest.raises(SystemExit, match="no stored fast-mode model"):
+        calibrate(recs, {}, modes=["llm"])
+
+
 def test_answers_carry_the_signals_and_confidence_behind_the_decision(seed_assistant) -> None:  # noqa: ANN001
     answer = seed_assistant.ask("Where was Geneva II held?", mode="fast")
     assert not answer.abstained and answer.confidence is not None
