@@ -756,9 +756,10 @@ def marks_of(citations: Sequence[Citation]) -> str:
 
 # "What is the full name of ...?", "What is its official title?": the longest form of a name is asked for.
 ASKS_FULL_NAME = re.compile(r"\b(?:full|official|complete|formal)\s+(?:name|title)\b", re.IGNORECASE)
-# A name as a source writes it in full: capitalised words, joined by the small words a long name has ("National
-# Coalition for Syrian Revolutionary and Opposition Forces", "Department of Defense").
-_FULL_NAME = re.compile(r"[A-Z][\w'’.-]*(?:\s+(?:(?:of|for|and|the|on|de|&)\s+)*[A-Z][\w'’.-]*)*")
+# A name as a source writes it in full: capitalised words, joined by the small words a long name has and its acronym
+# leaves out ("National Coalition for Syrian Revolutionary and Opposition Forces", "Department of Defense").
+_JOINER = "|".join(re.escape(word) for word in sorted(ACRONYM_JOINERS))
+_FULL_NAME = re.compile(rf"[A-Z][\w'’.-]*(?:\s+(?:(?:{_JOINER})\s+)*[A-Z][\w'’.-]*)*")
 
 
 def fuller_name(phrase: str, sentences: Sequence[Evidence], question: str) -> tuple[Evidence, str] | None:

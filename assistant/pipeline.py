@@ -586,35 +586,14 @@ class Assistant:
         located = short_answer_from(checked.phrase, checked.supported, question)
         starts_sentence = any(e.text.startswith(located) for e in checked.supported)
         short = without_asked_name(trim_echo(located, question, starts_sentence=starts_sentence), question)
-        title, titled = None, checked.supported[0]
-        if gives_no_title(located, question):
-            # "Who is Ahmed Jarba?" -> "Ahmed Jarba", "Who is Kerry?" -> "John Kerry", "Who is Bashar Al-Assad?" ->
-            # "Bashar al-Assad regime in Syria": the name tells nothing; the title a sentence writes before it ("US
-            # Secretary of State John Kerry", "Syria's President Bashar Al-Assad") is the answer: the cited
-            # sentence's, else the best other evidence sentence's, which is then the one cited.
-            for sentence in (checked.supported[0], *evidence):
-                title = title_before_name(sentence.text, question)
-                if title:
-                    titled = sentence
-                    break
-        # "What is the full name of the coalition?" -> "Syrian National Coalition": a sentence that writes the name
-        # longer ("National Coalition for Syrian Revolutionary and Opposition Forces") holds what was asked.
-        fuller = None if title else fuller_name(located, [checked.supported[0], *evidence], question)
-        if title:
-            if titled is not checked.supported[0]:
-                citations = to_citations([titled])
-                marks = marks_of(citations)
-            located = short = title
-            base["notes"].append("the model's reply named the one asked about without saying who they are: the "
-                                 "title a cited sentence gives that name is shown")
-        elif fuller:
-            named_in, located = fuller
+        asked_form = _asked_form(located, [checked.supported[0], *evidence], question)
+        if asked_form:
+            shown_in, located, note = asked_form
             short = located
-            if named_in is not checked.supported[0]:
-                citations = to_citations([named_in])
+            if shown_in is not checked.supported[0]:
+                citations = to_citations([shown_in])
                 marks = marks_of(citations)
-            base["notes"].append("a full name was asked for: the longest form of the model's answer in the evidence "
-                                 "is shown")
+            base["notes"].append(note)
         elif (only_question_words(located, question) and not OFFERS_CHOICE.search(question)
                 and names_as_asked(located, question)):
             # "Kerry said" for "What did Kerry say?", still after being asked again: the model found the sentence
@@ -865,6 +844,30 @@ def restates_question(answer: Answer, question: str) -> bool:
     shown = parse_reply(answer.answer)[0]
     return (not answer.abstained and any(shown == c.quote.strip().strip(" .;,") for c in answer.citations)
             and only_question_words(shown, question) and not asks_for_source(question))
+
+
+def _asked_form(phrase: str, sentences: Sequence[Evidence], question: str) -> tuple[Evidence, str, str] | None:
+    """The words a question asks for where the model's phrase only points at them, with the sentence of
+    `sentences` (the cited one first) that writes them and a note saying why they replace the phrase; None when
+    the phrase stands.
+
+    "Who is Ahmed Jarba?" -> "Ahmed Jarba", "Who is Kerry?" -> "John Kerry", "Who is Bashar Al-Assad?" -> "Bashar
+    al-Assad regime in Syria": the name tells nothing; the title a sentence writes before it ("US Secretary of
+    State John Kerry", "Syria's President Bashar Al-Assad") is the answer. "What is the full name of the
+    coalition?" -> "Syrian National Coalition": a sentence that writes the name longer ("National Coalition for
+    Syrian Revolutionary and Opposition Forces") holds what was asked.
+    """
+    if gives_no_title(phrase, question):
+        for sentence in sentences:
+            title = title_before_name(sentence.text, question)
+            if title:
+                return sentence, title, ("the model's reply named the one asked about without saying who they are: "
+                                         "the title a cited sentence gives that name is shown")
+    fuller = fuller_name(phrase, sentences, question)
+    if fuller:
+        return (*fuller, "a full name was asked for: the longest form of the model's answer in the evidence is "
+                         "shown")
+    return None
 
 
 def _cited_evidence(answer: Answer, evidence: Sequence[Evidence]) -> list[Evidence]:

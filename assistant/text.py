@@ -110,10 +110,11 @@ def answer_window(sentence: str, phrase: str, width: int = ANSWER_WINDOW_WORDS) 
     Switzerland on January 22" for "In which country is Montreux?"). The abstention model weighs the two together
     (`Assistant._window_semantic`).
     """
-    found = sentence.lower().find(phrase.strip().lower()) if phrase.strip() else -1
-    if found < 0 or len(phrase.strip()) >= MOST_OF_SENTENCE * len(sentence):
+    phrase = phrase.strip()
+    found = sentence.lower().find(phrase.lower()) if phrase else -1
+    if found < 0 or len(phrase) >= MOST_OF_SENTENCE * len(sentence):
         return None
-    end = found + len(phrase.strip())
+    end = found + len(phrase)
     spans = [match.span() for match in re.finditer(r"\w+", sentence)]
     inside = [i for i, (lo, hi) in enumerate(spans) if hi > found and lo < end]
     if not inside:
