@@ -277,6 +277,11 @@ class Assistant:
         text, _ = clean_question(question, self.settings.max_question_chars)
         return self._evidence(text)[0].passages[: top_k or self.settings.top_k]
 
+    def prompt_evidence(self, sentences: list[Evidence]) -> list[Evidence]:
+        """The ranked sentences the answer is drawn from (the LLM's numbered prompt), as the settings bound them."""
+        return prompt_evidence(sentences, self.settings.evidence_sentences, self.settings.evidence_min_sentences,
+                               self.settings.evidence_relative_score)
+
     def _evidence(self, question: str, candidates: list[Passage] | None = None
                   ) -> tuple[RankedEvidence, dict[str, float]]:
         """Retrieve candidates and rank their sentences; timings of both steps.
@@ -375,7 +380,7 @@ class Assistant:
         # "What did Lavrov say about a ceasefire?"): the sentences after it take its place.
         candidates = ranked.sentences if asked_speaker(query) is None else [
             s for s in ranked.sentences if not speaker_mismatch(s.text, query)]
-        evidence = prompt_evidence(candidates, self.settings.evidence_sentences)
+        evidence = self.prompt_evidence(candidates)
 
         if not evidence or ranked.best_score < self.thresholds.get(mode, 0.0):
             if not evidence and not self.retriever.refresh().docs:

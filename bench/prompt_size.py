@@ -6,12 +6,15 @@ prints, for 1..8 sentences:
 
 - **coverage**: the share of questions whose gold answer string occurs in one of the first n evidence sentences
   (retrieval + evidence ranking only, no LLM; the ceiling for the LLM's exact match with n sentences);
+- **the configured rule** (`Assistant.prompt_evidence`: at least `evidence_min_sentences`, then up to
+  `evidence_sentences` while a sentence scores `evidence_relative_score` of the best): its coverage, the mean
+  number of sentences and the mean words, against a fixed 5;
 - **typed extension**: how many 5-sentence prompts get one more sentence from `prompt_evidence` (none of the 5
   holds the kind of phrase the question asks for, one of the next 3 does);
 - **answer time** (with `--llm-questions N`): the median wall time of the answer generation for 4, 5 and 6
-  sentences, with and without the stop at the mark's closing bracket, on N questions. Each variant's prompt is
-  made unique by a two-character tag at the start of the user message, so no variant reuses another's
-  KV cache (the system prompt stays cached, as in the assistant).
+  sentences, with and without the stop at the mark's closing bracket, and for the configured rule, on N
+  questions. Each variant's prompt is made unique by a two-character tag at the start of the user message, so
+  no variant reuses another's KV cache (the system prompt stays cached, as in the assistant).
 
 Example:
     $ .venv/bin/python bench/prompt_size.py --questions 500 --llm-questions 30
@@ -33,19 +36,21 @@ from assistant.evidence import Evidence, prompt_evidence
 from assistant.pipeline import ANSWER_MAX_TOKENS, Assistant, _answer_messages
 
 SQUAD = "squad_v1.1_dev/squad-dev-v1.1-even-articles.json"
-# (label, evidence sentences, stop at "]"): the defaults before and after the change, and the neighbours.
+# (label, evidence sentences, stop at "]"): earlier defaults and their neighbours; None: the configured rule.
 VARIANTS = [("6 sentences", 6, False), ("6 sentences, stop at ]", 6, True), ("5 sentences, stop at ]", 5, True),
-            ("4 sentences, stop at ]", 4, True)]
+            ("4 sentences, stop at ]", 4, True), ("configured rule, stop at ]", None, True)]
+
+
+def holds_gold(item: Any, sentences: list[Evidence]) -> bool:
+    """Whether one of `sentences` contains one of the item's gold answers (SQuAD normalisation)."""
+    golds = [g for g in (normalize_answer(a) for a in item.answers) if g]
+    return any(g in normalize_answer(ev.text) for ev in sentences for g in golds)
 
 
 def coverage(items: list[Any], rankings: list[list[Evidence]], depth: int = 8) -> list[float]:
     """Share of questions with a gold answer inside the first n of their ranked evidence sentences, n = 1..depth."""
-    first_hit = []
-    for item, ranked in zip(items, rankings, strict=True):
-        golds = [g for g in (normalize_answer(a) for a in item.answers) if g]
-        hit = next((i for i, ev in enumerate(ranked[:depth]) if any(g in normalize_answer(ev.text) for g in golds)),
-                   None)
-        first_hit.append(hit)
+    first_hit = [next((i for i in range(min(depth, len(ranked))) if holds_gold(item, [ranked[i]])), None)
+                 for item, ranked in zip(items, rankings, strict=True)]
     return [sum(h is not None and h < n for h in first_hit) / len(items) for n in range(1, depth + 1)]
 
 
@@ -57,7 +62,8 @@ def answer_seconds(bot: Assistant, questions: list[str]) -> dict[str, float]:
     times: dict[str, list[float]] = {label: [] for label, _, _ in VARIANTS}
     for question in questions:
         for tag, (label, count, stop) in enumerate(VARIANTS):
-            messages = _answer_messages(question, evidence[question][:count])
+            chosen = evidence[question][:count] if count else bot.prompt_evidence(evidence[question])
+            messages = _answer_messages(question, chosen)
             messages[-1]["content"] = f"#{tag}\n" + messages[-1]["content"]
             options: dict[str, Any] = {"max_tokens": ANSWER_MAX_TOKENS, "logprobs": True, "top_logprobs": 10}
             if stop:
@@ -88,7 +94,14 @@ def main(argv: list[str] | None = None) -> int:
     for n, share in enumerate(coverage(items, rankings), start=1):
         print(f"  n={n}: {share:.3f}")
     print(f"5-sentence prompts extended by a sentence of the kind asked for: {extended} of {len(items)}")
-    print(f"mean words in 5 sentences: {words:.0f}")
+    print(f"mean words in 5 sentences: {words:.1f}")
+    settings = bot.settings
+    chosen = [bot.prompt_evidence(ranked) for ranked in rankings]
+    print(f"configured rule ({settings.evidence_min_sentences} to {settings.evidence_sentences} sentences, cut below "
+          f"{settings.evidence_relative_score} of the best): coverage "
+          f"{sum(holds_gold(i, c) for i, c in zip(items, chosen, strict=True)) / len(items):.3f}, "
+          f"{statistics.mean(len(c) for c in chosen):.2f} sentences, "
+          f"{statistics.mean(sum(len(ev.text.split()) for ev in c) for c in chosen):.1f} words")
     if args.llm_questions:
         questions = [i.question for i in sample(eval_set.items, args.llm_questions, seed=args.seed + 1)]
         _ = bot.llm.complete("Say OK.", max_tokens=2)  # load and warm the model before timing

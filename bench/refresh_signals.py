@@ -27,7 +27,6 @@ from typing import Any
 
 from assistant.abstention import answer_signals
 from assistant.evaluation.runner import default_eval_dir
-from assistant.evidence import prompt_evidence
 from bench.calibrate import ask_all, eval_paths, indexed_assistant, record_only
 
 # What only the LLM's reply tells (see `answer_signals`): kept from the record.
@@ -42,7 +41,7 @@ def refreshed_llm_record(bot: Any, record: dict[str, Any]) -> dict[str, Any] | N
     if not old:  # prefiltered: nothing was cited
         return record
     ranked, _ = bot._evidence(record["question"])
-    evidence = prompt_evidence(ranked.sentences, bot.settings.evidence_sentences)
+    evidence = bot.prompt_evidence(ranked.sentences)
     rank = int(old["cited_rank"])
     if rank >= len(evidence) or abs(evidence[rank].score - old["cited_score"]) > SAME_SCORE:
         return None

@@ -540,6 +540,22 @@ def test_prompt_evidence_reaches_past_the_count_for_the_kind_asked() -> None:
     assert prompt_evidence(ranked[:5] + ranked[5:6] * 3 + ranked[6:], 5) == ranked[:5]
 
 
+
+def test_prompt_evidence_leaves_out_sentences_far_below_the_best() -> None:
+    """Past the first `least` sentences, one scoring under `relative` times the best is not worth its ~0.1 s of
+    prompt: the prompt stops there; with `relative` 0 the count is fixed."""
+    from dataclasses import replace
+
+    texts = [f"Kerry spoke about the ceasefire plan number {i}." for i in range(6)]
+    ranked = [replace(ev, score=score) for ev, score in
+              zip(_ranked_in_order("Who spoke about the plan?", texts), [1.0, 0.5, 0.9, 0.8, 0.75, 0.6], strict=True)]
+    assert prompt_evidence(ranked, 6, least=2, relative=0.7) == ranked[:5]  # stops at the first below 0.7
+    assert prompt_evidence(ranked, 6, least=1, relative=0.7) == ranked[:1]  # the second is already below
+    assert prompt_evidence(ranked, 4, least=2, relative=0.7) == ranked[:4]  # never past the count
+    assert prompt_evidence(ranked, 6, least=2, relative=0.0) == ranked
+    assert prompt_evidence(ranked, 3, least=5, relative=0.7) == ranked[:3]  # the count bounds the least too
+
+
 ARTICLE = ("Joint call by US and Russia for ceasefire in Syria\n\nRussia News.Net\nMonday 13th January, 2014\n\n"
            "DAMASCUS – The US and Russia made a joint call Monday for a ceasefire. Kerry met Lavrov in Paris.\n")
 

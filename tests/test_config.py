@@ -36,6 +36,8 @@ def test_toml_may_use_an_assistant_table(tmp_path: Path) -> None:
     ('top_k = "many"\n', "expected int"),
     ('mode = "creative"\n', "expected 'llm' or 'fast'"),
     ("top_k = 0\n", "at least 1"),
+    ("evidence_min_sentences = 0\n", "at least 1"),
+    ("evidence_relative_score = 1.5\n", "between 0 and 1"),
 ])
 def test_bad_settings_are_refused_with_a_clear_message(tmp_path: Path, content: str, message: str) -> None:
     toml = tmp_path / "bad.toml"
