@@ -34,12 +34,20 @@ _SEQUEL = re.compile(r"\b(after|before|besides|apart from|other than|except for|
                      re.IGNORECASE)
 _WH = re.compile(r"^(who|whom|whose|what|which|when|where|why|how( many| much)?)\b", re.IGNORECASE)
 _WH_WORD = re.compile(r"\b(who|whom|whose|what|which|when|where|why|how)\b", re.IGNORECASE)
+# The question word with the preposition before it, which is part of what is asked: "On what terms...?" asks for
+# conditions, "What terms...?" for a thing.
+_WH_PHRASE = re.compile(r"\b(?:(about|at|by|for|from|in|of|on|since|to|under|until|with)\s+)?"
+                        r"(who|whom|whose|what|which|when|where|why|how)\b", re.IGNORECASE)
 # "And Lavrov?", "What about Iran?": the previous question asked again about another name.
 _ELLIPTICAL = re.compile(r"^\s*(?:and\s+)?(?:what about|how about|and)\s+(?P<topic>[^?]+?)\s*\??\s*$", re.IGNORECASE)
 # "it" and "there" stand for the previous answer when that answered where: "Where is it?" after "Which city would
 # the ceasefire begin with?" (Aleppo) asks where Aleppo is. "it" only in a question that asks for a place too:
 # "When does it start?" after "Where will the conference be held?" asks about the conference.
 _PLACE_PRONOUN = re.compile(r"\b(it|there)\b", re.IGNORECASE)
+# "Which Iranian foreign minister ...?" asks for a person as "who" does: "he" in the next question is the answer.
+_ASKS_PERSON = re.compile(r"^\s*(?:which|what)\b(?:\s+[\w-]+){0,3}?\s+(?:minister|president|secretary|official|leader|"
+                          r"envoy|spokes(?:man|woman|person)|diplomat|ambassador|head|chief|king|queen|general|"
+                          r"person|man|woman|politician|author|writer|journalist|player|director)\b", re.IGNORECASE)
 
 
 def turns_from_messages(messages: Sequence[dict[str, Any]] | None) -> list[Turn]:
@@ -105,8 +113,10 @@ def rewrite_by_rule(question: str, history: Sequence[Turn]) -> str:
     if pronoun and _is_name(previous_answer) and _asks_place(previous_question) \
             and (pronoun.group(1).lower() == "there" or _asks_place(question)):
         return question[:pronoun.start()] + _in_place(question, pronoun, previous_answer) + question[pronoun.end():]
-    # "he" is the previous answer when that answered "who"; after "Where will Kerry head?" (Vatican) it is Kerry.
-    person = previous_answer if _is_name(previous_answer) and expected_answer_type(previous_question) == "name" \
+    # "he" is the previous answer when that answered "who" (or "which minister"...); after "Where will Kerry
+    # head?" (Vatican) it is Kerry.
+    asked_person = expected_answer_type(previous_question) == "name" or _ASKS_PERSON.search(previous_question)
+    person = previous_answer if _is_name(previous_answer) and asked_person \
         else next(iter(_entities(previous_question)), "")
     if person:
         for word, replacement in [(w, person) for w in _PERSONAL] + [(w, f"{person}'s") for w in _POSSESSIVE]:
@@ -172,9 +182,13 @@ def _usable_rewrite(text: str, question: str, history: Sequence[Turn]) -> bool:
             or "not found" in text.lower() or tuple(words(text)) in asked_before or text.count("?") > 1 \
             or _elliptical_topic(text):
         return False
-    wanted = None if _elliptical_topic(question) else _WH_WORD.search(question)
-    given = _WH_WORD.search(text)
-    return wanted is None or (given is not None and given.group(1).lower() == wanted.group(1).lower())
+    wanted = None if _elliptical_topic(question) else _WH_PHRASE.search(question)
+    given = _WH_PHRASE.search(text)
+    if wanted is None:
+        return True
+    same_preposition = wanted.group(1) is None or (given is not None and (given.group(1) or "").lower()
+                                                   == wanted.group(1).lower())
+    return given is not None and given.group(2).lower() == wanted.group(2).lower() and same_preposition
 
 
 def _with_context(question: str, turn: Turn) -> str:

@@ -305,6 +305,13 @@ def test_it_or_there_after_a_where_question_is_the_place_that_answered() -> None
     assert rewrite_by_rule("Who will travel from there?", city) == "Who will travel from Aleppo?"
     assert rewrite("Where is it?", city, lambda _: "What city is Aleppo?") == "Where is Aleppo?"
     assert rewrite("Where is it?", city, lambda _: "Where is Aleppo located?") == "Where is Aleppo located?"
+    # The preposition before the question word is part of what is asked: "on what terms" asks for conditions.
+    zarif = [("Which Iranian foreign minister commented on Tehran's participation?", "Javad Zarif")]
+    asked = "On what terms did he say Tehran would take part?"
+    assert rewrite(asked, zarif, lambda _: "What terms did Javad Zarif say Tehran would take part in?") == \
+        rewrite_by_rule(asked, zarif) == "On what terms did Javad Zarif say Tehran would take part?"
+    assert rewrite(asked, zarif, lambda _: "On what terms did Zarif say Tehran would take part?") == \
+        "On what terms did Zarif say Tehran would take part?"
     # "it" in a question that asks something else is the thing asked about before, not the place.
     assert not rewrite_by_rule("When does it start?", [("Where will the conference be held?", "Montreux")]).startswith(
         "When does Montreux")
