@@ -331,7 +331,8 @@ class EvalRun:
 
 def _settings_record(settings: Settings) -> dict[str, Any]:
     keys = ("corpus_dir", "embed_model", "llm_model", "llm_endpoint", "top_k", "candidate_k", "chunk_words",
-            "chunk_overlap_sentences", "evidence_sentences", "llm_threads", "llm_context", "reranker", "collection")
+            "chunk_overlap_sentences", "evidence_sentences", "evidence_min_sentences", "evidence_relative_score",
+            "llm_threads", "llm_context", "reranker", "collection")
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in ((k, getattr(settings, k)) for k in keys)}
 
 
