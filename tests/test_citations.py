@@ -26,7 +26,7 @@ from assistant.citations import (
     trim_echo,
     without_asked_name,
 )
-from assistant.config import load_settings
+from assistant.config import Settings, load_settings
 from assistant.conversation import is_follow_up, rewrite, rewrite_by_rule, turns_from_messages
 from assistant.evidence import Evidence, EvidenceRanker, prompt_evidence
 from assistant.pipeline import Assistant, Generation
@@ -1007,6 +1007,14 @@ def test_who_is_someone_is_not_answered_with_words_that_describe_another_person(
                                 "Who is Lakhdar Brahimi?") is False
 
 
+def fixed_five(settings: Settings) -> Settings:
+    """`settings` with the fixed five-sentence prompt these scripted-model tests were written against: the
+    sentence that misleads the scripted reader must be in the prompt, whatever the evidence bounds."""
+    from dataclasses import replace
+
+    return replace(settings, evidence_sentences=5, evidence_relative_score=0.0)
+
+
 def test_where_is_a_place_is_not_answered_from_a_sentence_that_does_not_name_it(seed_assistant) -> None:  # noqa: ANN001
     """"Where is it?" after "Which city would the ceasefire begin with?" is "Where is Aleppo?"; the model answered
     "Syria" from the headline "Russia and America discuss local ceasefires in Syria", which does not name Aleppo."""
@@ -1014,7 +1022,7 @@ def test_where_is_a_place_is_not_answered_from_a_sentence_that_does_not_name_it(
     assert not omits_asked_name("It lies in the north of Syria.", "Where is Aleppo?")  # "it" may be Aleppo
     assert not omits_asked_name("Joint call by US and Russia", "Where was Super Bowl 50 held?")  # not the bare form
     llm = LineQuotingLLM([("Russia and America discuss", "Syria"), ("north of Syria", "in the north of Syria")])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = Assistant(fixed_five(seed_assistant.settings), embed_model=seed_assistant.embed_model, llm=llm)
     bot.abstention = {}
     answer = bot.ask("Where is Aleppo?")
     assert len(llm.calls) == 2 and answer.short_answer == "in the north of Syria", answer
@@ -1098,7 +1106,7 @@ def test_a_count_is_not_answered_with_a_sum_of_money(seed_assistant) -> None:  #
     # Counts Syrians with the sum the UN seeks while that sentence is in the prompt; then "millions" if the
     # sentence about the millions affected is there, else it refuses.
     llm = LineQuotingLLM([("4.7 billion euros", "4.7"), ("the millions affected", "millions")])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = Assistant(fixed_five(seed_assistant.settings), embed_model=seed_assistant.embed_model, llm=llm)
     bot.abstention = {}
     answer = bot.ask("How many Syrians need aid?")
     # Asked again without that sentence, the model finds no count (the articles give none): it abstains.
