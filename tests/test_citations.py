@@ -547,7 +547,6 @@ def test_prompt_evidence_reaches_past_the_count_for_the_kind_asked() -> None:
     assert prompt_evidence(ranked[:5] + ranked[5:6] * 3 + ranked[6:], 5) == ranked[:5]
 
 
-
 def test_prompt_evidence_leaves_out_sentences_far_below_the_best() -> None:
     """Past the first `least` sentences, one scoring under `relative` times the best is not worth its ~0.1 s of
     prompt: the prompt stops there; with `relative` 0 the count is fixed."""
@@ -1007,7 +1006,7 @@ def test_who_is_someone_is_not_answered_with_words_that_describe_another_person(
                                 "Who is Lakhdar Brahimi?") is False
 
 
-def fixed_five(settings: Settings) -> Settings:
+def _fixed_five(settings: Settings) -> Settings:
     """`settings` with the fixed five-sentence prompt these scripted-model tests were written against: the
     sentence that misleads the scripted reader must be in the prompt, whatever the evidence bounds."""
     from dataclasses import replace
@@ -1022,7 +1021,7 @@ def test_where_is_a_place_is_not_answered_from_a_sentence_that_does_not_name_it(
     assert not omits_asked_name("It lies in the north of Syria.", "Where is Aleppo?")  # "it" may be Aleppo
     assert not omits_asked_name("Joint call by US and Russia", "Where was Super Bowl 50 held?")  # not the bare form
     llm = LineQuotingLLM([("Russia and America discuss", "Syria"), ("north of Syria", "in the north of Syria")])
-    bot = Assistant(fixed_five(seed_assistant.settings), embed_model=seed_assistant.embed_model, llm=llm)
+    bot = Assistant(_fixed_five(seed_assistant.settings), embed_model=seed_assistant.embed_model, llm=llm)
     bot.abstention = {}
     answer = bot.ask("Where is Aleppo?")
     assert len(llm.calls) == 2 and answer.short_answer == "in the north of Syria", answer
@@ -1106,7 +1105,7 @@ def test_a_count_is_not_answered_with_a_sum_of_money(seed_assistant) -> None:  #
     # Counts Syrians with the sum the UN seeks while that sentence is in the prompt; then "millions" if the
     # sentence about the millions affected is there, else it refuses.
     llm = LineQuotingLLM([("4.7 billion euros", "4.7"), ("the millions affected", "millions")])
-    bot = Assistant(fixed_five(seed_assistant.settings), embed_model=seed_assistant.embed_model, llm=llm)
+    bot = Assistant(_fixed_five(seed_assistant.settings), embed_model=seed_assistant.embed_model, llm=llm)
     bot.abstention = {}
     answer = bot.ask("How many Syrians need aid?")
     # Asked again without that sentence, the model finds no count (the articles give none): it abstains.
