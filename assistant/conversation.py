@@ -32,12 +32,12 @@ _REFERRING = re.compile(r"\b(he|she|him|her|his|hers|they|them|their|it|its|ther
                         r"the same|the latter|the former)\b", re.IGNORECASE)
 _SEQUEL = re.compile(r"\b(after|before|besides|apart from|other than|except for|instead of) (that|this|it)\b(?!\s+\w)",
                      re.IGNORECASE)
-_WH = re.compile(r"^(who|whom|whose|what|which|when|where|why|how( many| much)?)\b", re.IGNORECASE)
-_WH_WORD = re.compile(r"\b(who|whom|whose|what|which|when|where|why|how)\b", re.IGNORECASE)
+_WH_WORDS = "who|whom|whose|what|which|when|where|why|how"
+_WH_WORD = re.compile(rf"\b({_WH_WORDS})\b", re.IGNORECASE)
 # The question word with the preposition before it, which is part of what is asked: "On what terms...?" asks for
 # conditions, "What terms...?" for a thing.
-_WH_PHRASE = re.compile(r"\b(?:(about|at|by|for|from|in|of|on|since|to|under|until|with)\s+)?"
-                        r"(who|whom|whose|what|which|when|where|why|how)\b", re.IGNORECASE)
+_WH_PHRASE = re.compile(rf"\b(?:(about|at|by|for|from|in|of|on|since|to|under|until|with)\s+)?({_WH_WORDS})\b",
+                        re.IGNORECASE)
 # "And Lavrov?", "What about Iran?": the previous question asked again about another name.
 _ELLIPTICAL = re.compile(r"^\s*(?:and\s+)?(?:what about|how about|and)\s+(?P<topic>[^?]+?)\s*\??\s*$", re.IGNORECASE)
 # "it" and "there" stand for the previous answer when that answered where: "Where is it?" after "Which city would
@@ -93,7 +93,7 @@ def _is_name(text: str) -> bool:
 def _entities(text: str) -> list[str]:
     """Capitalised phrases and numbers: the names a follow-up most likely refers to."""
     found = re.findall(r"(?:[A-Z][\w’'-]*(?:\s+(?:of\s+|al-)?[A-Z][\w’'-]*)*)|\b\d[\d,.]*\b", text)
-    return [f for f in found if f.lower() not in STOP_WORDS and not _WH.match(f)]
+    return [f for f in found if f.lower() not in STOP_WORDS and not _WH_WORD.match(f)]
 
 
 def rewrite_by_rule(question: str, history: Sequence[Turn]) -> str:
@@ -186,9 +186,10 @@ def _usable_rewrite(text: str, question: str, history: Sequence[Turn]) -> bool:
     given = _WH_PHRASE.search(text)
     if wanted is None:
         return True
-    same_preposition = wanted.group(1) is None or (given is not None and (given.group(1) or "").lower()
-                                                   == wanted.group(1).lower())
-    return given is not None and given.group(2).lower() == wanted.group(2).lower() and same_preposition
+    if given is None:
+        return False
+    return given.group(2).lower() == wanted.group(2).lower() and \
+        (wanted.group(1) is None or (given.group(1) or "").lower() == wanted.group(1).lower())
 
 
 def _with_context(question: str, turn: Turn) -> str:
