@@ -188,9 +188,12 @@ def locate(phrase: str, text: str) -> tuple[int, int] | None:
     """Where `phrase` occurs in `text`, ignoring case and spacing, preferring whole words; None when it does not."""
     if not phrase.strip():
         return None
-    pattern = r"\s+".join(re.escape(part) for part in phrase.split())
-    # A match on word boundaries first: "art" is the word in "then art came", not the inside of "party".
     stripped = phrase.strip()
+    # A number is never the inside of another: "2" is not the last digit of "1952" (the model wrote "2" for the
+    # source's "only two television stations", which `locate_reworded` then finds).
+    pattern = ((r"(?<!\d)" if stripped[0].isdigit() else "") + r"\s+".join(re.escape(part) for part in phrase.split())
+               + (r"(?!\d)" if stripped[-1].isdigit() else ""))
+    # A match on word boundaries first: "art" is the word in "then art came", not the inside of "party".
     bounded = rf"{_edge(stripped[0])}{pattern}{_edge(stripped[-1])}"
     match = re.search(bounded, text, flags=re.IGNORECASE) or re.search(pattern, text, flags=re.IGNORECASE)
     return (match.start(), match.end()) if match else None
@@ -322,12 +325,15 @@ _WHOLE_WORD = re.compile(r"(?:\d+(?:[.,]\d+)*|\w+)(?:-(?:\d+(?:[.,]\d+)*|[a-z]\w
 
 def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
     """The span start:end widened to the whole words it touches, so a located phrase never cuts a word: "1"
-    found in "1,388" is "1,388", "black" in "black-and-yellow" is "black-and-yellow"."""
+    found in "1,388" is "1,388", "black" in "black-and-yellow" is "black-and-yellow", "34m" in "£34m" is "£34m"."""
     for match in _WHOLE_WORD.finditer(text):
         if match.start() < start < match.end():
             start = match.start()
         if match.start() < end < match.end():
             end = match.end()
+    # A sum keeps its currency sign: "34m" found in "£34m" is "£34m" (the sign is not a word character).
+    if 0 < start < len(text) and text[start].isdigit() and unicodedata.category(text[start - 1]) == "Sc":
+        start -= 1
     return start, end
 
 
@@ -450,7 +456,8 @@ def trim_echo(phrase: str, question: str, starts_sentence: bool = False) -> str:
     A capitalised word is part of a name and stays ("Tower District" answers "Which district...", "Fort
     Niagara" answers "...attack which fort"): on 500 SQuAD questions, trimming names lost 12 exact matches and
     won 1. The first word of a phrase that `starts_sentence` is the exception: its capital may only mark the
-    start of the sentence.
+    start of the sentence, unless the question too writes it with a capital ("Kearney Park" answers "Which park is
+    home to the Kearney Mansion?", from "Kearney Park is the largest ...").
     Trailing words go only when a number is left ("61 yards" -> "61", the unit the question named): elsewhere
     the last word is the head of the phrase ("Turing machine", "world systems theory") or a verb that ends it
     ("remain silent if his opponents did"). Replayed on 100 SQuAD answers (seed 13), keeping it won 3 exact
@@ -459,12 +466,15 @@ def trim_echo(phrase: str, question: str, starts_sentence: bool = False) -> str:
     """
     asked = set(words(question))
     asked_keys = {word_key(w) for w in asked}
+    # Words the question writes with a capital after its first word: names there, so names in the answer too.
+    asked_names = {w for w in re.findall(r"\w+", question)[1:] if w[:1].isupper()}
     # A number's unit joined by a hyphen ("61-yard") is a word of its own: the question may name it ("yards").
     tokens = list(re.finditer(r"\d[\d.,]*(?=-[A-Za-z])|\w+(?:['’.,-]\w+)*", phrase))
 
     def echoed(index: int, by_stem: bool = False) -> bool:
         word = tokens[index].group(0)
-        in_name = word[:1].isupper() and word.lower() not in STOP_WORDS and not (index == 0 and starts_sentence)
+        in_name = word[:1].isupper() and word.lower() not in STOP_WORDS and not (
+            index == 0 and starts_sentence and word not in asked_names)
         parts = words(word)
         said = {word_key(w) for w in parts} <= asked_keys if by_stem else set(parts) <= asked
         return said and not in_name

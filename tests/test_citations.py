@@ -136,6 +136,15 @@ def test_short_answer_never_cuts_a_word_of_the_source() -> None:
     assert short_answer_from("Arab League", [ev("the UN-Arab League envoy")]) == "Arab League"  # two names
     assert short_answer_from("Luther", [ev("It was Luther's idea.")]) == "Luther"
     assert short_answer_from("art", [ev("The party ended. Then art came.")]) == "art"  # the word, not "party"
+    assert short_answer_from("34m", [ev("ITV raised its offer to £34m per year.")]) == "£34m"  # the sum's sign
+
+
+def test_a_number_is_never_found_inside_another_number() -> None:
+    # "2" for "How many stations did Boston have in 1952?" was shown as "1952", then as the whole sentence
+    boston = [ev("Before the freeze ended in 1952, a few major cities (such as Boston) had only two stations.")]
+    assert short_answer_from("2", boston) == "two"
+    assert short_answer_from("52", boston) == "52"  # nowhere as a number of its own: the model's words stand
+    assert short_answer_from("195", [ev("In 1952 it had 195 stations.")]) == "195"
 
 
 def test_a_reworded_phrase_is_shown_as_the_source_writes_it() -> None:
@@ -359,6 +368,10 @@ def test_trim_echo_keeps_names_that_repeat_a_question_word():
     assert trim_echo("the 61 yards", "How many yards did he run?") == "the 61"
     assert trim_echo("61-yard", "How many yards did Norwood return a punt?") == "61"  # the source's own form
     assert trim_echo("black-and-yellow", "What colors was the 2001 logo?") == "black-and-yellow"
+    # at the start of its sentence a capital may only mark that start, but not a name the question writes so too
+    assert trim_echo("Kearney Park", "Which park is home to the Kearney Mansion?", starts_sentence=True) == \
+        "Kearney Park"
+    assert trim_echo("Guilty of murder", "What were they guilty of?", starts_sentence=True) == "murder"
     assert trim_echo("The wedding banquet", "What was the wedding banquet?") == "The wedding banquet"  # all echo
     # A capital that only marks the start of the source sentence is not a name.
     assert trim_echo("Bills go through two stages", "How do bills go?", starts_sentence=True) == "through two stages"
