@@ -753,6 +753,30 @@ _CURRENCY_BEFORE = re.compile(r"[$€£¥]\s*$")
 _CURRENCY_AFTER = re.compile(rf"\s*(?:million|billion|trillion|thousand|bn|m)?\s*(?:{_MONEY_UNITS})\b", re.IGNORECASE)
 
 
+def names_none_of_them(phrase: str, question: str) -> bool:
+    """Whether `phrase` answers a "Which <things> ...?" question with a vague word and the question's own words
+    ("top officials" for "Which Vatican officials did Kerry meet?"): the source describes them but names none.
+
+    The question asks which ones; words like "top", "some" or "several" only say that there were some. Of the
+    gold answers of SQuAD-even's 2,563 which/what-<noun> questions, none is made so (20 are only question words,
+    "Kearney Park" for "Which park ...?": a name, and no vague word, so not flagged).
+    """
+    if not _WHICH_THINGS.match(question):
+        return False
+    said = [w.lower() for w in re.findall(r"\w+", phrase)]
+    asked = {word_key(w) for w in words(question)}
+    return any(w in _VAGUE_WORDS for w in said) and all(
+        word_key(w) in asked for w in said if w not in _VAGUE_WORDS and w not in STOP_WORDS)
+
+
+# "Which officials ...?", "What states ...?": not "What is ...?", which asks for a description.
+_WHICH_THINGS = re.compile(r"\s*(?:which|what)\s+(?!(?:is|was|are|were|do|does|did|has|have|had|can|could|will|would|"
+                           r"should|may|might|must)\b)\w", re.IGNORECASE)
+# Words that say there were some, not which: a description of that kind names none of them.
+_VAGUE_WORDS = frozenset({"top", "senior", "some", "several", "many", "various", "certain", "other", "others", "few",
+                          "numerous", "unnamed", "unidentified", "leading", "key", "high", "ranking"})
+
+
 def to_citations(cited: Sequence[Evidence]) -> list[Citation]:
     """Number the supporting sentences 1..n in order: those numbers are the marks shown in the answer."""
     return [Citation(id=i, doc=e.doc, start=e.start, end=e.end, quote=e.text, score=e.score, title=e.title,

@@ -40,6 +40,7 @@ from assistant.citations import (
     gives_no_title,
     marks_of,
     money_for_a_count,
+    names_none_of_them,
     omits_asked_name,
     parse_reply,
     possessive_mismatch,
@@ -658,14 +659,21 @@ class Assistant:
 
     def _decide(self, answer: Answer, model: AbstentionModel | None, base: dict[str, Any],
                 passages: list[Passage]) -> Answer:
-        """Keep `answer`, or abstain when it only restates the question or the calibrated abstention model judges
-        that the corpus does not answer."""
+        """Keep `answer`, or abstain when it only restates the question, names none of the things a "Which ...?"
+        asks for, or the calibrated abstention model judges that the corpus does not answer."""
         if restates_question(answer, base["standalone_question"]):
             # "Who wrote the article "Joint call by US and Russia ..."?" answered with that headline: the line the
             # question quotes matches it best, but says nothing the question does not. No other sentence was
             # better, so the documents do not answer.
             result = self._abstain(base, passages)
             result.notes.append("the best matching line only repeats the question's own words")
+            result.signals = answer.signals
+            return result
+        if names_none_of_them(answer.short_answer, base["standalone_question"]):
+            # "top officials" for "Which Vatican officials did Kerry meet?": the source says there were some, and
+            # the question asks which. An answer naming none of them does not answer.
+            result = self._abstain(base, passages)
+            result.notes.append(f"the documents only say {answer.short_answer!r}: they name none of them")
             result.signals = answer.signals
             return result
         if model is None:

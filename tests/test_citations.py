@@ -12,6 +12,7 @@ from assistant.citations import (
     gives_no_title,
     locate,
     money_for_a_count,
+    names_none_of_them,
     omits_asked_name,
     only_names_the_one_asked,
     parse_reply,
@@ -1125,6 +1126,26 @@ def test_a_count_is_not_answered_with_a_sum_of_money(seed_assistant) -> None:  #
     assert len(llm.calls) == 2 and answer.abstained and "sum of money" in " ".join(answer.notes)
     fast = bot.ask("How many Syrians need aid?", mode="fast")
     assert "4.7" not in fast.short_answer and "6.5" not in fast.short_answer
+
+
+def test_which_ones_is_not_answered_with_a_vague_description(seed_assistant) -> None:  # noqa: ANN001
+    """The seed article says Kerry will "meet top officials" at the Vatican; asked which officials, "top
+    officials" names none of them, so the documents do not answer."""
+    question = "Which Vatican officials did Kerry meet on Tuesday?"
+    assert names_none_of_them("top officials", question)
+    assert names_none_of_them("some of them", "Which states held discussions?")
+    assert not names_none_of_them("Kearney Park", "Which park is home to the Kearney Mansion?")  # a name
+    assert not names_none_of_them("Pietro Parolin", question)
+    assert not names_none_of_them("several", "What is the number of states?")  # asks what, not which
+    llm = LineQuotingLLM([("top officials", "top officials")])
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot.abstention = {}
+    answer = bot.ask(question)
+    assert answer.abstained and "name none" in " ".join(answer.notes), answer
+    # the same sentence answers a question it does name the answer to
+    llm.answers = [("top officials", "Middle East peace efforts")]
+    answer = bot.ask("What will Kerry discuss with officials at the Vatican?")
+    assert not answer.abstained and "Middle East peace" in answer.short_answer, answer
 
 
 def test_an_echo_is_not_trimmed_down_to_a_dangling_of() -> None:
