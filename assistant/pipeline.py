@@ -412,7 +412,7 @@ class Assistant:
                 generation, reasked = Generation(), True
                 yield from self._stream_generate(messages, ANSWER_MAX_TOKENS, generation, banned=REFUSAL_TOKENS,
                                                  stop_after_mark=True)
-            if can_ban and generation.token_logprobs and only_question_words(generation.text, query):
+            if can_ban and generation.token_logprobs and echoes_question(generation.text, query):
                 # "UN" for "Besides the UN, which organisation...": a reply made only of the question's own words
                 # tells the user nothing (a model kept from refusing often says that: "Syrian state media" for
                 # "Who did Syrian state media quote...?"). Ask once more with its words banned too (prompt cached:
@@ -420,7 +420,7 @@ class Assistant:
                 # answer follows.
                 retry = self._ask_again(messages, [*(REFUSAL_TOKENS if reasked else ()), *generation.phrase_tokens()])
                 if (retry.text.strip() and not retry.text_starts_refusal()
-                        and not only_question_words(retry.text, query)):
+                        and not echoes_question(retry.text, query)):
                     generation = retry
                     notes.append("the model's first reply only repeated the question; asked again")
             bare = bare_mark(generation.text, evidence, query)
@@ -434,7 +434,7 @@ class Assistant:
                 retry = self._ask_again(messages, [*(REFUSAL_TOKENS if reasked else ()), *MARK_TOKENS],
                                         stop_after_mark=False)
                 phrase, retry_marks = parse_reply(retry.text)
-                if (phrase and not retry.text_starts_refusal() and not only_question_words(phrase, query)
+                if (phrase and not retry.text_starts_refusal() and not echoes_question(phrase, query)
                         and not bare_mark(phrase, evidence, query)):  # "1" again: still a mark, not words
                     # A number written with the words ("Laurent Fabius Sentence number: 2") goes with them.
                     generation.text = f"{phrase} [{retry_marks[0] if retry_marks else bare}]"
@@ -600,7 +600,7 @@ class Assistant:
                 citations = to_citations([shown_in])
                 marks = marks_of(citations)
             base["notes"].append(note)
-        elif (only_question_words(located, question) and not OFFERS_CHOICE.search(question)
+        elif (echoes_question(located, question) and not OFFERS_CHOICE.search(question)
                 and names_as_asked(located, question)):
             # "Kerry said" for "What did Kerry say?", still after being asked again: the model found the sentence
             # but not the words. The sentence it cited is the answer (a choice: "north or south?" -> "south", and
@@ -835,9 +835,32 @@ def only_question_words(reply: str, question: str) -> bool:
     the coalition?" and "Geneva 2" answers "What is Geneva II?" with nothing new. A stop word in capitals is a
     name and counts ("IT industry" answers "Which industry ...?").
     """
-    phrase = {word_key(w) for w in re.findall(r"\w+", parse_reply(reply)[0])
-              if w.lower() not in STOP_WORDS or (w.isupper() and len(w) > 1)}
+    phrase = _said_keys(reply)
     return bool(phrase) and phrase <= {word_key(w) for w in words(question)}
+
+
+def echoes_question(reply: str, question: str) -> bool:
+    """Whether the reply's answer phrase only repeats words that stand together in the question: "Kerry said" for
+    "What did Kerry say?", "Lavrov and Kerry" for "What did Kerry tell Lavrov?".
+
+    Question words the question keeps apart may name the answer: "graph isomorphism problem" answers "What is
+    the problem attributed to defining if two finite graphs are isomorphic?", "twin prime conjecture" answers
+    "What conjecture holds that there is an infinite amount of twin primes?" (each the gold answer; 13 of the 49
+    SQuAD-even gold answers made only of question words are so). Together means within a stretch of the
+    question's words other than stop words one longer than the phrase's.
+    """
+    phrase = _said_keys(reply)
+    if not phrase or not only_question_words(reply, question):
+        return False
+    asked = [word_key(w) for w in words(question) if w not in STOP_WORDS]
+    size = len(phrase) + 1
+    return len(asked) <= size or any(phrase <= set(asked[i:i + size]) for i in range(len(asked) - size + 1))
+
+
+def _said_keys(reply: str) -> set[str]:
+    """The `word_key`s of the reply's answer phrase, stop words aside unless written in capitals ("IT")."""
+    return {word_key(w) for w in re.findall(r"\w+", parse_reply(reply)[0])
+            if w.lower() not in STOP_WORDS or (w.isupper() and len(w) > 1)}
 
 
 def names_as_asked(phrase: str, question: str) -> bool:

@@ -23,7 +23,7 @@ from typing import Any
 
 from assistant.config import load_settings
 from assistant.evaluation.runner import default_eval_dir
-from assistant.pipeline import load_abstention_models, only_question_words
+from assistant.pipeline import echoes_question, load_abstention_models
 from bench.calibrate import (
     ask_all,
     eval_paths,
@@ -40,8 +40,8 @@ def _signal(record: dict[str, Any], name: str) -> bool:
 
 
 def _echo(record: dict[str, Any]) -> bool:
-    """The recorded answer says nothing the question does not (`only_question_words`, as the code now defines it)."""
-    return only_question_words(record["short_answer"], record["question"])
+    """The recorded answer only repeats the question (`echoes_question`, as the code now defines it)."""
+    return echoes_question(record["short_answer"], record["question"])
 
 
 # Which recorded questions a change can touch, by what the recorded answer went through.

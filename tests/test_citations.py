@@ -896,6 +896,20 @@ def test_a_reply_repeats_the_question_whatever_the_form_of_its_words() -> None:
     assert not only_question_words("the [1]", "What is the plan?")  # stop words alone are no echo: nothing to ban
 
 
+def test_question_words_the_question_keeps_apart_may_name_the_answer() -> None:
+    """"graph isomorphism problem" is the answer (SQuAD's gold) to a question that says "problem" and, further on,
+    "graphs are isomorphic"; "Kerry said" and "Lavrov and Kerry" only repeat words the question says together."""
+    from assistant.pipeline import echoes_question
+
+    graphs = "What is the problem attributed to defining if two finite graphs are isomorphic?"
+    assert not echoes_question("graph isomorphism problem [1]", graphs)
+    assert echoes_question("finite graphs [1]", graphs)
+    assert echoes_question("Kerry said [1]", "What did Kerry say?")
+    assert echoes_question("Lavrov and Kerry [1]", "What did Kerry tell Lavrov?")
+    assert echoes_question("Geneva 2 [1]", "What is Geneva II?")
+    assert not echoes_question("Arab League [1]", "Besides the UN, which organisation does Brahimi represent?")
+
+
 def test_a_name_made_of_a_question_word_is_told_from_the_question_s_own_name() -> None:
     """After the re-ask, an echo is replaced by the sentence it cites, unless its capitals make it a new name."""
     from assistant.pipeline import names_as_asked
