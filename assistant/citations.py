@@ -345,9 +345,10 @@ def _edge(char: str) -> str:
 # the article <headline>?". The answer is that header's line of the role asked for.
 _ASKED_ROLES = (
     ("headline", re.compile(r"\b(what|which)\s+(is|was)\s+the\s+(headline|title)\b", re.IGNORECASE)),
+    # "the date of the Daily Courier article", "When was the February 3 story published?"
     ("date line", re.compile(r"\b(what|which)\s+(is|was)\s+the\s+(date|publication date)\s+of\s+the\s+"
-                             r"(article|story|report|piece)\b|\bwhen\s+was\s+the\s+(article|story|report|piece)\b",
-                             re.IGNORECASE)),
+                             r"(?:[\w.'’-]+\s+){0,5}?(article|story|report|piece)\b|\bwhen\s+was\s+the\s+"
+                             r"(?:[\w.'’-]+\s+){0,5}?(article|story|report|piece)\b", re.IGNORECASE)),
 )
 
 

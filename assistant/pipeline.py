@@ -54,6 +54,7 @@ from assistant.citations import (
 from assistant.config import Settings, load_settings
 from assistant.conversation import Turn, rewrite, strip_marks, turns_from_messages
 from assistant.evidence import Evidence, EvidenceRanker, RankedEvidence, header_labels, prompt_evidence
+from assistant.headers import asked_header, header_answer
 from assistant.mentions import asked_mention, find_mentions, mention_lines
 from assistant.overview import asked_overview, overview_lines
 from assistant.retrieval import HybridRetriever, Passage
@@ -354,7 +355,7 @@ class Assistant:
         base = {"question": text, "standalone_question": standalone, "mode": mode, "notes": notes}
         searched = without_collection(standalone)
         direct = (self._summary(base, standalone, text, turns) or self._overview(base, standalone)
-                  or self._mentions(base, searched))
+                  or self._header(base, standalone) or self._mentions(base, searched))
         if direct is not None:
             direct.timings_ms = timings | {"total_ms": (time.perf_counter() - started) * 1000}
             yield direct
@@ -500,6 +501,23 @@ class Assistant:
         text, short, cited = overview_lines(openings, asked)
         base["notes"].append("a question about the documents as a whole: answered from their header lines")
         return Answer(answer=text, short_answer=short, abstained=False, citations=to_citations(cited), **base)
+
+    def _header(self, base: dict[str, Any], question: str) -> Answer | None:
+        """The line of one document's header that the question asks for ("the headline of the article dated
+        ..."), cited; the refusal when that header has no such line; None for any other question, or when no single
+        document's header names what the question does."""
+        asked = asked_header(question)
+        found = header_answer(question, self.retriever.openings()) if asked else None
+        if asked is None or found is None:
+            return None
+        line, opening = found
+        if line is None:
+            answer = self._abstain(base, [opening])
+            answer.notes.append(f"the header of {opening.doc}, the document the question names, has no {asked[0]}")
+            return answer
+        base["notes"].append(f"a question about the header of {opening.doc}: answered from its {asked[0]}")
+        return Answer(answer=f"{line.text} [1]", short_answer=line.text, abstained=False,
+                      citations=to_citations([line]), **base)
 
     def _summary(self, base: dict[str, Any], question: str, asked: str = "", turns: Sequence[Turn] = ()
                  ) -> Answer | None:

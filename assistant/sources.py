@@ -58,7 +58,7 @@ def asks_for_source(question: str) -> bool:
 def split_source(question: str) -> tuple[str, str]:
     """The question without the document it names, and that name ("" and the question unchanged when none)."""
     match = _NAMED_SOURCE.search(question)
-    if match is None or not _terms(match.group("source")):
+    if match is None or not document_terms(match.group("source")):
         return question, ""
     rest = (question[:match.start()] + question[match.end():]).strip()
     return re.sub(r"\s+([?.!])$", r"\1", rest), match.group("source").strip()
@@ -74,7 +74,7 @@ def without_collection(question: str) -> str:
     """
     rest = _WHAT_DOCUMENTS_SAY.sub("What is said", question)
     rest = _IN_THE_DOCUMENTS.sub("", rest)
-    return rest if _terms(rest) else question
+    return rest if document_terms(rest) else question
 
 
 # A document named by its place in the list of documents (by name, as they are listed: "the second article", "the
@@ -108,11 +108,11 @@ def document_at(position: int | str, docs: dict[str, str]) -> str | None:
 def names_document(source: str, header: str, iso_date: str | None = None) -> bool:
     """Whether every word of `source` is in the document's `header` or its date (ordinals as numbers: "13th" is
     "13"; the date as month name, abbreviation, day and year)."""
-    wanted = _terms(source)
-    return bool(wanted) and wanted <= _terms(header) | _date_terms(iso_date)
+    wanted = document_terms(source)
+    return bool(wanted) and wanted <= document_terms(header) | _date_terms(iso_date)
 
 
-def _terms(text: str) -> set[str]:
+def document_terms(text: str) -> set[str]:
     """Lower-case words without stop words, with ordinal suffixes dropped ("3rd" -> "3")."""
     return {re.sub(r"^(\d+)(st|nd|rd|th)$", r"\1", w) for w in words(text) if w not in STOP_WORDS}
 

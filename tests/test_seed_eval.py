@@ -63,11 +63,8 @@ KNOWN_MISSES: dict[str, str] = {
     "q51": "wrong abstention: the outlet is not named; the model points at the quoted headline (which abstains "
            "since the sixth session) or, in some runs, at the other article's date line",
     # since 2026-12-03 (fourth session): the prompt holds 2-6 evidence sentences instead of 5, and the abstention
-    # model was fitted again on the answers to those prompts
-    "q40": "wrong abstention: the model first repeats the question; asked again it names the headline from the "
-           "header block, at confidence 0.59 against the threshold's 0.5914 (0.61 with a fixed five sentences)",
-    "q41": "wrong abstention: with three sentences the model cites the other article's outlet line (confidence 0.14); "
-           "with a fixed five it cites the date line and the headline is shown, at confidence 0.53",
+    # model was fitted again on the answers to those prompts. (q40 and q41, the headline of the article of a given
+    # date, abstained then too; since the fifth session they are read off the header, `assistant.headers`.)
     "q65": "answer miss: 'What did the Friends of Syria group fail to do?' is answered with what they failed to "
            "convince the coalition to do ('reverse its decision not to attend Geneva 2'), not 'failed to convince'",
 }

@@ -1,0 +1,63 @@
+"""Questions about one document's header ("What is the headline of the article dated February 3, 2014?", "When was
+the article "Joint call by US and Russia ..." published?"), answered from the header lines themselves, cited.
+
+The header names the document (by its headline, outlet or date line) and holds the answer (another of its lines).
+Retrieval finds that header, but the small model then has to read a line's role from a label and often repeats
+the question instead (seed pairs q40 and q41 abstained so). The lines' roles are known (`evidence.header_roles`)
+and every document's header is in memory (`HybridRetriever.openings`), so the line asked for is read off the one
+document whose header (or date) holds every other word of the question, at no model cost. When no document or
+more than one fits, the question goes the usual way.
+
+Example:
+    >>> asked_header("What is the headline of the article dated February 3, 2014?")
+    ('headline', ('2014', '3', 'february'))
+    >>> asked_header("What is the headline of the article about Iran?")
+    ('headline', ('iran',))
+    >>> asked_header("Who met Kerry?") is None
+    True
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from assistant.citations import asked_header_role
+from assistant.evidence import Evidence, header_roles
+from assistant.overview import header_line
+from assistant.retrieval import Passage
+from assistant.sources import DOCUMENT, document_terms, names_document
+
+_NAMES_A_DOCUMENT = re.compile(rf"\b{DOCUMENT}\b", re.IGNORECASE)
+# Words that ask for a header line or say "the article", not which article: what is left names the document.
+_FRAME_WORDS = document_terms("what which when is was the headline title date publication of article story report "
+                              "piece dated published appeared written")
+
+
+def asked_header(question: str) -> tuple[str, tuple[str, ...]] | None:
+    """The header role a question asks for ("headline" or "date line") and the words that name the document (in
+    order of spelling), or None when it asks for no header line."""
+    role = asked_header_role(question)
+    if role is None or not _NAMES_A_DOCUMENT.search(question):  # "What is the title of the Pope?" is no such question
+        return None
+    return role, tuple(sorted(document_terms(question) - _FRAME_WORDS))
+
+
+def header_answer(question: str, openings: Sequence[Passage]) -> tuple[Evidence | None, Passage] | None:
+    """The asked line of the one document the question names, with that document's opening (the line is None when
+    its header has no line of that role); None for any other question, or when no single document is named."""
+    asked = asked_header(question)
+    if asked is None or not asked[1]:
+        return None
+    role, naming = asked
+    named = [p for p in openings if names_document(" ".join(naming), _header_text(p), p.date or None)]
+    if len(named) != 1:
+        return None
+    return header_line(named[0], role), named[0]
+
+
+def _header_text(opening: Passage) -> str:
+    """The document's title and its header lines (the short lines before the body, whose words name no document:
+    "the article about the joint call" is about the body, and goes the usual way)."""
+    starts = header_roles(opening)
+    return "\n".join([opening.title, *(opening.text[s:e] for s, e in opening.sentences if s in starts)])

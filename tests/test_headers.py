@@ -1,0 +1,60 @@
+"""A question about one document's header line is answered from that header, cited to the line's exact span."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.headers import asked_header, header_answer
+from assistant.retrieval import Passage
+
+
+def _opening(doc: str, text: str, title: str, date: str = "", start: int = 0) -> Passage:
+    lines, spans, at = text.split("\n\n"), [], 0
+    for line in lines:
+        spans.append((at, at + len(line)))
+        at += len(line) + 2
+    return Passage(chunk_id=f"{doc}-0", doc=doc, start=start, end=start + len(text), text=text, title=title,
+                   date=date, sentences=spans, chunk=0)
+
+
+NEWS = _opening("b.txt", "Talks set for Geneva\n\nDaily Courier\n\nMonday 13th January, 2014\n\nThe talks begin next "
+                "week in Geneva, officials said.", "Talks set for Geneva", "2014-01-13", start=12)
+BLOG = _opening("a.txt", "Aid reaches Aleppo\n\nFebruary 3, 2014 at 10:12 am\n\nThe convoy arrived on Monday.",
+                "Aid reaches Aleppo", "2014-02-03")
+NO_DATE = _opening("c.txt", "Notes on the talks\n\nThe talks were long and went on for a week.", "Notes on the talks")
+
+
+@pytest.mark.parametrize(("question", "asked"), [
+    ("What is the headline of the article dated February 3, 2014?", ("headline", ("2014", "3", "february"))),
+    ("What was the title of the Daily Courier article?", ("headline", ("courier", "daily"))),
+    ("When was the article \"Aid reaches Aleppo\" published?", ("date line", ("aid", "aleppo", "reaches"))),
+    ("What is the title of the Pope?", None),  # no document named: another kind of question
+    ("Who met Kerry in Paris?", None),
+])
+def test_a_question_for_a_header_line_is_told_with_the_words_that_name_the_document(question, asked) -> None:  # noqa: ANN001
+    assert asked_header(question) == asked
+
+
+def test_the_line_asked_for_is_read_from_the_one_header_the_question_names() -> None:
+    openings = [BLOG, NEWS, NO_DATE]
+    line, opening = header_answer("What is the headline of the article dated February 3, 2014?", openings)
+    assert opening is BLOG and line.text == "Aid reaches Aleppo"
+    assert (line.doc, line.start, line.end) == ("a.txt", 0, 18)
+    line, opening = header_answer("What is the date of the Daily Courier article?", openings)
+    # document coordinates: the opening of b.txt starts at character 12 of its file
+    assert line.text == "Monday 13th January, 2014" and (line.start, line.end) == (12 + 37, 12 + 62)
+    line, opening = header_answer('When was the article "Notes on the talks" published?', openings)
+    assert opening is NO_DATE and line is None  # named, but its header has no date line: nothing to cite
+    # the body's words name no document; two documents or none named: the usual way
+    assert header_answer("What is the headline of the article about officials in Geneva?", openings) is None
+    assert header_answer("What is the headline of the article about the talks?", openings) is None
+    assert header_answer("What is the headline of the article dated March 5, 2015?", openings) is None
+
+
+def test_a_header_question_is_answered_from_the_seed_headers_without_the_model(seed_assistant) -> None:  # noqa: ANN001
+    answer = seed_assistant.ask("What is the headline of the article dated February 3, 2014?", mode="llm")
+    assert answer.short_answer == "Russia and America discuss local ceasefires in Syria" and not answer.abstained
+    citation = answer.citations[0]
+    source = (seed_assistant.settings.corpus_dir / citation.doc).read_text(encoding="utf-8")
+    assert source[citation.start:citation.end] == citation.quote == answer.short_answer
+    assert answer.timings_ms.get("generate_ms") is None  # read off the header: no model call
