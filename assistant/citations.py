@@ -770,9 +770,10 @@ def names_none_of_them(phrase: str, question: str) -> bool:
         word_key(w) in asked for w in said if w not in _VAGUE_WORDS and w not in STOP_WORDS)
 
 
-# "Which officials ...?", "What states ...?": not "What is ...?", which asks for a description.
+# "Which officials ...?", "What states ...?": not "What is ...?" or "What kind of officials ...?", which ask for a
+# description ("top officials" answers that).
 _WHICH_THINGS = re.compile(r"\s*(?:which|what)\s+(?!(?:is|was|are|were|do|does|did|has|have|had|can|could|will|would|"
-                           r"should|may|might|must)\b)\w", re.IGNORECASE)
+                           r"should|may|might|must|kinds?|types?|sorts?|level|rank)\b)\w", re.IGNORECASE)
 # Words that say there were some, not which: a description of that kind names none of them.
 _VAGUE_WORDS = frozenset({"top", "senior", "some", "several", "many", "various", "certain", "other", "others", "few",
                           "numerous", "unnamed", "unidentified", "leading", "key", "high", "ranking"})

@@ -1151,6 +1151,7 @@ def test_which_ones_is_not_answered_with_a_vague_description(seed_assistant) -> 
     assert not names_none_of_them("Kearney Park", "Which park is home to the Kearney Mansion?")  # a name
     assert not names_none_of_them("Pietro Parolin", question)
     assert not names_none_of_them("several", "What is the number of states?")  # asks what, not which
+    assert not names_none_of_them("top officials", "What kind of officials did Kerry meet?")  # asks for a kind
     llm = LineQuotingLLM([("top officials", "top officials")])
     bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
     bot.abstention = {}
