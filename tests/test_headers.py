@@ -5,23 +5,13 @@ from __future__ import annotations
 import pytest
 
 from assistant.headers import asked_header, header_answer
-from assistant.retrieval import Passage
+from tests.openings import opening
 
-
-def _opening(doc: str, text: str, title: str, date: str = "", start: int = 0) -> Passage:
-    lines, spans, at = text.split("\n\n"), [], 0
-    for line in lines:
-        spans.append((at, at + len(line)))
-        at += len(line) + 2
-    return Passage(chunk_id=f"{doc}-0", doc=doc, start=start, end=start + len(text), text=text, title=title,
-                   date=date, sentences=spans, chunk=0)
-
-
-NEWS = _opening("b.txt", "Talks set for Geneva\n\nDaily Courier\n\nMonday 13th January, 2014\n\nThe talks begin next "
+NEWS = opening("b.txt", "Talks set for Geneva\n\nDaily Courier\n\nMonday 13th January, 2014\n\nThe talks begin next "
                 "week in Geneva, officials said.", "Talks set for Geneva", "2014-01-13", start=12)
-BLOG = _opening("a.txt", "Aid reaches Aleppo\n\nFebruary 3, 2014 at 10:12 am\n\nThe convoy arrived on Monday.",
+BLOG = opening("a.txt", "Aid reaches Aleppo\n\nFebruary 3, 2014 at 10:12 am\n\nThe convoy arrived on Monday.",
                 "Aid reaches Aleppo", "2014-02-03")
-NO_DATE = _opening("c.txt", "Notes on the talks\n\nThe talks were long and went on for a week.", "Notes on the talks")
+NO_DATE = opening("c.txt", "Notes on the talks\n\nThe talks were long and went on for a week.", "Notes on the talks")
 
 
 @pytest.mark.parametrize(("question", "asked"), [

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from assistant.overview import MAX_LISTED, asked_overview, overview_lines
-from assistant.retrieval import Passage
+from tests.openings import opening
 
 
 @pytest.mark.parametrize(("question", "asked"), [
@@ -30,19 +30,10 @@ def test_a_question_about_the_documents_as_a_whole_is_told_from_one_about_their_
     assert asked_overview(question) == asked
 
 
-def _opening(doc: str, text: str, title: str, date: str = "", start: int = 0) -> Passage:
-    lines, spans, at = text.split("\n\n"), [], 0
-    for line in lines:
-        spans.append((at, at + len(line)))
-        at += len(line) + 2
-    return Passage(chunk_id=f"{doc}-0", doc=doc, start=start, end=start + len(text), text=text, title=title,
-                   date=date, sentences=spans, chunk=0)
-
-
 def test_each_document_is_listed_with_its_cited_headline_and_date_line() -> None:
-    news = _opening("b.txt", "Talks set for Geneva\n\nMonday 13th January, 2014\n\nThe talks begin next week.",
+    news = opening("b.txt", "Talks set for Geneva\n\nMonday 13th January, 2014\n\nThe talks begin next week.",
                     "Talks set for Geneva", "2014-01-13", start=45)
-    notes = _opening("a.txt", "Meeting notes without a header line of any kind, written as one sentence.", "")
+    notes = opening("a.txt", "Meeting notes without a header line of any kind, written as one sentence.", "")
     text, short, cited = overview_lines([news, notes], "date line")
     assert text.splitlines() == [
         "The index holds 2 documents:",
@@ -57,17 +48,17 @@ def test_each_document_is_listed_with_its_cited_headline_and_date_line() -> None
 
 
 def test_a_corpus_without_date_lines_says_so() -> None:
-    paragraphs = [_opening(f"{i}.txt", f"In April 119{i} the king left Messina with a fleet.", "", date=f"119{i}-04-01")
+    paragraphs = [opening(f"{i}.txt", f"In April 119{i} the king left Messina with a fleet.", "", date=f"119{i}-04-01")
                   for i in range(3)]
     text, short, _ = overview_lines(paragraphs, "date line")
     assert text.startswith("The index holds 3 documents; none gives a date line in its header:")
     assert short == "" and text.count("no date given") == 3
-    reversed_dates = [_opening(f"{i}.txt", "Some text.", "", date=f"119{9 - i}-04-01") for i in range(3)]
+    reversed_dates = [opening(f"{i}.txt", "Some text.", "", date=f"119{9 - i}-04-01") for i in range(3)]
     assert [e.doc for e in overview_lines(reversed_dates, "date line")[2]] == ["0.txt", "1.txt", "2.txt"]  # by name
 
 
 def test_a_large_corpus_is_counted_and_only_its_first_documents_listed() -> None:
-    openings = [_opening(f"{i:04d}.txt", f"Headline {i}\n\nBody.", f"Headline {i}") for i in range(MAX_LISTED + 5)]
+    openings = [opening(f"{i:04d}.txt", f"Headline {i}\n\nBody.", f"Headline {i}") for i in range(MAX_LISTED + 5)]
     text, short, cited = overview_lines(openings, "count")
     assert text.startswith(f"The index holds {MAX_LISTED + 5} documents; the first {MAX_LISTED} by name are listed:")
     assert short == str(MAX_LISTED + 5) and len(cited) == MAX_LISTED
