@@ -8,11 +8,10 @@ from assistant.headers import asked_header, header_answer
 from tests.openings import opening
 
 NEWS = opening("b.txt", "Talks set for Geneva\n\nDaily Courier\n\nMonday 13th January, 2014\n\nThe talks begin next "
-                "week in Geneva, officials said.", "Talks set for Geneva", "2014-01-13", start=12)
+               "week in Geneva, officials said.", "Talks set for Geneva", "2014-01-13", start=12)
 BLOG = opening("a.txt", "Aid reaches Aleppo\n\nFebruary 3, 2014 at 10:12 am\n\nThe convoy arrived on Monday.",
-                "Aid reaches Aleppo", "2014-02-03")
+               "Aid reaches Aleppo", "2014-02-03")
 NO_DATE = opening("c.txt", "Notes on the talks\n\nThe talks were long and went on for a week.", "Notes on the talks")
-
 
 @pytest.mark.parametrize(("question", "asked"), [
     ("What is the headline of the article dated February 3, 2014?", ("headline", ("2014", "3", "february"))),

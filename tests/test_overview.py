@@ -32,7 +32,7 @@ def test_a_question_about_the_documents_as_a_whole_is_told_from_one_about_their_
 
 def test_each_document_is_listed_with_its_cited_headline_and_date_line() -> None:
     news = opening("b.txt", "Talks set for Geneva\n\nMonday 13th January, 2014\n\nThe talks begin next week.",
-                    "Talks set for Geneva", "2014-01-13", start=45)
+                   "Talks set for Geneva", "2014-01-13", start=45)
     notes = opening("a.txt", "Meeting notes without a header line of any kind, written as one sentence.", "")
     text, short, cited = overview_lines([news, notes], "date line")
     assert text.splitlines() == [
