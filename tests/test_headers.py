@@ -13,6 +13,7 @@ BLOG = opening("a.txt", "Aid reaches Aleppo\n\nFebruary 3, 2014 at 10:12 am\n\nT
                "Aid reaches Aleppo", "2014-02-03")
 NO_DATE = opening("c.txt", "Notes on the talks\n\nThe talks were long and went on for a week.", "Notes on the talks")
 
+
 @pytest.mark.parametrize(("question", "asked"), [
     ("What is the headline of the article dated February 3, 2014?", ("headline", ("2014", "3", "february"))),
     ("What was the title of the Daily Courier article?", ("headline", ("courier", "daily"))),
