@@ -35,6 +35,7 @@ from assistant.citations import (
     asked_header_line,
     bare_mark,
     check_reply,
+    count_alone,
     detached_description,
     fuller_name,
     gives_no_title,
@@ -609,7 +610,8 @@ class Assistant:
         marks = marks_of(citations)
         located = short_answer_from(checked.phrase, checked.supported, question)
         starts_sentence = any(e.text.startswith(located) for e in checked.supported)
-        short = without_asked_name(trim_echo(located, question, starts_sentence=starts_sentence), question)
+        short = count_alone(without_asked_name(trim_echo(located, question, starts_sentence=starts_sentence),
+                                               question), question)
         asked_form = _asked_form(located, [checked.supported[0], *evidence], question)
         if asked_form:
             shown_in, located, note = asked_form

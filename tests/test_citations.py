@@ -362,6 +362,19 @@ def test_trim_echo_keeps_the_last_word_unless_a_number_is_left() -> None:
     assert trim_echo("eleven schools", "How many schools are there?") == "eleven"
 
 
+def test_how_many_is_answered_with_the_count_alone() -> None:
+    """SQuAD's annotators take "Six" from "Six-time Grammy winner" for "How many Grammys ...?" (13 of the 16 counts
+    the source joins to a word); "How long ...?" keeps the unit."""
+    from assistant.citations import count_alone
+
+    assert count_alone("Six-time", "How many Grammys has Lady Gaga won?") == "Six"
+    assert count_alone("two-man", "How many people were on the project?") == "two"
+    assert count_alone("12-screen", "How many screens does the cinema have?") == "12"
+    assert count_alone("three-year", "How long had the Syrian conflict lasted?") == "three-year"
+    assert count_alone("Grammy-winning", "How many awards has she won?") == "Grammy-winning"  # no number
+    assert count_alone("Six-time Grammy winner", "How many Grammys has Lady Gaga won?") == "Six-time Grammy winner"
+
+
 def test_trim_echo_keeps_names_that_repeat_a_question_word():
     """SQuAD's gold answers keep the name whole: "Tower District", not "Tower"."""
     assert trim_echo("Tower District", "Which district in Fresno is known for its music scene?") == "Tower District"
