@@ -23,7 +23,7 @@ import re
 from collections.abc import Sequence
 
 from assistant.citations import asked_header_role
-from assistant.evidence import Evidence, header_roles
+from assistant.evidence import Evidence, found_evidence, header_roles
 from assistant.overview import header_line
 from assistant.retrieval import Passage
 from assistant.sources import DOCUMENT, document_terms, names_document
@@ -43,9 +43,11 @@ def asked_header(question: str) -> tuple[str, tuple[str, ...]] | None:
     return role, tuple(sorted(document_terms(question) - _FRAME_WORDS))
 
 
-def header_answer(question: str, openings: Sequence[Passage]) -> tuple[Evidence | None, Passage] | None:
-    """The asked line of the one document the question names, with that document's opening (the line is None when
-    its header has no line of that role); None for any other question, or when no single document is named."""
+def header_answer(question: str, openings: Sequence[Passage]
+                  ) -> tuple[Evidence | None, list[Evidence], Passage] | None:
+    """The asked line of the one document the question names (None when its header has no line of that role), the
+    other header lines that hold the words naming it (what the reader can check the choice by), and that document's
+    opening; None for any other question, or when no single document is named."""
     asked = asked_header(question)
     if asked is None or not asked[1]:
         return None
@@ -53,11 +55,20 @@ def header_answer(question: str, openings: Sequence[Passage]) -> tuple[Evidence 
     named = [p for p in openings if names_document(" ".join(naming), _header_text(p), p.date or None)]
     if len(named) != 1:
         return None
-    return header_line(named[0], role), named[0]
+    opening = named[0]
+    line = header_line(opening, role)
+    matched = [found_evidence(opening, s, e, line_role) for (s, e), line_role in _header_lines(opening)
+               if document_terms(opening.text[s:e]) & set(naming) and (line is None or line.text != opening.text[s:e])]
+    return line, matched, opening
+
+
+def _header_lines(opening: Passage) -> list[tuple[tuple[int, int], str]]:
+    """The header lines of a document's opening (spans relative to it), each with its role, in order."""
+    roles = header_roles(opening)
+    return [((s, e), roles[s]) for s, e in opening.sentences if s in roles]
 
 
 def _header_text(opening: Passage) -> str:
     """The document's title and its header lines (the short lines before the body, whose words name no document:
     "the article about the joint call" is about the body, and goes the usual way)."""
-    starts = header_roles(opening)
-    return "\n".join([opening.title, *(opening.text[s:e] for s, e in opening.sentences if s in starts)])
+    return "\n".join([opening.title, *(opening.text[s:e] for (s, e), _ in _header_lines(opening))])

@@ -505,20 +505,24 @@ class Assistant:
 
     def _header(self, base: dict[str, Any], question: str) -> Answer | None:
         """The line of one document's header that the question asks for ("the headline of the article dated
-        ..."), cited; the refusal when that header has no such line; None for any other question, or when no single
-        document's header names what the question does."""
+        ..."), cited with the line that names the document; the refusal when that header has no such line; None for
+        any other question, or when no single document's header names what the question does."""
         asked = asked_header(question)
         found = header_answer(question, self.retriever.openings()) if asked else None
         if asked is None or found is None:
             return None
-        line, opening = found
+        line, matched, opening = found
         if line is None:
             answer = self._abstain(base, [opening])
             answer.notes.append(f"the header of {opening.doc}, the document the question names, has no {asked[0]}")
             return answer
-        base["notes"].append(f"a question about the header of {opening.doc}: answered from its {asked[0]}")
-        return Answer(answer=f"{line.text} [1]", short_answer=line.text, abstained=False,
-                      citations=to_citations([line]), **base)
+        base["notes"].append(f"a question about the header of {opening.doc}: answered from its {asked[0]}, beside "
+                             "the line the question names it by")
+        # The line asked for, then the line(s) that name the document as the question does: the reader sees why
+        # this document was read.
+        citations = to_citations([line, *matched])
+        return Answer(answer=f"{line.text} {marks_of(citations)}", short_answer=line.text, abstained=False,
+                      citations=citations, **base)
 
     def _summary(self, base: dict[str, Any], question: str, asked: str = "", turns: Sequence[Turn] = ()
                  ) -> Answer | None:

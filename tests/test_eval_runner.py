@@ -200,7 +200,7 @@ def test_assistant_system_reports_answer_citations_and_ranking(fast_assistant: A
 
 def test_fast_mode_answers_a_header_question_with_the_line_asked_for(fast_assistant: Any) -> None:
     """Asked for an article's date by its headline (or the reverse), fast mode answers with that header's date line
-    (headline), citing the line the question matched beside it, not with the quoted line itself."""
+    (headline), citing the lines the question matched beside it, not with the quoted line itself."""
     dated = fast_assistant.ask('When was the article "Russia and America discuss local ceasefires in Syria" '
                                "published?", mode="fast")
     assert not dated.abstained and dated.short_answer.startswith("February 3, 2014")
@@ -209,7 +209,9 @@ def test_fast_mode_answers_a_header_question_with_the_line_asked_for(fast_assist
     headline = fast_assistant.ask("What is the headline of the Russia News.Net article dated Monday 13th January, "
                                   "2014?", mode="fast")
     assert headline.short_answer == "Joint call by US and Russia for ceasefire in Syria"
-    assert headline.answer.endswith("[1][2]") and headline.citations[0].doc == SEED_DOC_A
+    # named by outlet and date: both lines are cited beside the headline
+    assert headline.answer.endswith("[1][2][3]") and {c.doc for c in headline.citations} == {SEED_DOC_A}
+    assert [c.quote for c in headline.citations[1:]] == ["Russia News.Net", "Monday 13th January, 2014"]
 
 
 def test_bm25_peer_ranks_the_same_chunks(fast_assistant: Any) -> None:

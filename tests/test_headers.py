@@ -27,13 +27,15 @@ def test_a_question_for_a_header_line_is_told_with_the_words_that_name_the_docum
 
 def test_the_line_asked_for_is_read_from_the_one_header_the_question_names() -> None:
     openings = [BLOG, NEWS, NO_DATE]
-    line, opening = header_answer("What is the headline of the article dated February 3, 2014?", openings)
+    line, matched, opening = header_answer("What is the headline of the article dated February 3, 2014?", openings)
     assert opening is BLOG and line.text == "Aid reaches Aleppo"
     assert (line.doc, line.start, line.end) == ("a.txt", 0, 18)
-    line, opening = header_answer("What is the date of the Daily Courier article?", openings)
+    assert [m.text for m in matched] == ["February 3, 2014 at 10:12 am"]  # the line it was named by
+    line, matched, opening = header_answer("What is the date of the Daily Courier article?", openings)
     # document coordinates: the opening of b.txt starts at character 12 of its file
     assert line.text == "Monday 13th January, 2014" and (line.start, line.end) == (12 + 37, 12 + 62)
-    line, opening = header_answer('When was the article "Notes on the talks" published?', openings)
+    assert [m.text for m in matched] == ["Daily Courier"]
+    line, matched, opening = header_answer('When was the article "Notes on the talks" published?', openings)
     assert opening is NO_DATE and line is None  # named, but its header has no date line: nothing to cite
     # the body's words name no document; two documents or none named: the usual way
     assert header_answer("What is the headline of the article about officials in Geneva?", openings) is None
@@ -44,7 +46,9 @@ def test_the_line_asked_for_is_read_from_the_one_header_the_question_names() -> 
 def test_a_header_question_is_answered_from_the_seed_headers_without_the_model(seed_assistant) -> None:  # noqa: ANN001
     answer = seed_assistant.ask("What is the headline of the article dated February 3, 2014?", mode="llm")
     assert answer.short_answer == "Russia and America discuss local ceasefires in Syria" and not answer.abstained
-    citation = answer.citations[0]
-    source = (seed_assistant.settings.corpus_dir / citation.doc).read_text(encoding="utf-8")
-    assert source[citation.start:citation.end] == citation.quote == answer.short_answer
+    assert answer.answer.endswith("[1][2]") and answer.citations[1].quote.startswith("February 3, 2014")
+    for citation in answer.citations:
+        source = (seed_assistant.settings.corpus_dir / citation.doc).read_text(encoding="utf-8")
+        assert source[citation.start:citation.end] == citation.quote
+    assert answer.citations[0].quote == answer.short_answer
     assert answer.timings_ms.get("generate_ms") is None  # read off the header: no model call
