@@ -516,8 +516,8 @@ class Assistant:
             answer = self._abstain(base, [opening])
             answer.notes.append(f"the header of {opening.doc}, the document the question names, has no {asked[0]}")
             return answer
-        base["notes"].append(f"a question about the header of {opening.doc}: answered from its {asked[0]}, beside "
-                             "the line the question names it by")
+        base["notes"].append(f"a question about the header of {opening.doc}: answered from its {asked[0]}"
+                             + (", beside the line the question names it by" if matched else ""))
         # The line asked for, then the line(s) that name the document as the question does: the reader sees why
         # this document was read.
         citations = to_citations([line, *matched])
