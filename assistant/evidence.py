@@ -257,6 +257,13 @@ def header_roles(passage: Passage) -> dict[int, str]:
     return roles
 
 
+def header_lines(passage: Passage) -> list[Evidence]:
+    """The header lines of a document's opening passage (`header_roles`), in order, each as evidence with its role
+    and document coordinates; [] for a passage that is not an opening."""
+    roles = header_roles(passage)
+    return [found_evidence(passage, s, e, roles[s]) for s, e in passage.sentences if s in roles]
+
+
 # How a sentence of running text ends (a header line has no such end): full stop, question, exclamation, quote.
 _SENTENCE_END = (".", "?", "!", ":", ";", "\u201d", '"', "'")
 

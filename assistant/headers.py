@@ -23,8 +23,7 @@ import re
 from collections.abc import Sequence
 
 from assistant.citations import asked_header_role
-from assistant.evidence import Evidence, found_evidence, header_roles
-from assistant.overview import header_line
+from assistant.evidence import Evidence, header_lines
 from assistant.retrieval import Passage
 from assistant.sources import DOCUMENT, document_terms, names_document
 
@@ -43,32 +42,25 @@ def asked_header(question: str) -> tuple[str, tuple[str, ...]] | None:
     return role, tuple(sorted(document_terms(question) - _FRAME_WORDS))
 
 
-def header_answer(question: str, openings: Sequence[Passage]
+def header_answer(asked: tuple[str, tuple[str, ...]], openings: Sequence[Passage]
                   ) -> tuple[Evidence | None, list[Evidence], Passage] | None:
-    """The asked line of the one document the question names (None when its header has no line of that role), the
-    other header lines that hold the words naming it (what the reader can check the choice by), and that document's
-    opening; None for any other question, or when no single document is named."""
-    asked = asked_header(question)
-    if asked is None or not asked[1]:
-        return None
+    """For the header role and naming words a question asks with (`asked_header`): the asked line of the one
+    document they name (None when its header has no line of that role), the other header lines that hold the
+    naming words (what the reader can check the choice by), and that document's opening; None when no naming word
+    is left, or no single document is named."""
     role, naming = asked
+    if not naming:
+        return None
     named = [p for p in openings if names_document(" ".join(naming), _header_text(p), p.date or None)]
     if len(named) != 1:
         return None
-    opening = named[0]
-    line = header_line(opening, role)
-    matched = [found_evidence(opening, s, e, line_role) for (s, e), line_role in _header_lines(opening)
-               if document_terms(opening.text[s:e]) & set(naming) and (line is None or line.text != opening.text[s:e])]
-    return line, matched, opening
-
-
-def _header_lines(opening: Passage) -> list[tuple[tuple[int, int], str]]:
-    """The header lines of a document's opening (spans relative to it), each with its role, in order."""
-    roles = header_roles(opening)
-    return [((s, e), roles[s]) for s, e in opening.sentences if s in roles]
+    lines = header_lines(named[0])
+    line = next((ev for ev in lines if ev.role == role), None)
+    matched = [ev for ev in lines if ev is not line and document_terms(ev.text) & set(naming)]
+    return line, matched, named[0]
 
 
 def _header_text(opening: Passage) -> str:
     """The document's title and its header lines (the short lines before the body, whose words name no document:
     "the article about the joint call" is about the body, and goes the usual way)."""
-    return "\n".join([opening.title, *(opening.text[s:e] for (s, e), _ in _header_lines(opening))])
+    return "\n".join([opening.title, *(line.text for line in header_lines(opening))])

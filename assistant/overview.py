@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from assistant.evidence import Evidence, found_evidence, header_roles
+from assistant.evidence import Evidence, found_evidence, header_lines
 from assistant.retrieval import Passage
 from assistant.sources import DOCUMENT, DOCUMENTS
 from assistant.text import content_terms
@@ -114,11 +114,7 @@ def marked_heading(headline: Evidence | None, date_line: Evidence | None, name: 
 
 def header_line(passage: Passage, role: str) -> Evidence | None:
     """The header line of `role` in a document's opening passage, as evidence with document coordinates."""
-    for start, line_role in header_roles(passage).items():
-        if line_role == role:
-            end = next(e for s, e in passage.sentences if s == start)
-            return found_evidence(passage, start, end, role)
-    return None
+    return next((line for line in header_lines(passage) if line.role == role), None)
 
 
 def _first_line(passage: Passage) -> Evidence | None:

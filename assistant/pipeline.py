@@ -508,8 +508,10 @@ class Assistant:
         ..."), cited with the line that names the document; the refusal when that header has no such line; None for
         any other question, or when no single document's header names what the question does."""
         asked = asked_header(question)
-        found = header_answer(question, self.retriever.openings()) if asked else None
-        if asked is None or found is None:
+        if asked is None:
+            return None
+        found = header_answer(asked, self.retriever.openings())
+        if found is None:
             return None
         line, matched, opening = found
         if line is None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from assistant.evidence import Evidence
 from assistant.headers import asked_header, header_answer
+from assistant.retrieval import Passage
 from tests.openings import opening
 
 NEWS = opening("b.txt", "Talks set for Geneva\n\nDaily Courier\n\nMonday 13th January, 2014\n\nThe talks begin next "
@@ -25,22 +27,28 @@ def test_a_question_for_a_header_line_is_told_with_the_words_that_name_the_docum
     assert asked_header(question) == asked
 
 
+def _read(question: str) -> tuple[Evidence | None, list[Evidence], Passage] | None:
+    """What the header of one of the three openings above answers `question` with."""
+    asked = asked_header(question)
+    assert asked is not None
+    return header_answer(asked, [BLOG, NEWS, NO_DATE])
+
+
 def test_the_line_asked_for_is_read_from_the_one_header_the_question_names() -> None:
-    openings = [BLOG, NEWS, NO_DATE]
-    line, matched, opening = header_answer("What is the headline of the article dated February 3, 2014?", openings)
+    line, matched, opening = _read("What is the headline of the article dated February 3, 2014?")
     assert opening is BLOG and line.text == "Aid reaches Aleppo"
     assert (line.doc, line.start, line.end) == ("a.txt", 0, 18)
     assert [m.text for m in matched] == ["February 3, 2014 at 10:12 am"]  # the line it was named by
-    line, matched, opening = header_answer("What is the date of the Daily Courier article?", openings)
+    line, matched, opening = _read("What is the date of the Daily Courier article?")
     # document coordinates: the opening of b.txt starts at character 12 of its file
     assert line.text == "Monday 13th January, 2014" and (line.start, line.end) == (12 + 37, 12 + 62)
     assert [m.text for m in matched] == ["Daily Courier"]
-    line, matched, opening = header_answer('When was the article "Notes on the talks" published?', openings)
+    line, matched, opening = _read('When was the article "Notes on the talks" published?')
     assert opening is NO_DATE and line is None  # named, but its header has no date line: nothing to cite
     # the body's words name no document; two documents or none named: the usual way
-    assert header_answer("What is the headline of the article about officials in Geneva?", openings) is None
-    assert header_answer("What is the headline of the article about the talks?", openings) is None
-    assert header_answer("What is the headline of the article dated March 5, 2015?", openings) is None
+    assert _read("What is the headline of the article about officials in Geneva?") is None
+    assert _read("What is the headline of the article about the talks?") is None
+    assert _read("What is the headline of the article dated March 5, 2015?") is None
 
 
 def test_a_header_question_is_answered_from_the_seed_headers_without_the_model(seed_assistant) -> None:  # noqa: ANN001
