@@ -302,6 +302,28 @@ def _nearly_spelt_run(phrase: str, tokens: list[re.Match[str]], keys: list[str])
     return best
 
 
+def longest_shared_run(phrase: str, text: str) -> tuple[int, int] | None:
+    """The span of the longest run of words that `text` says in the same order as `phrase` does (each compared by
+    `word_key`), the first on a tie; None when they share no word.
+
+    A reply that puts the source's words together in its own way ("Christ's life is nothing more than an
+    illustration of the Ten Commandments" of "Christ's life, when understood as an example, is nothing more than
+    an illustration of the Ten Commandments") still copies its longest stretch from the source.
+    """
+    wanted = [word_key(w) for w in words(phrase)]
+    tokens = list(re.finditer(r"\w+", text))
+    keys = [word_key(t.group(0)) for t in tokens]
+    best: tuple[int, int] | None = None
+    for i in range(len(keys)):
+        for j in range(len(wanted)):
+            size = 0
+            while i + size < len(keys) and j + size < len(wanted) and keys[i + size] == wanted[j + size]:
+                size += 1
+            if size and (best is None or size > best[1] - best[0]):
+                best = (i, i + size)
+    return (tokens[best[0]].start(), tokens[best[1] - 1].end()) if best else None
+
+
 # A stretch longer than twice the phrase's words (plus two) is not the phrase's words together.
 _MAX_STRETCH_PER_WORD = 2
 _NEARLY_ALIKE = 0.75  # "ahmed"/"ahmad" 0.8; "syria"/"syrian" 0.91; "kerry"/"perry" 0.8
@@ -782,8 +804,12 @@ def names_none_of_them(phrase: str, question: str) -> bool:
         return False
     said = [w.lower() for w in re.findall(r"\w+", phrase)]
     asked = {word_key(w) for w in words(question)}
-    return any(w in _VAGUE_WORDS for w in said) and all(
-        word_key(w) in asked for w in said if w not in _VAGUE_WORDS and w not in STOP_WORDS)
+
+    def vague(word: str) -> bool:  # a count is vague when it is the question's own ("eleven states")
+        return word in _VAGUE_WORDS or ((word.isdigit() or word in _COUNT_WORDS) and word_key(word) in asked)
+
+    return any(vague(w) for w in said) and all(word_key(w) in asked for w in said
+                                                if not vague(w) and w not in STOP_WORDS)
 
 
 # "Which officials ...?", "What states ...?": not "What is ...?" or "What kind of officials ...?", which ask for a
@@ -793,6 +819,12 @@ _WHICH_THINGS = re.compile(r"\s*(?:which|what)\s+(?!(?:is|was|are|were|do|does|d
 # Words that say there were some, not which: a description of that kind names none of them.
 _VAGUE_WORDS = frozenset({"top", "senior", "some", "several", "many", "various", "certain", "other", "others", "few",
                           "numerous", "unnamed", "unidentified", "leading", "key", "high", "ranking"})
+
+
+# A count says how many there were, not which: "Eleven states" for "Which eleven states held talks?" (the count
+# the question gives: a year or a number asked for is an answer).
+_COUNT_WORDS = frozenset("one two three four five six seven eight nine ten eleven twelve dozen dozens hundreds "
+                         "thousands".split())
 
 
 def to_citations(cited: Sequence[Evidence]) -> list[Citation]:

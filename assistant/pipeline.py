@@ -31,6 +31,7 @@ import numpy as np
 
 from assistant.abstention import AbstentionModel, answer_signals
 from assistant.citations import (
+    NOT_FOUND_RE,
     answer_the_asked_line,
     asked_header_line,
     bare_mark,
@@ -39,6 +40,8 @@ from assistant.citations import (
     detached_description,
     fuller_name,
     gives_no_title,
+    locate,
+    longest_shared_run,
     marks_of,
     money_for_a_count,
     names_none_of_them,
@@ -47,9 +50,11 @@ from assistant.citations import (
     possessive_mismatch,
     short_answer_from,
     speaker_mismatch,
+    supports,
     title_before_name,
     to_citations,
     trim_echo,
+    whole_words,
     without_asked_name,
 )
 from assistant.config import Settings, load_settings
@@ -414,6 +419,7 @@ class Assistant:
                 generation, reasked = Generation(), True
                 yield from self._stream_generate(messages, ANSWER_MAX_TOKENS, generation, banned=REFUSAL_TOKENS,
                                                  stop_after_mark=True)
+            first_phrase = parse_reply(generation.text)[0]
             if can_ban and generation.token_logprobs and echoes_question(generation.text, query):
                 # "UN" for "Besides the UN, which organisation...": a reply made only of the question's own words
                 # tells the user nothing (a model kept from refusing often says that: "Syrian state media" for
@@ -485,7 +491,9 @@ class Assistant:
                                                 clause_semantic=self._clause_semantic(ranked, cited[:1]),
                                                 window_semantic=self._window_semantic(ranked, cited[:1],
                                                                                       answer.short_answer))
-                answer = self._decide(answer, model, base, passages)
+                if fallback:
+                    self._show_model_words(answer, generation.text, cited[:1], query)
+                answer = self._decide(answer, model, base, passages, set_aside=first_phrase if fallback else "")
             answer.refusal_probability = round(refusal, 4)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         answer.timings_ms = timings
@@ -615,9 +623,7 @@ class Assistant:
         citations = to_citations(checked.supported)
         marks = marks_of(citations)
         located = short_answer_from(checked.phrase, checked.supported, question)
-        starts_sentence = any(e.text.startswith(located) for e in checked.supported)
-        short = count_alone(without_asked_name(trim_echo(located, question, starts_sentence=starts_sentence),
-                                               question), question)
+        short = _bare_phrase(located, checked.supported, question)
         asked_form = _asked_form(located, [checked.supported[0], *evidence], question)
         if asked_form:
             shown_in, located, note = asked_form
@@ -645,6 +651,31 @@ class Assistant:
         if checked.dropped_marks:
             answer.notes.append(f"unsupported citation marks dropped: {checked.dropped_marks}")
         return answer
+
+    @staticmethod
+    def _show_model_words(answer: Answer, reply: str, shown: Sequence[Evidence], question: str) -> None:
+        """Make the short answer of a shown sentence the model's own answer words, when that sentence backs them.
+
+        The model's reply was set aside because its mark pointed elsewhere, or it had none and its words do not
+        stand together in any sentence ("Christ's life is nothing more than an illustration of the Ten
+        Commandments" of "Christ's life, when understood as an example, is nothing more than an illustration of
+        the Ten Commandments"). When the sentence shown instead holds most of those words, the stretch of it
+        that says them, less the question's own words, is the short answer ("is nothing more than an illustration
+        of the Ten Commandments"), not the whole sentence. Only the short answer changes: the abstention signals
+        were read on the answer as it was (calibrated so), and the answer line still shows the sentence.
+        """
+        phrase, _ = parse_reply(reply)
+        if not shown or not phrase or NOT_FOUND_RE.search(reply) or not supports(phrase, shown[0].text):
+            return
+        span = locate(phrase, shown[0].text) or longest_shared_run(phrase, shown[0].text)
+        if span is None:
+            return
+        start, end = whole_words(shown[0].text, *span)
+        short = _bare_phrase(shown[0].text[start:end], shown, question)
+        if not (set(words(short)) - STOP_WORDS) or echoes_question(short, question) or short == answer.short_answer:
+            return  # only the question's words, or joining words
+        answer.short_answer = short
+        answer.notes.append("its short answer is the model's reply as that sentence says it")
 
     def _mentions(self, base: dict[str, Any], question: str) -> Answer | None:
         """Whether (or where) the documents say the words the question names, by searching every chunk; None for
@@ -684,9 +715,14 @@ class Assistant:
         return float(np.max(vectors @ query))
 
     def _decide(self, answer: Answer, model: AbstentionModel | None, base: dict[str, Any],
-                passages: list[Passage]) -> Answer:
+                passages: list[Passage], set_aside: str = "") -> Answer:
         """Keep `answer`, or abstain when it only restates the question, names none of the things a "Which ...?"
-        asks for, or the calibrated abstention model judges that the corpus does not answer."""
+        asks for, or the calibrated abstention model judges that the corpus does not answer.
+
+        `set_aside`: the model's first reply, when no reply of it stood and a sentence is shown instead. If that
+        reply named none of the things asked for ("Eleven states" for "Which eleven states ...?"), the model read
+        the evidence as saying only that there were some, and the sentence shown says no more.
+        """
         if restates_question(answer, base["standalone_question"]):
             # "Who wrote the article "Joint call by US and Russia ..."?" answered with that headline: the line the
             # question quotes matches it best, but says nothing the question does not. No other sentence was
@@ -695,11 +731,13 @@ class Assistant:
             result.notes.append("the best matching line only repeats the question's own words")
             result.signals = answer.signals
             return result
-        if names_none_of_them(answer.short_answer, base["standalone_question"]):
+        vague = next((phrase for phrase in (answer.short_answer, set_aside)
+                      if phrase and names_none_of_them(phrase, base["standalone_question"])), None)
+        if vague:
             # "top officials" for "Which Vatican officials did Kerry meet?": the source says there were some, and
             # the question asks which. An answer naming none of them does not answer.
             result = self._abstain(base, passages)
-            result.notes.append(f"the documents only say {answer.short_answer!r}: they name none of them")
+            result.notes.append(f"the documents only say {vague!r}: they name none of them")
             result.signals = answer.signals
             return result
         if model is None:
@@ -930,6 +968,14 @@ def _asked_form(phrase: str, sentences: Sequence[Evidence], question: str) -> tu
         return (*fuller, "a full name was asked for: the longest form of the model's answer in the evidence is "
                          "shown")
     return None
+
+
+def _bare_phrase(located: str, cited: Sequence[Evidence], question: str) -> str:
+    """The short answer of a phrase found in `cited`: without the question's own words around it (`trim_echo`)
+    or the name the question asks about, and for "How many ...?" the count alone."""
+    starts_sentence = any(e.text.startswith(located) for e in cited)
+    return count_alone(without_asked_name(trim_echo(located, question, starts_sentence=starts_sentence), question),
+                       question)
 
 
 def _cited_evidence(answer: Answer, evidence: Sequence[Evidence]) -> list[Evidence]:

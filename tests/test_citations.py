@@ -11,6 +11,7 @@ from assistant.citations import (
     fuller_name,
     gives_no_title,
     locate,
+    longest_shared_run,
     money_for_a_count,
     names_none_of_them,
     omits_asked_name,
@@ -1209,3 +1210,42 @@ def test_a_name_that_holds_what_the_question_s_subject_owns_is_not_the_short_ans
     assert len(llm.calls) == 1 and not answer.abstained
     assert answer.short_answer == answer.citations[0].quote.strip() and "Ahmed Jarba" in answer.short_answer
     assert "own something else" in " ".join(answer.notes)
+
+
+def test_which_ones_is_not_answered_with_the_count_the_question_gives(seed_assistant) -> None:  # noqa: ANN001
+    """The seed article says "Eleven states have held discussions ..." and never names them: asked which, the model
+    can only say "Eleven states", and the sentence it read says no more, so the documents do not answer."""
+    question = "Which eleven states held discussions on the final details of Geneva 2?"
+    assert names_none_of_them("Eleven states", question)
+    assert not names_none_of_them("1976", "What year did TVOntario start showing Doctor Who episodes?")
+    assert not names_none_of_them("two", "Which states held discussions?")  # a count the question does not give
+    # First reply the count; asked again without those words, a bare mark; asked for the words, the question again.
+    llm = _TwoReplyLLM(["Eleven states [1]", "[1]", "Eleven states held discussions on the final details of Geneva 2."])
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot.abstention = {}
+    answer = bot.ask(question)
+    assert len(llm.calls) == 3 and answer.abstained, answer
+    assert "'Eleven states': they name none of them" in " ".join(answer.notes)
+    # A reply the evidence backs is an answer, even after that first reply: only a shown sentence is judged by it.
+    llm = _TwoReplyLLM(["Eleven states [1]", "the Geneva 2 international conference [1]"])
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot.abstention = {}
+    assert not bot.ask(question).abstained
+
+
+def test_a_reply_the_sources_say_in_other_order_is_shown_by_its_longest_copied_run(seed_assistant) -> None:  # noqa: ANN001
+    """A reply with no mark whose words do not stand together in any sentence is set aside and the best sentence is
+    shown; that sentence's stretch the reply copied is the short answer, not the whole sentence."""
+    text = ("For Luther, also Christ's life, when understood as an example, is nothing more than an illustration of "
+            "the Ten Commandments, which a Christian should follow in his or her vocations on a daily basis.")
+    span = longest_shared_run("Christ's life is nothing more than an illustration of the Ten Commandments", text)
+    assert span and text[span[0]:span[1]] == "is nothing more than an illustration of the Ten Commandments"
+    assert longest_shared_run("Apollo 15", text) is None
+    # The seed sentence has "(4.7 billion euros)" between the sum and its purpose; the reply leaves it out.
+    llm = _TwoReplyLLM(["The United Nations is seeking $6.5 billion to aid Syrians affected by the war"])
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot.abstention = {}
+    answer = bot.ask("How much money does the UN want to raise for Syrians at the Kuwait City conference?")
+    assert not answer.abstained and "(4.7 billion euros)" in answer.citations[0].quote, answer
+    assert answer.short_answer in answer.citations[0].quote and "$6.5 billion" in answer.short_answer, answer
+    assert "Kuwait" not in answer.short_answer and "that sentence says it" in " ".join(answer.notes), answer

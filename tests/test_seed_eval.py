@@ -52,7 +52,6 @@ KNOWN_MISSES: dict[str, str] = {
                         "but the question matches that sentence weakly in meaning (cosine 0.23, top passage 0.11) "
                         "and the abstention model's confidence is 0.23",
     # unanswerable questions answered: the abstention model's confidence stays over its threshold
-    "q47": "wrong abstention: quotes the sentence instead of refusing (the states are not named)",
     "q48": "wrong abstention: answers 'government' for the opposition's leader, who is not named",
     "q49": "wrong abstention: the talks' outcome is not reported; refusal and echo banned, it says 'start' "
            "(confidence 0.88)",
