@@ -301,6 +301,25 @@ def enclosing_date(question: str, sentence: str, start: int, end: int) -> tuple[
     return None
 
 
+_WHERE_QUESTION = re.compile(r"^\s*where\b", re.I)
+_COMPASS_BEFORE = re.compile(rf"\b{_COMPASS}(?:ern)?\s+(?:of\s+(?:the\s+)?)?$", re.I)
+
+
+def enclosing_direction(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
+    """For a question that asks where, the place of `sentence` at start:end with the compass word the sentence
+    puts before it ("north of Syria" around "Syria" in "Aleppo (in the north of Syria)", "southern China"); None
+    when the question asks something else or no compass word comes before.
+
+    Where the sentence gives the part, so does the answer: of the SQuAD-even dev "Where ...?" questions whose
+    passage puts a compass word before the place, the gold answers keep it in 10 ("southern Italy", "northern
+    China") and leave it out in 1.
+    """
+    if not _WHERE_QUESTION.search(question):
+        return None
+    before = _COMPASS_BEFORE.search(sentence[:start])
+    return (before.start(), end) if before else None
+
+
 def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
     """Whether `sentence` holds a phrase of the expected kind that the question does not already contain."""
     return typed_phrase(kind, sentence, question) is not None

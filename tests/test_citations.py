@@ -232,6 +232,16 @@ def test_a_when_question_gets_the_whole_date_the_source_gives() -> None:
         "25th of May 1521"
 
 
+def test_a_where_question_gets_the_part_of_the_place_the_source_names() -> None:
+    """"Where is Aleppo?" answered "Syria" from "Aleppo (in the north of Syria)": the answer is the north of it."""
+    aleppo = [ev("Kerry said a ceasefire could begin with Aleppo (in the north of Syria).")]
+    assert short_answer_from("Syria", aleppo, "Where is Aleppo?") == "north of Syria"
+    assert short_answer_from("China", [ev("He attacked the Song in southern China.")], "Where did he attack?") == \
+        "southern China"
+    assert short_answer_from("Syria", aleppo, "Which country is Aleppo in?") == "Syria"  # asks for the country
+    assert short_answer_from("Montreux", [EVIDENCE[1]], "Where will the talks be held?") == "Montreux"
+
+
 def test_a_question_about_a_header_is_answered_with_the_line_it_asks_for() -> None:
     def line(text: str, role: str, doc: str, start: int) -> Evidence:
         return Evidence(doc=doc, start=start, end=start + len(text), text=text, score=0.5, semantic=0.5,

@@ -40,10 +40,6 @@ KNOWN_MISSES: dict[str, str] = {
     "conversation6.2": "answer miss: the follow-up's 'after that' resolves to the Vatican, not Kuwait (passed on "
                        "2026-12-02: the model repeated 'Vatican', and the sentence it cited, naming Kuwait City, was "
                        "shown instead; listed until it holds)",
-    "conversation9.2": "answer miss in some runs: 'Where is it?' is rewritten 'Where is Aleppo?'; since "
-                       "2026-12-03 'in the north of Syria' is a place and the pair passed in `assistant eval`, but in "
-                       "that day's clean-clone CI run the model answered 'Syria', cited to the right sentence (the "
-                       "gold is 'north of Syria'); listed until it holds",
     "conversation11.2": "answer miss: 'What about Lavrov?' is rewritten 'What did Lavrov say about a ceasefire?'; "
                         "Kerry's quotations and (since 2026-12-03) Lavrov's words on prisoners are set aside, and "
                         "the model cites 'Kerry and Lavrov called for the ceasefire to start ...', not his own words",
