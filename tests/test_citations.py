@@ -139,6 +139,9 @@ def test_short_answer_never_cuts_a_word_of_the_source() -> None:
     assert short_answer_from("Luther", [ev("It was Luther's idea.")]) == "Luther"
     assert short_answer_from("art", [ev("The party ended. Then art came.")]) == "art"  # the word, not "party"
     assert short_answer_from("34m", [ev("ITV raised its offer to £34m per year.")]) == "£34m"  # the sum's sign
+    # a name is whole before the word hyphened to it: the schools teach in English
+    assert short_answer_from("English", [ev("Chinese secondary schools there are English-medium.")]) == "English"
+    assert short_answer_from("NP", [ev("The problem is NP-complete.")]) == "NP-complete"  # capitals: one word
 
 
 def test_a_number_is_never_found_inside_another_number() -> None:
