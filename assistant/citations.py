@@ -686,8 +686,8 @@ _OPENERS = frozenset({"however", "meanwhile", "but", "and", "then", "also", "lat
 _MAX_WORDS_TO_NAME = 3
 
 
-# The last word of a count or measure: digits ("61", "1,388", "3.6%"), an ordinal ("10th") or a number word.
-_NUMBER_END = re.compile(r"(\d(st|nd|rd|th)?|^(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
+# The last word of a count or measure: digits ("61", "1,388", "3.6%", "2½"), an ordinal ("10th") or a number word.
+_NUMBER_END = re.compile(r"(\d[½¼¾⅓⅔]?(st|nd|rd|th)?|^(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
                          r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen))$", re.IGNORECASE)
 
 

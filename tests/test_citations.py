@@ -360,6 +360,7 @@ def test_miscopied_phrase_snaps_to_the_source_words() -> None:
 
 def test_short_answer_drops_words_the_question_already_says() -> None:
     assert trim_echo("61 yards", "How many yards did Norwood return the punt?") == "61"
+    assert trim_echo("2½ sacks", "How many solo sacks did Von Miller have?") == "2½"  # a fraction ends a number too
     assert trim_echo("guilty of the murder of Christ", "What were they guilty of?") == "the murder of Christ"
     assert trim_echo("Montreux", "Where was Geneva II held?") == "Montreux"
     assert trim_echo("SAMA Festival", "What is the SAMA festival?") == "SAMA Festival"  # nothing new: kept
