@@ -528,6 +528,20 @@ def trim_echo(phrase: str, question: str, starts_sentence: bool = False) -> str:
     return phrase[tokens[lo].start():tokens[hi - 1].end()].strip()
 
 
+def without_open_aside(phrase: str) -> str:
+    """The phrase without a bracketed aside it opens but does not close ("Politics and Polemics 1531–46 (1983" ->
+    "Politics and Polemics 1531–46"), and without an aside's end it starts inside ("RCA), which owned two radio
+    networks" -> "which owned two radio networks"): the model stopped, or started, inside the brackets, and half an
+    aside is not a phrase. A phrase that is all aside is kept."""
+    opened = phrase.rfind("(")
+    if opened > 0 and ")" not in phrase[opened:]:
+        phrase = phrase[:opened].rstrip(" ,;:")
+    closed = phrase.find(")")
+    if 0 <= closed < len(phrase) - 1 and "(" not in phrase[:closed]:
+        phrase = phrase[closed + 1:].lstrip(" ,;:")
+    return phrase
+
+
 def count_alone(phrase: str, question: str) -> str:
     """For "How many ...?", the number of a phrase that joins it to a word ("Six" for "Six-time", asked how many
     Grammys; "two" for "two-man", asked how many people): the count is the answer, the word only describes it.

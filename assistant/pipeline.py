@@ -56,6 +56,7 @@ from assistant.citations import (
     trim_echo,
     whole_words,
     without_asked_name,
+    without_open_aside,
 )
 from assistant.config import Settings, load_settings
 from assistant.conversation import Turn, rewrite, strip_marks, turns_from_messages
@@ -971,11 +972,11 @@ def _asked_form(phrase: str, sentences: Sequence[Evidence], question: str) -> tu
 
 
 def _bare_phrase(located: str, cited: Sequence[Evidence], question: str) -> str:
-    """The short answer of a phrase found in `cited`: without the question's own words around it (`trim_echo`)
-    or the name the question asks about, and for "How many ...?" the count alone."""
+    """The short answer of a phrase found in `cited`: without half a bracketed aside, the question's own words
+    around it (`trim_echo`) or the name the question asks about, and for "How many ...?" the count alone."""
     starts_sentence = any(e.text.startswith(located) for e in cited)
-    return count_alone(without_asked_name(trim_echo(located, question, starts_sentence=starts_sentence), question),
-                       question)
+    trimmed = trim_echo(without_open_aside(located), question, starts_sentence=starts_sentence)
+    return count_alone(without_asked_name(trimmed, question), question)
 
 
 def _cited_evidence(answer: Answer, evidence: Sequence[Evidence]) -> list[Evidence]:

@@ -27,6 +27,7 @@ from assistant.citations import (
     to_citations,
     trim_echo,
     without_asked_name,
+    without_open_aside,
 )
 from assistant.config import Settings, load_settings
 from assistant.conversation import is_follow_up, rewrite, rewrite_by_rule, turns_from_messages
@@ -1263,3 +1264,12 @@ def test_a_reply_the_sources_say_in_other_order_is_shown_by_its_longest_copied_r
     assert not answer.abstained and "(4.7 billion euros)" in answer.citations[0].quote, answer
     assert answer.short_answer in answer.citations[0].quote and "$6.5 billion" in answer.short_answer, answer
     assert "Kuwait" not in answer.short_answer and "that sentence says it" in " ".join(answer.notes), answer
+
+
+def test_a_short_answer_holds_no_half_of_a_bracketed_aside() -> None:
+    """The model stopped inside "(1983)" of a book's title and date; half an aside is not part of the answer."""
+    assert without_open_aside("Luther's Last Battles: Politics and Polemics 1531–46 (1983") == \
+        "Luther's Last Battles: Politics and Polemics 1531–46"
+    assert without_open_aside("RCA), which owned two radio networks") == "which owned two radio networks"
+    assert without_open_aside("Lunar Roving Vehicle (LRV)") == "Lunar Roving Vehicle (LRV)"  # a whole aside stays
+    assert without_open_aside("(LRV") == "(LRV"  # nothing but the aside: kept
