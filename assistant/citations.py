@@ -27,6 +27,7 @@ from assistant.text import (
     asked_speaker,
     content_terms,
     enclosing_date,
+    enclosing_deed,
     enclosing_direction,
     expected_answer_type,
     named_speakers,
@@ -420,7 +421,8 @@ def short_answer_from(phrase: str, cited: Sequence[Evidence], question: str = ""
 
     The span is widened to whole words, and for a "when" question to the whole date around it ("1521" ->
     "25 May 1521"): SQuAD's answers, like a reader, take the date as the sentence gives it; for a "where" question
-    to the compass word before the place ("Syria" -> "north of Syria"). A phrase that says
+    to the compass word before the place ("Syria" -> "north of Syria"), for "What did they fail to do?" to all
+    they failed to do. A phrase that says
     words the source does not is shown as the stretch of the source that holds the words it does say
     (`locate_supported_words`); one made only of the source's words stays as the model wrote it.
     """
@@ -430,7 +432,8 @@ def short_answer_from(phrase: str, cited: Sequence[Evidence], question: str = ""
         if span:
             start, end = whole_words(evidence.text, *span)
             start, end = (enclosing_date(question, evidence.text, start, end)
-                          or enclosing_direction(question, evidence.text, start, end) or (start, end))
+                          or enclosing_direction(question, evidence.text, start, end)
+                          or enclosing_deed(question, evidence.text, start, end) or (start, end))
             start, end = spelled_out(evidence.text, start, end)
             return evidence.text[start:_past_dangling_word(evidence.text, start, end)]
     return phrase

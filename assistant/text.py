@@ -320,6 +320,34 @@ def enclosing_direction(question: str, sentence: str, start: int, end: int) -> t
     return (before.start(), end) if before else None
 
 
+_ASKED_DEED = re.compile(r"^\s*what\b[^?]*?\b(\w+)\s+to\s+do\b", re.I)
+_MAX_DEED_LEAD = 8  # words between "failed to" and a phrase inside what they failed to do
+
+
+def enclosing_deed(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
+    """For "What did they fail (refuse, promise...) to do?", the whole deed of `sentence` around start:end: from
+    just after the question's verb and its "to" ("failed to convince the National Coalition to reverse its
+    decision" around "reverse its decision"); None for another question, or when that verb does not come shortly
+    before the span.
+
+    The model may answer with an inner infinitive, which says what someone else was to do. The SQuAD-even dev
+    answers to "What did ... <verb> to do?" start right after the verb's "to" ("refused to recant his writings" ->
+    "recant his writings").
+    """
+    asked = _ASKED_DEED.search(question)
+    if not asked:
+        return None
+    verb = word_key(asked.group(1))
+    before = list(re.finditer(r"(\w+)\s+to\s+", sentence[:start]))
+    for match in reversed(before):
+        lead = sentence[match.end():start]
+        if len(lead.split()) > _MAX_DEED_LEAD or re.search(r"[.,;:!?]", lead):  # within one clause
+            return None
+        if word_key(match.group(1)) == verb:
+            return (match.end(), end) if match.end() < start else None
+    return None
+
+
 def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
     """Whether `sentence` holds a phrase of the expected kind that the question does not already contain."""
     return typed_phrase(kind, sentence, question) is not None
