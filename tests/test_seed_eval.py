@@ -57,12 +57,12 @@ KNOWN_MISSES: dict[str, str] = {
            "'Where will Geneva 2 take place?' (read as 'II', the number made fast mode answer q1 wrongly)",
     "q51": "wrong abstention: the outlet is not named; the model points at the quoted headline (which abstains "
            "since the sixth session) or, in some runs, at the other article's date line",
-    # since 2026-12-03 (fourth session): the prompt holds 2-6 evidence sentences instead of 5, and the abstention
-    # model was fitted again on the answers to those prompts. (q40 and q41, the headline of the article of a given
-    # date, abstained then too; since the fifth session they are read off the header, `assistant.headers`.)
-    "q65": "answer miss: 'What did the Friends of Syria group fail to do?' is answered with what they failed to "
-           "convince the coalition to do ('reverse its decision not to attend Geneva 2'), not 'failed to convince'",
 }
+# Since 2026-12-03 (sixth session): q47 ("Which eleven states ...?") abstains, since the model's only reply was the
+# question's count and a sentence stood in for it; conversation9.2 answers "north of Syria" (a "where" answer keeps
+# the compass word before the place); q65 shows all the Friends of Syria group failed to do ("convince the National
+# Coalition to ..."), not the Coalition's part. q40 and q41 (the headline of the article of a given date) are read
+# off the header since the fifth session (`assistant.headers`).
 # q11 ("How many people has the Syrian conflict killed?") and q57 (the UN's appeal in Kuwait) are answered since
 # 2026-12-02: their answer is one clause of a 40-word sentence, and the abstention model now reads the question's
 # meaning at the sentence's best clause (`Assistant._clause_semantic`), not only the whole sentence's. Passing in every
