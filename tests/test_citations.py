@@ -1,5 +1,6 @@
 """Citation checks: every mark must be backed by the sentence it names; quotes are the source's characters."""
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -667,7 +668,8 @@ def test_a_reply_that_still_repeats_the_question_shows_the_sentence_it_cited(see
     bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
     bot.abstention = {}
     answer = bot.ask("What did Kerry say?")
-    assert len(llm.calls) == 2 and not answer.abstained
+    # the third call asks about the cited sentence alone; its reply repeats the question too, so nothing changes
+    assert len(llm.calls) == 3 and not answer.abstained
     quote = answer.citations[0].quote
     assert "Kerry" in quote and answer.answer == f"{quote.strip()} [1]" and answer.short_answer == quote.strip()
     assert "only repeated the question" in " ".join(answer.notes)
@@ -1290,3 +1292,28 @@ def test_what_they_failed_to_do_is_all_that_follows_failed_to() -> None:
         "reverse its decision"
     promise = [ev("He promised to help them, and they agreed to stay.")]
     assert short_answer_from("stay", promise, "What did he promise to do?") == "stay"
+
+
+class _OneSentenceReader(_TwoReplyLLM):
+    """Repeats the question while it sees several sentences; shown one sentence alone, answers with its first three
+    words (a reader that the other sentences distract)."""
+
+    def reply(self, chat) -> str:  # noqa: ANN001
+        lines = [line for line in chat[-1].content.splitlines() if re.match(r"\[\d+\] ", line)]
+        if len(lines) == 1:
+            return " ".join(re.findall(r"\w+", lines[0].split("] ", 1)[1])[:3]) + " [1]"
+        return "Kerry said [1]"
+
+
+def test_a_sentence_shown_for_a_reply_that_repeats_the_question_is_asked_about_alone(seed_assistant) -> None:  # noqa: ANN001
+    """When the replies only repeat the question and the sentence they cite is shown, the model is asked about
+    that sentence alone: the words it names there are the short answer; the answer line still shows the sentence."""
+    llm = _OneSentenceReader(["unused"])
+    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot.abstention = {}
+    answer = bot.ask("What did Kerry say?")
+    quote = answer.citations[0].quote.strip()
+    first_words = " ".join(re.findall(r"\w+", quote)[:3])
+    assert not answer.abstained and answer.answer == f"{quote} [1]", answer
+    assert answer.short_answer == first_words and answer.short_answer in quote, answer
+    assert f"the model's reply {first_words!r} as that sentence says it" in " ".join(answer.notes)
