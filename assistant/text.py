@@ -321,7 +321,7 @@ def enclosing_direction(question: str, sentence: str, start: int, end: int) -> t
 
 
 _ASKED_DEED = re.compile(r"^\s*what\b[^?]*?\b(\w+)\s+to\s+do\b", re.I)
-_MAX_DEED_LEAD = 8  # words between "failed to" and a phrase inside what they failed to do
+_MAX_DEED_LEAD = 12  # words between "failed to" and a phrase inside what they failed to do (one clause)
 
 
 def enclosing_deed(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:

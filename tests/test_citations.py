@@ -1281,11 +1281,12 @@ def test_what_they_failed_to_do_is_all_that_follows_failed_to() -> None:
     """The model answered "reverse its decision not to" from "... failed to convince the National Coalition to
     reverse its decision not to attend Geneva 2": that is what the Coalition was to do; the group failed to
     convince it."""
-    friends = [ev("the Friends of Syria group failed to convince the National Coalition to reverse its decision "
-                  "not to attend Geneva 2.")]
+    friends = [ev("the Friends of Syria group failed to convince the National Coalition for Syrian Revolutionary and "
+                  "Opposition Forces to reverse its decision not to attend Geneva 2.")]
     question = "What did the Friends of Syria group fail to do?"
     assert short_answer_from("reverse its decision not to attend Geneva 2", friends, question) == \
-        "convince the National Coalition to reverse its decision not to attend Geneva 2"
+        "convince the National Coalition for Syrian Revolutionary and Opposition Forces to reverse its decision not " \
+        "to attend Geneva 2"
     assert short_answer_from("convince the National Coalition", friends, question) == "convince the National Coalition"
     # another verb, or one in another clause, is not the deed asked about
     assert short_answer_from("reverse its decision", friends, "What did the group want the Coalition to do?") == \
