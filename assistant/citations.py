@@ -421,10 +421,10 @@ def short_answer_from(phrase: str, cited: Sequence[Evidence], question: str = ""
 
     The span is widened to whole words, and for a "when" question to the whole date around it ("1521" ->
     "25 May 1521"): SQuAD's answers, like a reader, take the date as the sentence gives it; for a "where" question
-    to the compass word before the place ("Syria" -> "north of Syria"), for "What did they fail to do?" to all
-    they failed to do. A phrase that says
-    words the source does not is shown as the stretch of the source that holds the words it does say
-    (`locate_supported_words`); one made only of the source's words stays as the model wrote it.
+    to the compass word before the place ("Syria" -> "north of Syria"); for "What did they fail to do?" to all
+    they failed to do. A phrase that says words the source does not is shown as the stretch of the source that
+    holds the words it does say (`locate_supported_words`); one made only of the source's words stays as the
+    model wrote it.
     """
     for evidence in cited:
         span = (locate(phrase, evidence.text) or locate_reworded(phrase, evidence.text)
@@ -823,8 +823,9 @@ def names_none_of_them(phrase: str, question: str) -> bool:
     """Whether `phrase` answers a "Which <things> ...?" question with a vague word and the question's own words
     ("top officials" for "Which Vatican officials did Kerry meet?"): the source describes them but names none.
 
-    The question asks which ones; words like "top", "some" or "several" only say that there were some. Of the
-    gold answers of SQuAD-even's 2,563 which/what-<noun> questions, none is made so (20 are only question words,
+    The question asks which ones; words like "top", "some" or "several" only say that there were some, and so does
+    the count the question gives ("Eleven states" for "Which eleven states held discussions?"). Of the gold
+    answers of SQuAD-even's 2,563 which/what-<noun> questions, none is made so (20 are only question words,
     "Kearney Park" for "Which park ...?": a name, and no vague word, so not flagged).
     """
     if not _WHICH_THINGS.match(question):
