@@ -29,9 +29,11 @@ from assistant.text import (
     enclosing_date,
     enclosing_deed,
     enclosing_direction,
+    enclosing_region,
     expected_answer_type,
     named_speakers,
     reports_speech,
+    whole_name,
     with_digits,
     word_key,
     words,
@@ -430,13 +432,24 @@ def short_answer_from(phrase: str, cited: Sequence[Evidence], question: str = ""
         span = (locate(phrase, evidence.text) or locate_reworded(phrase, evidence.text)
                 or locate_supported_words(phrase, evidence.text))
         if span:
-            start, end = whole_words(evidence.text, *span)
-            start, end = (enclosing_date(question, evidence.text, start, end)
-                          or enclosing_direction(question, evidence.text, start, end)
-                          or enclosing_deed(question, evidence.text, start, end) or (start, end))
-            start, end = spelled_out(evidence.text, start, end)
-            return evidence.text[start:_past_dangling_word(evidence.text, start, end)]
+            start, end = widened_span(evidence.text, *span, question)
+            return evidence.text[start:end]
     return phrase
+
+
+def widened_span(text: str, start: int, end: int, question: str = "") -> tuple[int, int]:
+    """A phrase located at start:end of the sentence `text`, widened to what a reader asking `question` is shown:
+    whole words; for a "when" question the whole date, for "where" the compass word before the place and the
+    region after it, for "What did they fail to do?" the whole deed; a name with the capitalised words that go on
+    with it; an acronym with the words it stands for; a clause the phrase leaves open, closed. Every located
+    answer goes through here, whichever way it was found."""
+    start, end = whole_words(text, start, end)
+    start, end = (enclosing_date(question, text, start, end) or enclosing_direction(question, text, start, end)
+                  or enclosing_deed(question, text, start, end) or (start, end))
+    start, end = spelled_out(text, start, end)
+    start, end = whole_name(question, text, start, end) or (start, end)
+    start, end = enclosing_region(question, text, start, end) or (start, end)
+    return start, _past_dangling_word(text, start, end)
 
 
 def spelled_out(text: str, start: int, end: int) -> tuple[int, int]:

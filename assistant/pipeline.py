@@ -54,7 +54,7 @@ from assistant.citations import (
     title_before_name,
     to_citations,
     trim_echo,
-    whole_words,
+    widened_span,
     without_asked_name,
     without_open_aside,
 )
@@ -686,7 +686,7 @@ class Assistant:
         span = locate(phrase, shown[0].text) or longest_shared_run(phrase, shown[0].text)
         if span is None:
             return False
-        start, end = whole_words(shown[0].text, *span)
+        start, end = widened_span(shown[0].text, *span, question)
         short = _bare_phrase(shown[0].text[start:end], shown, question)
         if not (set(words(short)) - STOP_WORDS) or echoes_question(short, question) or short == answer.short_answer:
             return False  # only the question's words, or joining words

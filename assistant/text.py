@@ -348,6 +348,52 @@ def enclosing_deed(question: str, sentence: str, start: int, end: int) -> tuple[
     return None
 
 
+# A span that ends on a capitalised word, and the capitalised words the sentence goes on with.
+_ENDS_ON_NAME = re.compile(r"(?:^|\s)[A-Z][\w'’-]*$")
+_NAME_GOES_ON = re.compile(r"(?: [A-Z][a-z][\w'’-]*)+")
+
+
+def whole_name(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
+    """The span start:end of `sentence` run on through the capitalised words that continue the name it ends on
+    ("Han" of "Han Chinese", "Lagos and Quiberon" of "... Quiberon Bay"); None when none follow, or when they are
+    words the question says itself: those name the one asked about, not the answer ("Thailand" of "Prime Minister
+    of Thailand Abhisit Vejjajiva" asked "What country was Abhisit Vejjajiva prime minister of?").
+
+    The small model tends to stop a name at its first word. Of the SQuAD-even dev gold answers, 11 of 5,397 stop
+    before a capitalised word that goes on so ("Verizon" of "Verizon Communications"), while on the 500-question
+    sample the model's stopped names gained 2 exact matches and lost none.
+    """
+    if not _ENDS_ON_NAME.search(sentence[start:end]):
+        return None
+    more = _NAME_GOES_ON.match(sentence, end)
+    if not more or set(words(more.group(0))) & set(words(question)):
+        return None
+    stop = end  # a day or a month ends a name: "... said Kerry Sunday"
+    for word in re.finditer(r"\S+", more.group(0)):
+        if _DAY_OR_MONTH.fullmatch(word.group(0)):
+            break
+        stop = end + word.end()
+    return (start, stop) if stop > end else None
+
+
+# ", Saxony" after "Eisleben", ", D.C." after "Washington": the region a place is in, up to where its clause ends.
+_REGION_AFTER = re.compile(r", [A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*)*(?=\s*(?:[,.;:)!?]|$)|\s+(?:and|or|in|on|at|to|by|"
+                           r"for|from|with)\b)")
+
+
+def enclosing_region(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
+    """For a question that asks where, the place at start:end with the region the sentence names after it
+    ("Eisleben, Saxony", "Florence, Italy"); None for another question or when no region follows.
+
+    Where the sentence says it, so does the answer: of the SQuAD-even dev "Where ...?" gold answers, 8 take the
+    region after a place whole and 1 stops before it.
+    """
+    if not _WHERE_QUESTION.search(question) or not _ENDS_ON_NAME.search(sentence[start:end]):
+        return None
+    region = _REGION_AFTER.match(sentence, end)
+    return (start, region.end()) if region else None
+
+
 def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
     """Whether `sentence` holds a phrase of the expected kind that the question does not already contain."""
     return typed_phrase(kind, sentence, question) is not None

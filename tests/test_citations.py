@@ -36,7 +36,7 @@ from assistant.evidence import Evidence, EvidenceRanker, prompt_evidence
 from assistant.pipeline import Assistant, Generation
 from assistant.retrieval import Passage
 from assistant.text import TermStats, expected_answer_type, speaks_of_another_topic, typed_phrase
-from assistant.types import REFUSAL
+from assistant.types import REFUSAL, Answer
 from tests.scripted_llm import LineQuotingLLM
 from tests.scripted_llm import ScriptedLLM as _TwoReplyLLM
 
@@ -144,6 +144,43 @@ def test_short_answer_never_cuts_a_word_of_the_source() -> None:
     # a name is whole before the word hyphened to it: the schools teach in English
     assert short_answer_from("English", [ev("Chinese secondary schools there are English-medium.")]) == "English"
     assert short_answer_from("NP", [ev("The problem is NP-complete.")]) == "NP-complete"  # capitals: one word
+
+
+def test_a_name_runs_on_through_the_capitalised_words_that_continue_it() -> None:
+    """The small model stops a name at its first word ("Han" for "What ethnicity was Shi Tianze?"): the short
+    answer is the whole name the source writes, but not the name of the one the question asks about, and not the
+    day after it."""
+    shi = ev("Shi Tianze was a Han Chinese who lived in the Jin dynasty.")
+    assert short_answer_from("Han", [shi], "What ethnicity was Shi Tianze?") == "Han Chinese"
+    battles = ev("France lost the naval battles at Lagos and Quiberon Bay in 1759.")
+    assert short_answer_from("Lagos and Quiberon", [battles], "What naval battles did France lose?") == \
+        "Lagos and Quiberon Bay"
+    thailand = ev("Former Prime Minister of Thailand Abhisit Vejjajiva, was born in the city.")
+    asked = "What country was Abhisit Vejjajiva prime minister of?"
+    assert short_answer_from("Thailand", [thailand], asked) == "Thailand"  # the one asked about follows
+    sunday = ev("The talks were confirmed by Kerry Sunday in Paris.")
+    assert short_answer_from("Kerry", [sunday], "Who confirmed the talks?") == "Kerry"
+
+
+def test_where_a_place_is_keeps_the_region_the_sentence_puts_after_it() -> None:
+    """Asked where, the answer is the place with its region ("Eisleben, Saxony"), as the sentence gives it; asked
+    anything else, the place alone."""
+    luther = ev("Luther was born in Eisleben, Saxony, in 1483.")
+    assert short_answer_from("Eisleben", [luther], "Where was Luther born?") == "Eisleben, Saxony"
+    assert short_answer_from("Eisleben", [luther], "In what town was Luther born?") == "Eisleben"
+    press = ev("Singer held a press conference on Capitol Hill, Washington, D.C. in May 2000.")
+    assert short_answer_from("Capitol Hill, Washington", [press], "Where did Singer hold a press conference?") == \
+        "Capitol Hill, Washington, D.C."
+
+
+def test_the_model_s_words_about_a_shown_sentence_are_widened_like_any_answer() -> None:
+    """A sentence stands as the answer and the model, asked about it alone, names the year: the short answer is the
+    whole date the sentence gives, as a normal answer to "when" would be, not the bare year."""
+    massacre = ev("The massacre began on 24 August 1572 and spread to other cities.")
+    answer = Answer(question="When did the massacre begin?", answer=f"{massacre.text} [1]",
+                    short_answer=massacre.text, abstained=False)
+    assert Assistant._show_model_words(answer, "1572 [1]", [massacre], answer.question)
+    assert answer.short_answer == "24 August 1572"
 
 
 def test_a_number_is_never_found_inside_another_number() -> None:
