@@ -494,8 +494,7 @@ class Assistant:
                                                 window_semantic=self._window_semantic(ranked, cited[:1],
                                                                                       answer.short_answer))
                 answer = self._decide(answer, model, base, passages, set_aside=first_phrase if fallback else "")
-                if (not answer.abstained and cited and not cited[0].role and cited[0] is not misleading and (
-                        fallback or answer.short_answer.strip() == cited[0].text.strip())):
+                if _sentence_stands_in(answer, cited, misleading, fallback):
                     # A sentence stands in for the model's reply: its replies only repeated the question, or none
                     # stood. Asked about that one sentence alone, with nothing else to distract it, the model names
                     # the words that answer far more often (on 29 such SQuAD answers, word F1 0.25 -> 0.36 as
@@ -993,6 +992,16 @@ def _bare_phrase(located: str, cited: Sequence[Evidence], question: str) -> str:
     starts_sentence = any(e.text.startswith(located) for e in cited)
     trimmed = trim_echo(without_open_aside(located), question, starts_sentence=starts_sentence)
     return count_alone(without_asked_name(trimmed, question), question)
+
+
+def _sentence_stands_in(answer: Answer, cited: Sequence[Evidence], misleading: Evidence | None,
+                        fallback: bool) -> bool:
+    """Whether a kept answer shows a whole body sentence in place of the model's words: the best sentence stood in
+    for a reply with no supported phrase (`fallback`), or the short answer is the cited sentence itself. A header
+    line, or the sentence the model was found to misread, is not asked about again."""
+    if answer.abstained or not cited or cited[0].role or cited[0] is misleading:
+        return False
+    return fallback or answer.short_answer.strip() == cited[0].text.strip()
 
 
 def _cited_evidence(answer: Answer, evidence: Sequence[Evidence]) -> list[Evidence]:
