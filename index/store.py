@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from assistant.config import Settings
 
-SCHEMA_VERSION = 2  # 2: chunks carry their sentence spans and vectors
+SCHEMA_VERSION = 3  # 2: chunks carry their sentence spans and vectors; 3: sentences split with punkt's English model
 REBUILD_COMMAND = "assistant index --rebuild"
 
 

@@ -39,6 +39,21 @@ def test_sentence_spans_are_exact() -> None:
     assert all(text[s:e].strip() == text[s:e] for s, e in spans)
 
 
+def test_an_abbreviation_does_not_end_a_sentence() -> None:
+    """A quote cut at "U.S." or "Mr." cites half a sentence and hides the rest from the evidence ranking; a real
+    sentence end after an abbreviation-like word still ends it."""
+    text = ("It was the third-most watched U.S. broadcast ever. Mr. Brahimi met them in Washington, D.C. at 5 p.m. on "
+            "Monday. Its power is felt in cultural circles, i.e. soft power, e.g. films. Wisconsin v. Yoder was "
+            "decided in 1972. Kerry met Lavrov.")
+    assert [text[s:e] for s, e in sentence_spans(text)] == [
+        "It was the third-most watched U.S. broadcast ever.",
+        "Mr. Brahimi met them in Washington, D.C. at 5 p.m. on Monday.",
+        "Its power is felt in cultural circles, i.e. soft power, e.g. films.",
+        "Wisconsin v. Yoder was decided in 1972.",
+        "Kerry met Lavrov.",
+    ]
+
+
 def test_random_texts_round_trip_exactly() -> None:
     rng = random.Random(7)
     vocabulary = ["Montreux", "talks", "the", "Kerry", "said", "ceasefire", "in", "Syria", "3.5", "U.S."]
