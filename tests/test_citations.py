@@ -158,6 +158,8 @@ def test_a_name_runs_on_through_the_capitalised_words_that_continue_it() -> None
     thailand = ev("Former Prime Minister of Thailand Abhisit Vejjajiva, was born in the city.")
     asked = "What country was Abhisit Vejjajiva prime minister of?"
     assert short_answer_from("Thailand", [thailand], asked) == "Thailand"  # the one asked about follows
+    nations = ev("The refugees went to Protestant European countries.")
+    assert short_answer_from("Protestant", [nations], "What belief did those nations share?") == "Protestant"
     sunday = ev("The talks were confirmed by Kerry Sunday in Paris.")
     assert short_answer_from("Kerry", [sunday], "Who confirmed the talks?") == "Kerry"
 
