@@ -114,6 +114,19 @@ def test_store_refuses_another_embedding_model(fresh: tuple[Any, Indexer]) -> No
         CorpusStore.open(settings).check_model(None, 768)
 
 
+def test_a_store_split_by_an_older_version_asks_for_a_rebuild(fresh: tuple[Any, Indexer]) -> None:
+    """A store whose chunks an older version split into sentences (schema 2 cut "U.S." from its sentence) is
+    refused with the command that rebuilds it, and that command makes it answer again."""
+    settings, indexer = fresh
+    indexer.run()
+    store = CorpusStore.open(settings)
+    store.collection.modify(metadata={**store.collection.metadata, "schema": 2})
+    with pytest.raises(StoreError, match=r"incompatible version \(schema 2\).*assistant index --rebuild"):
+        CorpusStore.open(settings).check_model(None, None)
+    indexer.run(rebuild=True)
+    CorpusStore.open(settings).check_model(None, None)
+
+
 def test_missing_store_names_the_command_that_builds_it(tmp_path: Path) -> None:
     settings = make_settings(tmp_path)
     with pytest.raises(StoreError, match="assistant index"):
