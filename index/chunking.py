@@ -59,8 +59,8 @@ EXTRA_ABBREVIATIONS = ("i.e", "e.g", "cf", "viz", "approx")
 def _punkt() -> Any:
     """punkt with its trained English model: its abbreviations ("Mr.", "U.S.", "D.C.", "p.m.", "Jr.", "v.") do not
     end a sentence. llama-index bundles that model but builds its own splitter untrained, which cut "It was the
-    third-most watched U.S." from "broadcast ever." (255 of 5,266 sentence ends in the SQuAD-even passages were
-    such cuts). The model is looked up on nltk's path, then where llama-index keeps it; never downloaded."""
+    third-most watched U.S." from "broadcast ever." (255 of the 5,266 sentences it made of the SQuAD-even passages
+    were such pieces). The model is looked up on nltk's path, then where llama-index keeps it; never downloaded."""
     import llama_index.core
     import nltk
     from nltk.tokenize.punkt import PunktParameters, PunktSentenceTokenizer, load_punkt_params
