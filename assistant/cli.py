@@ -40,6 +40,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--collection", help="Chroma collection name")
     group.add_argument("--chroma-url", dest="chroma_url", help="use a Chroma server, e.g. http://127.0.0.1:8000")
     group.add_argument("--embed-model", dest="embed_model", help="sentence-transformers name or path")
+    group.add_argument("--ranking-embed-model", dest="ranking_embed_model",
+                       help="a second embedding model for ranking passages, e.g. packaged:all-mpnet-base-v2 (off)")
     group.add_argument("--llm-model", dest="llm_model", help="GGUF file path (default: the packaged Qwen2.5 1.5B)")
     group.add_argument("--llm-endpoint", dest="llm_endpoint", help="OpenAI-compatible base URL instead of local LLM")
     group.add_argument("--mode", choices=("llm", "fast"), help="llm: generative cited answers; fast: extractive")
@@ -94,8 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings with the command-line flags as the top layer."""
-    keys = ("corpus_dir", "data_dir", "store_dir", "collection", "chroma_url", "embed_model", "llm_model",
-            "llm_endpoint", "mode", "top_k")
+    keys = ("corpus_dir", "data_dir", "store_dir", "collection", "chroma_url", "embed_model",
+            "ranking_embed_model", "llm_model", "llm_endpoint", "mode", "top_k")
     return load_settings(config_file=args.config, overrides={k: getattr(args, k, None) for k in keys})
 
 

@@ -55,6 +55,24 @@ RERANK_WEIGHTS = {
     "dense_rank": 0.265,  # 1 / rank in the dense list (0.01 when absent): agreement of both lists
     "bm25_rank": 0.108,  # 1 / rank in the BM25 list
 }
+# With a ranking model configured (`ranking_embed_model`), two more features: its cosine with the passage and with
+# the passage's best sentence by it. All twelve weights are fitted together, the same way, by
+# `python -m bench.fit_ranker` with that model (packaged all-mpnet-base-v2 here); the ten above are not reused,
+# since the new features take over part of what the MiniLM cosines said.
+RANKING_MODEL_WEIGHTS = {
+    "best": 1.0,
+    "best_semantic": 0.0,
+    "best_lexical": 0.0,
+    "window": 0.0,
+    "dense": 0.0,
+    "bm25": 0.0,
+    "whole": 0.0,
+    "title": 0.0,
+    "dense_rank": 0.0,
+    "bm25_rank": 0.0,
+    "ranking_dense": 0.0,  # the ranking model's cosine with the passage
+    "ranking_best": 0.0,  # its cosine with the passage's best sentence
+}
 # Rank given to a passage missing from one retriever's list: past the end of any candidate list.
 ABSENT_RANK = 100
 # A configured cross-encoder's probability (sigmoid of its logit) is added with this weight: larger than the spread
@@ -67,7 +85,6 @@ CROSS_ENCODER_WEIGHT = 2.0
 # score outweighed the sentence's own and put a "meeting held in Paris" sentence above "talks due to begin in
 # Montreux" for "Where was Geneva II held?".
 PASSAGE_WEIGHT = 0.5
-PASSAGE_SCALE = sum(RERANK_WEIGHTS.values())
 # Bonus for a sentence holding a phrase of the kind the question asks for (a date for "when", a place for
 # "where"...), beyond the question's own words; see `assistant.text.expected_answer_type`.
 ANSWER_TYPE_WEIGHT = 0.1
@@ -108,17 +125,21 @@ class EvidenceRanker:
     """Stateless and thread-safe: all inputs come with the call."""
 
     def rank(self, question: str, query_vector: np.ndarray | None, passages: list[Passage],
-             stats: TermStats, cross_scores: Sequence[float] | None = None) -> RankedEvidence:
+             stats: TermStats, cross_scores: Sequence[float] | None = None,
+             ranking_vector: np.ndarray | None = None) -> RankedEvidence:
         """Rerank `passages` by their evidence and return them with their sentences, best first.
 
         `cross_scores`: a cross-encoder's logits for (question, passage), one per passage, when one is configured.
+        `ranking_vector`: the question's vector by the ranking model, when one is configured (`ranking_weights`).
         """
         if not passages:
             return RankedEvidence()
-        scored = self.features(question, query_vector, passages, stats)
+        scored = self.features(question, query_vector, passages, stats, ranking_vector)
+        weights = ranking_weights(scored[0][1])
+        scale = sum(weights.values())
         per_passage: list[tuple[Passage, list[tuple[int, int, float, float, float, bool]]]] = []
         for i, (passage, (sentences, features)) in enumerate(zip(passages, scored, strict=True)):
-            passage.rerank = sum(RERANK_WEIGHTS[name] * value for name, value in features.items())
+            passage.rerank = sum(weights[name] * value for name, value in features.items())
             if cross_scores is not None:
                 passage.cross = cross_scores[i]
                 passage.rerank += CROSS_ENCODER_WEIGHT / (1.0 + math.exp(-max(-60.0, min(60.0, cross_scores[i]))))
@@ -128,7 +149,7 @@ class EvidenceRanker:
         for rank, (passage, sentences) in enumerate(per_passage):
             roles = header_roles(passage)
             for i, (s, e, semantic, lexical, score, typed) in enumerate(sentences):
-                total = (1 - PASSAGE_WEIGHT) * score + PASSAGE_WEIGHT * (passage.rerank or 0.0) / PASSAGE_SCALE
+                total = (1 - PASSAGE_WEIGHT) * score + PASSAGE_WEIGHT * (passage.rerank or 0.0) / scale
                 key = (passage.doc, passage.start + s)  # the sentence itself, whatever context it is shown with
                 prior = seen.get(key)
                 shown = quote_context(passage, i)
@@ -142,17 +163,25 @@ class EvidenceRanker:
                               sentences=sorted(seen.values(), key=lambda ev: -ev.score), query_vector=query_vector)
 
 
-    def features(self, question: str, query_vector: np.ndarray | None, passages: list[Passage], stats: TermStats
+    def features(self, question: str, query_vector: np.ndarray | None, passages: list[Passage], stats: TermStats,
+                 ranking_vector: np.ndarray | None = None
                  ) -> list[tuple[list[tuple[int, int, float, float, float, bool]], dict[str, float]]]:
         """Per passage: its sentence scores (`_sentence_scores`) and the features its score weighs
-        (`passage_features`); what `rank` combines and `bench/fit_ranker.py` fits the weights on."""
+        (`passage_features`, plus `ranking_features` when the ranking model's vectors are there for every
+        passage); what `rank` combines and `bench/fit_ranker.py` fits the weights on."""
         q_terms = query_terms(question)
         kind = expected_answer_type(question)
         best_bm25 = max((p.lexical or 0.0) for p in passages) or 1.0
+        by_ranking_model = ranking_vector is not None and all(
+            p.ranking_vector is not None and p.ranking_sentence_vectors is not None
+            and len(p.ranking_sentence_vectors) == len(p.sentences) for p in passages)
         out = []
         for passage in passages:
             sentences = _sentence_scores(passage, query_vector, q_terms, stats, question, kind)
-            out.append((sentences, passage_features(passage, sentences, q_terms, stats, best_bm25)))
+            features = passage_features(passage, sentences, q_terms, stats, best_bm25)
+            if by_ranking_model:
+                features.update(ranking_features(passage, ranking_vector))
+            out.append((sentences, features))
         return out
 
 
@@ -210,6 +239,17 @@ def passage_features(passage: Passage, sentences: list[tuple[int, int, float, fl
         "dense_rank": 1.0 / passage.ranks.get("dense", ABSENT_RANK),
         "bm25_rank": 1.0 / passage.ranks.get("bm25", ABSENT_RANK),
     }
+
+
+def ranking_features(passage: Passage, ranking_vector: np.ndarray) -> dict[str, float]:
+    """The ranking model's cosines with the passage and with its best sentence (vectors stored when indexing)."""
+    return {"ranking_dense": float(passage.ranking_vector @ ranking_vector),
+            "ranking_best": float(np.max(passage.ranking_sentence_vectors @ ranking_vector))}
+
+
+def ranking_weights(features: dict[str, float]) -> dict[str, float]:
+    """The passage-score weights for this set of features: with the ranking model's or without."""
+    return RANKING_MODEL_WEIGHTS if "ranking_dense" in features else RERANK_WEIGHTS
 
 
 def _sentence_scores(passage: Passage, query_vector: np.ndarray | None, q_terms: list[str], stats: TermStats,

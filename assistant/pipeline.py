@@ -179,6 +179,7 @@ class Assistant:
         self._llm = llm
         self._retriever: HybridRetriever | None = None
         self._cross_encoder = cross_encoder
+        self._ranking_model: Any = None
         self._ranker = EvidenceRanker()
         self._lock = threading.RLock()
         self.thresholds = load_thresholds(self.settings)
@@ -215,11 +216,23 @@ class Assistant:
             return self._cross_encoder
 
     @property
+    def ranking_model(self) -> Any:
+        """The second embedding model whose cosines join the passage score (None unless `ranking_embed_model`)."""
+        with self._lock:
+            if self._ranking_model is None and self.settings.ranking_embed_model:
+                from index.embeddings import load_embedding
+
+                self._ranking_model = load_embedding(self.settings.ranking_embed_model,
+                                                     self.settings.embed_batch_size, self.settings.cache_dir)
+            return self._ranking_model
+
+    @property
     def retriever(self) -> HybridRetriever:
         with self._lock:
             if self._retriever is None:
                 store = CorpusStore.open(self.settings, create=False)
                 store.check_model(self.settings.embed_model, None)
+                store.check_ranking_model(self.settings.ranking_embed_model, exact=False)
                 self._retriever = HybridRetriever(store, self.embed_model, self.settings)
             return self._retriever
 
@@ -229,6 +242,7 @@ class Assistant:
         started = time.perf_counter()
         _ = self.embed_model
         _ = self.cross_encoder
+        _ = self.ranking_model
         timings["embed_model_s"] = time.perf_counter() - started
         if (mode or self.settings.mode) == "llm":
             started = time.perf_counter()
@@ -310,7 +324,9 @@ class Assistant:
             from assistant.rerank import cross_scores
 
             cross = cross_scores(self.cross_encoder, question, candidates)
-        ranked = self._ranker.rank(question, vector, candidates, retriever.term_stats, cross)
+        ranking = (np.asarray(self.ranking_model.get_query_embedding(question), dtype=np.float32)
+                   if self.ranking_model is not None and candidates else None)
+        ranked = self._ranker.rank(question, vector, candidates, retriever.term_stats, cross, ranking)
         t2 = time.perf_counter()
         return ranked, {"retrieve_ms": (t1 - t0) * 1000, "evidence_ms": (t2 - t1) * 1000}
 

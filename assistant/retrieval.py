@@ -46,6 +46,8 @@ class Passage:
     ranks: dict[str, int] = field(default_factory=dict)
     sentences: list[tuple[int, int]] = field(default_factory=list)  # spans relative to `text`
     sentence_vectors: Any = None  # numpy rows aligned with `sentences` (decoded from the chunk's metadata)
+    ranking_vector: Any = None  # the chunk's vector by the ranking model, when one is set (`ranking_embed_model`)
+    ranking_sentence_vectors: Any = None  # and of its sentences, rows aligned with `sentences`
     rerank: float | None = None  # evidence-based score set by assistant.evidence (None before reranking)
     cross: float | None = None  # the configured cross-encoder's score (logit), when one is configured
     chunk: int = -1  # ordinal of the chunk in its document (0: the document's opening, where its header is)
@@ -76,6 +78,7 @@ class HybridRetriever:
         self._nodes: dict[str, Any] = {}
         self._openings: dict[str, Any] = {}  # document -> its first chunk's node
         self._dim = 0
+        self._ranking_dim = 0  # the ranking model's vector size; 0 when none is configured (its vectors unread)
         self.manifest = Manifest()
         self.term_stats = TermStats()
 
@@ -100,6 +103,8 @@ class HybridRetriever:
         openings = {node.metadata["doc"]: node for node in nodes.values() if int(node.metadata.get("chunk", -1)) == 0}
         self._nodes, self._keys, self._openings, self.manifest = nodes, keys, openings, manifest
         self._dim = int(self.store.embed_dim or 0)
+        ranking = self.store.ranking_model if self.settings.ranking_embed_model else None
+        self._ranking_dim = ranking[1] if ranking else 0
         self.term_stats = TermStats(node.text for node in nodes.values())
         self._bm25 = _build_bm25(list(nodes.values()), self.settings.candidate_k) if nodes else None
         self._generation = manifest.generation
@@ -133,7 +138,7 @@ class HybridRetriever:
         """The query vector and up to `candidate_k` fused candidates, best first (empty when the index is)."""
         self.refresh()
         with self._lock:
-            keys, bm25, nodes, dim = self._keys, self._bm25, self._nodes, self._dim
+            keys, bm25, nodes, dim, ranking_dim = self._keys, self._bm25, self._nodes, self._dim, self._ranking_dim
         if not keys:
             return None, []
         vector = np.asarray(self.embed_model.get_query_embedding(query), dtype=np.float32)
@@ -150,7 +155,7 @@ class HybridRetriever:
                 continue
             passages.append(_passage(node, score, dense_scores.get(chunk_id), lexical_scores.get(chunk_id),
                                      {name: ranked.index(chunk_id) + 1 for name, ranked in rankings.items()
-                                      if chunk_id in ranked}, dim))
+                                      if chunk_id in ranked}, dim, ranking_dim))
         return vector, passages
 
     def retrieve(self, query: str, top_k: int | None = None) -> list[Passage]:
@@ -159,13 +164,17 @@ class HybridRetriever:
 
 
 def _passage(node: Any, score: float, dense: float | None, lexical: float | None, ranks: dict[str, int],
-             dim: int) -> Passage:
+             dim: int, ranking_dim: int = 0) -> Passage:
     meta = node.metadata
     sentences = unpack_spans(meta.get("sents", "")) or [(0, len(node.text))]
     vectors = unpack_vectors(meta["svec"], dim) if meta.get("svec") and dim else None
+    ranked = ranking_dim and meta.get("rvec") and meta.get("rsvec")
+    ranking_vector = unpack_vectors(meta["rvec"], ranking_dim)[0] if ranked else None
+    ranking_sentences = unpack_vectors(meta["rsvec"], ranking_dim) if ranked else None
     return Passage(chunk_id=node.node_id, doc=meta["doc"], start=int(meta["start"]), end=int(meta["end"]),
                    text=node.text, title=meta.get("title", ""), date=meta.get("date", ""), score=score, dense=dense,
                    lexical=lexical, ranks=ranks, sentences=sentences, sentence_vectors=vectors,
+                   ranking_vector=ranking_vector, ranking_sentence_vectors=ranking_sentences,
                    chunk=int(meta.get("chunk", -1)))
 
 

@@ -1,5 +1,8 @@
 """Fit the passage-score weights of assistant/evidence.py (`RERANK_WEIGHTS`) on SQuAD-even, and check them.
 
+With `ASSISTANT_RANKING_EMBED_MODEL` set (e.g. `packaged:all-mpnet-base-v2`) it fits `RANKING_MODEL_WEIGHTS`, the
+weights used with that second model's two cosines, instead (its store is built first: about 15 min on 2 cores).
+
 Each question's fused candidates are described by `EvidenceRanker.features` (assistant/evidence.py); a linear
 score is fitted so that a softmax over the candidates puts the gold paragraph first (listwise log-loss, features
 standardised, L2 penalty, gradient descent). The fit uses the articles of one hash half; recall@1/@5 are reported
@@ -8,6 +11,7 @@ not fitted to. The printed weights are scaled so that "best" weighs 1, as the co
 
 Usage:
     python -m bench.fit_ranker [--eval-dir ../shared/eval] [--limit N]
+    ASSISTANT_RANKING_EMBED_MODEL=packaged:all-mpnet-base-v2 python -m bench.fit_ranker
 """
 
 from __future__ import annotations
@@ -21,10 +25,8 @@ import numpy as np
 
 from assistant.evaluation.datasets import sample
 from assistant.evaluation.runner import default_eval_dir
-from assistant.evidence import RERANK_WEIGHTS, EvidenceRanker
+from assistant.evidence import EvidenceRanker, ranking_weights
 from bench.calibrate import eval_paths, indexed_assistant
-
-FEATURES = tuple(RERANK_WEIGHTS)
 
 
 def fit_half(doc: str) -> bool:
@@ -63,21 +65,26 @@ def main() -> None:
     retriever, ranker = bot.retriever, EvidenceRanker()
     halves: dict[bool, list[tuple[np.ndarray, np.ndarray]]] = {True: [], False: []}
     chosen = sample(items, args.limit)
+    weights: dict[str, float] = {}
     for number, item in enumerate(chosen, 1):
         vector, passages = retriever.candidates(item.question)
         if not passages:
             continue
-        rows = ranker.features(item.question, vector, passages, retriever.term_stats)
-        x = np.asarray([[features[f] for f in FEATURES] for _, features in rows])
+        ranking = (np.asarray(bot.ranking_model.get_query_embedding(item.question), dtype=np.float32)
+                   if bot.ranking_model is not None else None)
+        rows = ranker.features(item.question, vector, passages, retriever.term_stats, ranking)
+        weights = ranking_weights(rows[0][1])
+        x = np.asarray([[features[f] for f in weights] for _, features in rows])
         y = np.asarray([float(p.doc in item.gold_docs) for p in passages])
         halves[fit_half(item.gold_docs[0])].append((x, y))
         if number % 500 == 0 or number == len(chosen):
             print(f"  {number}/{len(chosen)} questions", flush=True)
+    features = tuple(weights)
     fitted = fit_listwise(halves[True])
-    fitted = fitted / fitted[FEATURES.index("best")]
-    current = np.asarray([RERANK_WEIGHTS[f] for f in FEATURES])
+    fitted = fitted / fitted[features.index("best")]
+    current = np.asarray([weights[f] for f in features])
     report = {"questions": {"fit": len(halves[True]), "held_out": len(halves[False])},
-              "fitted_weights": {f: round(float(v), 3) for f, v in zip(FEATURES, fitted, strict=True)}}
+              "fitted_weights": {f: round(float(v), 3) for f, v in zip(features, fitted, strict=True)}}
     for name, w in (("fitted", fitted), ("in_code", current)):
         report[name] = {half: {f"recall@{k}": round(recall(halves[key], w, k), 3) for k in (1, 5)}
                         for half, key in (("fit", True), ("held_out", False))}

@@ -136,6 +136,7 @@ class Indexer:
     def __init__(self, settings: Settings, embed_model: Any | None = None) -> None:
         self.settings = settings
         self._embed_model = embed_model  # loaded lazily: an unchanged corpus never pays for the model
+        self._ranking_model: Any | None = None
 
     @property
     def embed_model(self) -> Any:
@@ -143,6 +144,21 @@ class Indexer:
             self._embed_model = load_embedding(self.settings.embed_model, self.settings.embed_batch_size,
                                                 self.settings.cache_dir)
         return self._embed_model
+
+    @property
+    def ranking_model(self) -> Any | None:
+        """The second embedding model whose vectors the chunks carry for ranking (`ranking_embed_model`), or None."""
+        if self._ranking_model is None and self.settings.ranking_embed_model:
+            self._ranking_model = load_embedding(self.settings.ranking_embed_model, self.settings.embed_batch_size,
+                                                  self.settings.cache_dir)
+        return self._ranking_model
+
+    def _ranking(self, store: CorpusStore | None = None) -> tuple[str, int] | None:
+        """(name, dimension) of the ranking model as the store records it."""
+        if not self.settings.ranking_embed_model:
+            return None
+        stored = store.ranking_model if store is not None else None
+        return stored or (self.settings.ranking_embed_model, embedding_dim(self.ranking_model))
 
     def run(self, paths: Sequence[Path] | None = None, rebuild: bool = False,
             progress: ProgressCallback | None = None) -> IndexReport:
@@ -162,7 +178,7 @@ class Indexer:
                                 generation=old.generation + (1 if (new_docs or set(old.docs) - set(wanted)) else 0))
             report.removed = sorted(set(old.docs) - set(wanted))
             if manifest.generation != old.generation:
-                store.commit(manifest, self.settings.embed_model, self._dimension(store))
+                store.commit(manifest, self.settings.embed_model, self._dimension(store), self._ranking(store))
             orphans = store.orphan_ids(manifest.doc_keys())
             store.delete_ids(orphans)
             report.chunks_removed = len(orphans)
@@ -179,8 +195,9 @@ class Indexer:
             if "no index found" not in str(exc):
                 raise
             store = CorpusStore.open(self.settings, create=True, embed_model=self.settings.embed_model,
-                                     embed_dim=embedding_dim(self.embed_model))
+                                     embed_dim=embedding_dim(self.embed_model), ranking=self._ranking())
         store.check_model(self.settings.embed_model, None)
+        store.check_ranking_model(self.settings.ranking_embed_model, exact=True)
         return store
 
     def _drop_store(self) -> None:
@@ -286,11 +303,18 @@ class Indexer:
                            for s, e in spans]
         vectors = embed_in_length_order(self.embed_model, chunk_inputs + sentence_inputs)
         chunk_vectors, sentence_vectors = vectors[:len(group)], vectors[len(group):]
+        # The ranking model's vectors (when configured) ride along the same way: "rvec" the chunk's, "rsvec" its
+        # sentences'; only the evidence ranker reads them, never the dense search.
+        ranking = (embed_in_length_order(self.ranking_model, chunk_inputs + sentence_inputs)
+                   if self.ranking_model is not None else None)
         metadatas, offset = [], 0
-        for node, spans in zip(group, sentence_spans_per_chunk, strict=True):
+        for i, (node, spans) in enumerate(zip(group, sentence_spans_per_chunk, strict=True)):
             meta = {k: v for k, v in node.metadata.items() if v is not None}
             meta["sents"] = pack_spans(spans)
             meta["svec"] = pack_vectors(sentence_vectors[offset:offset + len(spans)])
+            if ranking is not None:
+                meta["rvec"] = pack_vectors(ranking[i:i + 1])
+                meta["rsvec"] = pack_vectors(ranking[len(group) + offset:len(group) + offset + len(spans)])
             offset += len(spans)
             metadatas.append(meta)
         store.upsert_chunks([node.node_id for node in group], chunk_vectors.tolist(), [node.text for node in group],

@@ -149,7 +149,7 @@ class CorpusStore:
 
     @classmethod
     def open(cls, settings: Settings, create: bool = False, embed_model: str | None = None,
-             embed_dim: int | None = None) -> CorpusStore:
+             embed_dim: int | None = None, ranking: tuple[str, int] | None = None) -> CorpusStore:
         """Open the collection; with `create`, make it when missing. Refuses a store built with another model."""
         client = _client(settings, create)
         try:
@@ -168,7 +168,7 @@ class CorpusStore:
             collection = client.get_or_create_collection(
                 settings.collection, embedding_function=None,
                 configuration={"hnsw": {"space": "cosine"}},
-                metadata=_metadata(embed_model, embed_dim, Manifest()))
+                metadata=_metadata(embed_model, embed_dim, Manifest(), ranking))
         store = cls(settings, client, collection)
         store.check_model(embed_model, embed_dim)
         return store
@@ -195,6 +195,28 @@ class CorpusStore:
         dim = self._meta().get("embed_dim")
         return int(dim) if dim else None
 
+    @property
+    def ranking_model(self) -> tuple[str, int] | None:
+        """(name, dimension) of the second embedding model whose vectors the chunks carry for ranking, if any."""
+        meta = self._meta()
+        name, dim = meta.get("ranking_model"), meta.get("ranking_dim")
+        return (str(name), int(dim)) if name and dim else None
+
+    def check_ranking_model(self, wanted: str | None, exact: bool) -> None:
+        """Refuse a store whose chunks lack the ranking model's vectors the settings ask for; with `exact` (an index
+        run, which adds chunks) also one that carries another's or some the settings do not ask for, so that the
+        chunks of one store never differ in what vectors they carry."""
+        stored = self.ranking_model
+        stored_name = stored[0] if stored else None
+        if stored_name == (wanted or None) or (not wanted and not exact):
+            return
+        if wanted:
+            built = f"with ranking model {stored_name!r}" if stored_name else "without a ranking model"
+            raise StoreError(f"the index was built {built} but the settings ask for ranking model {wanted!r}; "
+                             f"rebuild it with `{REBUILD_COMMAND}` (and the same setting)")
+        raise StoreError(f"the index was built with ranking model {stored_name!r} but the settings ask for none; "
+                         f"set `ranking_embed_model = {stored_name!r}` or rebuild it with `{REBUILD_COMMAND}`")
+
     def check_model(self, embed_model: str | None, embed_dim: int | None) -> None:
         """Refuse to mix vectors of two models: the store remembers which one built it."""
         meta = self._meta()
@@ -216,9 +238,10 @@ class CorpusStore:
         except (ValueError, TypeError) as exc:
             raise StoreError(f"the index manifest is damaged ({exc}); rebuild with `{REBUILD_COMMAND}`") from exc
 
-    def commit(self, manifest: Manifest, embed_model: str, embed_dim: int) -> None:
+    def commit(self, manifest: Manifest, embed_model: str, embed_dim: int,
+               ranking: tuple[str, int] | None = None) -> None:
         """Make `manifest` the live state in one metadata write (the commit point of an index run)."""
-        self.collection.modify(metadata=_metadata(embed_model, embed_dim, manifest))
+        self.collection.modify(metadata=_metadata(embed_model, embed_dim, manifest, ranking))
 
     # -- chunks -------------------------------------------------------------------------------------------------
     def existing_ids(self, ids: list[str]) -> set[str]:
@@ -263,8 +286,11 @@ class CorpusStore:
         self.client.delete_collection(self.settings.collection)
 
 
-def _metadata(embed_model: str | None, embed_dim: int | None, manifest: Manifest) -> dict[str, Any]:
+def _metadata(embed_model: str | None, embed_dim: int | None, manifest: Manifest,
+              ranking: tuple[str, int] | None = None) -> dict[str, Any]:
     meta: dict[str, Any] = {"schema": SCHEMA_VERSION, "manifest": manifest.to_json(), "updated_at": time.time()}
+    if ranking:
+        meta["ranking_model"], meta["ranking_dim"] = ranking
     if embed_model:
         meta["embed_model"] = embed_model
     if embed_dim:

@@ -107,14 +107,17 @@ def _digest(parts: Iterable[str]) -> str:
 
 
 def index_fingerprint(settings: Settings) -> str:
-    """A short hash of what shapes the stored chunks: embedding model, chunk settings, the chunker's code and
+    """A short hash of what shapes the stored chunks: embedding model(s), chunk settings, the chunker's code and
     the store's schema."""
     import index.chunking
     from index.store import SCHEMA_VERSION
 
     chunker = Path(index.chunking.__file__).read_text(encoding="utf-8")
-    return _digest([settings.embed_model, str(settings.chunk_words), str(settings.chunk_overlap_sentences),
-                    chunker, f"schema {SCHEMA_VERSION}"])[:10]
+    parts = [settings.embed_model, str(settings.chunk_words), str(settings.chunk_overlap_sentences), chunker,
+             f"schema {SCHEMA_VERSION}"]
+    if settings.ranking_embed_model:  # its vectors are stored too; without it, the fingerprint stays as it was
+        parts.append(f"ranking {settings.ranking_embed_model}")
+    return _digest(parts)[:10]
 
 
 def prepare_corpus(eval_set: EvalSet, settings: Settings) -> Settings:
@@ -330,9 +333,9 @@ class EvalRun:
 
 
 def _settings_record(settings: Settings) -> dict[str, Any]:
-    keys = ("corpus_dir", "embed_model", "llm_model", "llm_endpoint", "top_k", "candidate_k", "chunk_words",
-            "chunk_overlap_sentences", "evidence_sentences", "evidence_min_sentences", "evidence_relative_score",
-            "llm_threads", "llm_context", "reranker", "collection")
+    keys = ("corpus_dir", "embed_model", "ranking_embed_model", "llm_model", "llm_endpoint", "top_k", "candidate_k",
+            "chunk_words", "chunk_overlap_sentences", "evidence_sentences", "evidence_min_sentences",
+            "evidence_relative_score", "llm_threads", "llm_context", "reranker", "collection")
     return {k: (str(v) if isinstance(v, Path) else v) for k, v in ((k, getattr(settings, k)) for k in keys)}
 
 
