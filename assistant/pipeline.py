@@ -125,13 +125,14 @@ def load_thresholds(settings: Settings) -> dict[str, float]:
 
     `fast` / `llm`: minimum best-evidence score per mode; `refusal`: the LLM's probability of starting its reply
     with NOT FOUND at or above which the assistant abstains. Scores mean different things for different models,
-    so the evidence thresholds apply only to the embedding model they were fitted on, and the refusal threshold
-    only to that LLM; any other model gets the neutral defaults (recalibrate it with `python -m bench.calibrate`).
+    so the evidence thresholds apply only to the embedding model (and ranking model, if any) they were fitted on,
+    and the refusal threshold only to that LLM; any other model gets the neutral defaults (recalibrate it with
+    `python -m bench.calibrate`).
     """
     thresholds = dict(DEFAULT_THRESHOLDS)
     try:
         data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
-        if _same_model(data.get("embed_model"), settings.embed_model):
+        if _same_embedders(data, settings):
             thresholds.update({k: float(v) for k, v in data["min_evidence_score"].items()})
         if not settings.llm_endpoint and _same_model(data.get("llm_model"), settings.llm_model):
             thresholds["refusal"] = float(data.get("llm_refusal_probability", thresholds["refusal"]))
@@ -149,7 +150,7 @@ def load_abstention_models(settings: Settings) -> dict[str, AbstentionModel]:
     except (OSError, ValueError):
         return {}
     models: dict[str, AbstentionModel] = {}
-    if not isinstance(data, dict) or not _same_model(data.get("embed_model"), settings.embed_model):
+    if not isinstance(data, dict) or not _same_embedders(data, settings):
         return models
     for mode, entry in (data.get("abstention") or {}).items():
         if mode == "llm" and (settings.llm_endpoint or not _same_model(data.get("llm_model"), settings.llm_model)):
@@ -169,17 +170,25 @@ def _same_model(calibrated: object, configured: str) -> bool:
     return isinstance(calibrated, str) and calibrated.strip().lower() == configured.strip().lower()
 
 
+def _same_embedders(calibration: dict[str, Any], settings: Settings) -> bool:
+    """Whether the calibration was fitted with the configured embedding model and ranking model (or none): both
+    shape the evidence scores its thresholds and abstention models read."""
+    ranking = calibration.get("ranking_embed_model")
+    return _same_model(calibration.get("embed_model"), settings.embed_model) and (
+        _same_model(ranking, settings.ranking_embed_model) if settings.ranking_embed_model else not ranking)
+
+
 class Assistant:
     """Question answering with verified, span-exact citations over the indexed corpus."""
 
     def __init__(self, settings: Settings | None = None, *, embed_model: Any = None, llm: Any = None,
-                 cross_encoder: Any = None) -> None:
+                 cross_encoder: Any = None, ranking_model: Any = None) -> None:
         self.settings = settings or load_settings()
         self._embed_model = embed_model
         self._llm = llm
         self._retriever: HybridRetriever | None = None
         self._cross_encoder = cross_encoder
-        self._ranking_model: Any = None
+        self._ranking_model = ranking_model  # used only when `ranking_embed_model` is set
         self._ranker = EvidenceRanker()
         self._lock = threading.RLock()
         self.thresholds = load_thresholds(self.settings)
@@ -219,7 +228,9 @@ class Assistant:
     def ranking_model(self) -> Any:
         """The second embedding model whose cosines join the passage score (None unless `ranking_embed_model`)."""
         with self._lock:
-            if self._ranking_model is None and self.settings.ranking_embed_model:
+            if not self.settings.ranking_embed_model:
+                return None
+            if self._ranking_model is None:
                 from index.embeddings import load_embedding
 
                 self._ranking_model = load_embedding(self.settings.ranking_embed_model,
@@ -270,7 +281,8 @@ class Assistant:
     def index(self, paths: Sequence[Path] | None = None, rebuild: bool = False,
               progress: ProgressCallback | None = None) -> IndexReport:
         """Bring the index in step with the corpus (see `index.indexer.Indexer.run`)."""
-        report = Indexer(self.settings, embed_model=self._embed_model).run(paths, rebuild=rebuild, progress=progress)
+        report = Indexer(self.settings, embed_model=self._embed_model, ranking_model=self._ranking_model
+                         ).run(paths, rebuild=rebuild, progress=progress)
         with self._lock:
             if rebuild:
                 self._retriever = None

@@ -133,10 +133,10 @@ def writer_lock(settings: Settings) -> Iterator[None]:
 class Indexer:
     """Incremental, crash-safe indexing of a corpus into the configured Chroma collection."""
 
-    def __init__(self, settings: Settings, embed_model: Any | None = None) -> None:
+    def __init__(self, settings: Settings, embed_model: Any | None = None, ranking_model: Any | None = None) -> None:
         self.settings = settings
         self._embed_model = embed_model  # loaded lazily: an unchanged corpus never pays for the model
-        self._ranking_model: Any | None = None
+        self._ranking_model = ranking_model  # used only when `ranking_embed_model` is set
 
     @property
     def embed_model(self) -> Any:
@@ -148,7 +148,9 @@ class Indexer:
     @property
     def ranking_model(self) -> Any | None:
         """The second embedding model whose vectors the chunks carry for ranking (`ranking_embed_model`), or None."""
-        if self._ranking_model is None and self.settings.ranking_embed_model:
+        if not self.settings.ranking_embed_model:
+            return None
+        if self._ranking_model is None:
             self._ranking_model = load_embedding(self.settings.ranking_embed_model, self.settings.embed_batch_size,
                                                   self.settings.cache_dir)
         return self._ranking_model

@@ -49,6 +49,9 @@ def test_calibrated_models_apply_only_to_the_models_they_were_fitted_with(tmp_pa
     models = load_abstention_models(load_settings(environ={}))
     assert set(models) == set(calibration["abstention"]) == {"fast", "llm"}
     assert load_abstention_models(load_settings(environ={}, overrides={"embed_model": str(tmp_path / "m")})) == {}
+    # A ranking model moves the evidence scores the models read: not calibrated for it, none applies.
+    ranked = load_settings(environ={}, overrides={"ranking_embed_model": "packaged:all-mpnet-base-v2"})
+    assert "ranking_embed_model" not in calibration and load_abstention_models(ranked) == {}
     endpoint = load_abstention_models(load_settings(environ={}, overrides={"llm_endpoint": "http://127.0.0.1:9/v1"}))
     assert set(endpoint) == {"fast"}
 

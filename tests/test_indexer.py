@@ -139,3 +139,38 @@ def test_rebuild_starts_from_scratch(fresh: tuple[Any, Indexer]) -> None:
     report = indexer.run(rebuild=True)
     assert sorted(report.added) == [SEED_DOC_A, SEED_DOC_B]
     assert report.chunks_total == first.chunks_total == CorpusStore.open(settings).count()
+
+
+def test_a_ranking_model_s_vectors_ride_with_the_chunks_and_a_store_without_them_is_refused(
+        fresh: tuple[Any, Indexer], tmp_path: Path, embed_model: Any) -> None:
+    """With `ranking_embed_model` set, every chunk carries that model's vectors (of the chunk and of each sentence)
+    and the store records the model; a store built without it is refused with the rebuild command rather than
+    ranked half with and half without, and a store built with it still answers settings that do not ask for it."""
+    import dataclasses
+
+    from assistant.pipeline import Assistant
+    from index.chunking import unpack_spans, unpack_vectors
+
+    plain, indexer = fresh
+    indexer.run()
+    # The packaged MiniLM stands in for the larger model: what is tested is the plumbing, not the model.
+    ranked = dataclasses.replace(plain, ranking_embed_model="packaged:all-MiniLM-L6-v2")
+    with_ranking = Indexer(ranked, embed_model=embed_model, ranking_model=embed_model)
+    with pytest.raises(StoreError, match="built without a ranking model.*assistant index --rebuild"):
+        with_ranking.run()
+    with_ranking.run(rebuild=True)
+    store = CorpusStore.open(ranked)
+    assert store.ranking_model == ("packaged:all-MiniLM-L6-v2", 384)
+    data = store.collection.get(include=["metadatas"])
+    for meta in data["metadatas"]:
+        assert len(unpack_vectors(meta["rvec"], 384)) == 1
+        assert len(unpack_vectors(meta["rsvec"], 384)) == len(unpack_spans(meta["sents"]))
+    with pytest.raises(StoreError, match="built with ranking model .* ask for none"):
+        Indexer(plain, embed_model=embed_model).run()  # adding chunks without its vectors would mix the two
+
+    question = "Where will the Geneva II talks be held?"
+    bot = Assistant(ranked, embed_model=embed_model, ranking_model=embed_model)
+    passages = bot.retrieve(question)
+    assert passages and all(p.ranking_vector is not None for p in passages)
+    assert "Montreux" in bot.ask(question, mode="fast").answer
+    assert "Montreux" in Assistant(plain, embed_model=embed_model).ask(question, mode="fast").answer

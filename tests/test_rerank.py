@@ -76,3 +76,31 @@ def test_every_passage_feature_has_a_fitted_weight() -> None:
     assert set(features) == set(RERANK_WEIGHTS)
     assert features["dense_rank"] == 0.5 and features["bm25_rank"] == 0.01 and features["bm25"] == 0.5
     assert 0.0 < features["title"] <= 1.0 and features["best"] == 0.55
+
+
+def test_the_ranking_model_s_cosines_move_the_passage_it_prefers_first() -> None:
+    """Two passages alike in every other respect: the one the ranking model finds closer to the question ranks
+    first, and its features carry a weight each; without the ranking model's question vector nothing changes."""
+    import numpy as np
+
+    from assistant.evidence import RANKING_MODEL_WEIGHTS, EvidenceRanker
+    from assistant.retrieval import Passage
+    from assistant.text import TermStats
+
+    text = "The talks opened in January."
+    axes = np.eye(4, dtype=np.float32)
+
+    def passage(doc: str, axis: int) -> Passage:
+        return Passage(chunk_id=doc, doc=doc, start=0, end=len(text), text=text, dense=0.5, lexical=2.0,
+                       ranks={"dense": 1, "bm25": 1}, sentences=[(0, len(text))], ranking_vector=axes[axis],
+                       ranking_sentence_vectors=axes[axis:axis + 1])
+
+    stats = TermStats([text])
+    question = "When did the talks open?"
+    ranker = EvidenceRanker()
+    assert [p.doc for p in ranker.rank(question, None, [passage("a", 0), passage("b", 1)], stats).passages] == \
+        ["a", "b"]
+    ranked = ranker.rank(question, None, [passage("a", 0), passage("b", 1)], stats, ranking_vector=axes[1])
+    assert [p.doc for p in ranked.passages] == ["b", "a"]
+    assert ranked.sentences[0].doc == "b"
+    assert RANKING_MODEL_WEIGHTS["ranking_dense"] > 0 and RANKING_MODEL_WEIGHTS["ranking_best"] > 0
