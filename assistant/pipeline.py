@@ -281,9 +281,12 @@ class Assistant:
     def index(self, paths: Sequence[Path] | None = None, rebuild: bool = False,
               progress: ProgressCallback | None = None) -> IndexReport:
         """Bring the index in step with the corpus (see `index.indexer.Indexer.run`)."""
-        report = Indexer(self.settings, embed_model=self._embed_model, ranking_model=self._ranking_model
-                         ).run(paths, rebuild=rebuild, progress=progress)
+        indexer = Indexer(self.settings, embed_model=self._embed_model, ranking_model=self._ranking_model)
+        report = indexer.run(paths, rebuild=rebuild, progress=progress)
         with self._lock:
+            # Models the indexer had to load serve the questions too: never two copies in memory.
+            self._embed_model = self._embed_model or indexer.loaded_models[0]
+            self._ranking_model = self._ranking_model or indexer.loaded_models[1]
             if rebuild:
                 self._retriever = None
         if self._retriever is not None:

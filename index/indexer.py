@@ -146,6 +146,11 @@ class Indexer:
         return self._embed_model
 
     @property
+    def loaded_models(self) -> tuple[Any | None, Any | None]:
+        """The embedding and ranking models as far as they were loaded (None when not needed yet)."""
+        return self._embed_model, self._ranking_model
+
+    @property
     def ranking_model(self) -> Any | None:
         """The second embedding model whose vectors the chunks carry for ranking (`ranking_embed_model`), or None."""
         if not self.settings.ranking_embed_model:

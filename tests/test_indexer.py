@@ -174,3 +174,14 @@ def test_a_ranking_model_s_vectors_ride_with_the_chunks_and_a_store_without_them
     assert passages and all(p.ranking_vector is not None for p in passages)
     assert "Montreux" in bot.ask(question, mode="fast").answer
     assert "Montreux" in Assistant(plain, embed_model=embed_model).ask(question, mode="fast").answer
+
+
+def test_the_model_indexing_loaded_answers_the_questions_too(tmp_path: Path) -> None:
+    """One copy of each model in memory: the assistant keeps the embedding model its first index run loaded."""
+    from assistant.pipeline import Assistant
+
+    bot = Assistant(make_settings(tmp_path))
+    bot.index()
+    loaded = bot._embed_model
+    assert loaded is not None and bot.embed_model is loaded
+    assert bot.retrieve("Where will the Geneva II talks be held?")
