@@ -158,6 +158,8 @@ def test_a_ranking_model_s_vectors_ride_with_the_chunks_and_a_store_without_them
     with_ranking = Indexer(ranked, embed_model=embed_model, ranking_model=embed_model)
     with pytest.raises(StoreError, match="built without a ranking model.*assistant index --rebuild"):
         with_ranking.run()
+    with pytest.raises(StoreError, match="built without a ranking model.*assistant index --rebuild"):
+        Assistant(ranked, embed_model=embed_model, ranking_model=embed_model).retrieve("Where is Montreux?")
     with_ranking.run(rebuild=True)
     store = CorpusStore.open(ranked)
     assert store.ranking_model == ("packaged:all-MiniLM-L6-v2", 384)
