@@ -285,8 +285,11 @@ class Assistant:
         report = indexer.run(paths, rebuild=rebuild, progress=progress)
         with self._lock:
             # Models the indexer had to load serve the questions too: never two copies in memory.
-            self._embed_model = self._embed_model or indexer.loaded_models[0]
-            self._ranking_model = self._ranking_model or indexer.loaded_models[1]
+            loaded_embed, loaded_ranking = indexer.loaded_models
+            if self._embed_model is None:
+                self._embed_model = loaded_embed
+            if self._ranking_model is None:
+                self._ranking_model = loaded_ranking
             if rebuild:
                 self._retriever = None
         if self._retriever is not None:

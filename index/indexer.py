@@ -314,14 +314,16 @@ class Indexer:
         # sentences'; only the evidence ranker reads them, never the dense search.
         ranking = (embed_in_length_order(self.ranking_model, chunk_inputs + sentence_inputs)
                    if self.ranking_model is not None else None)
+        if ranking is not None:
+            ranking_chunks, ranking_sentences = ranking[:len(group)], ranking[len(group):]
         metadatas, offset = [], 0
         for i, (node, spans) in enumerate(zip(group, sentence_spans_per_chunk, strict=True)):
             meta = {k: v for k, v in node.metadata.items() if v is not None}
             meta["sents"] = pack_spans(spans)
             meta["svec"] = pack_vectors(sentence_vectors[offset:offset + len(spans)])
             if ranking is not None:
-                meta["rvec"] = pack_vectors(ranking[i:i + 1])
-                meta["rsvec"] = pack_vectors(ranking[len(group) + offset:len(group) + offset + len(spans)])
+                meta["rvec"] = pack_vectors(ranking_chunks[i:i + 1])
+                meta["rsvec"] = pack_vectors(ranking_sentences[offset:offset + len(spans)])
             offset += len(spans)
             metadatas.append(meta)
         store.upsert_chunks([node.node_id for node in group], chunk_vectors.tolist(), [node.text for node in group],
