@@ -30,6 +30,7 @@ DEFAULT_CONFIG_NAME = "assistant.toml"
 # The default models: both ship inside PyPI packages (see ../shared/MODELS.md); any other
 # sentence-transformers name/path, GGUF path or OpenAI-compatible endpoint can replace them.
 PACKAGED_EMBED_MODEL = "packaged:all-MiniLM-L6-v2"
+PACKAGED_RANKING_MODEL = "packaged:all-mpnet-base-v2"
 PACKAGED_LLM = "packaged:qwen2.5-coder-1.5b-instruct-q4_k_m"
 
 
@@ -44,6 +45,9 @@ class Settings:
     # Corpus and storage
     corpus_dir: Path = PROJECT_ROOT / "seeds"
     data_dir: Path = PROJECT_ROOT / ".data"  # git-ignored working data: store, model cache, eval stores
+    # Where packaged models are assembled and unpacked (the LLM's GGUF, zip-split embedding models): default
+    # <data_dir>/cache. Several data folders may share one, so that each does not hold its own 1.4 GB of models.
+    model_cache_dir: Path | None = None
     store_dir: Path | None = None  # default: <data_dir>/store
     collection: str = "corpus"
     chroma_url: str | None = None  # e.g. http://127.0.0.1:8000 to use a Chroma server instead of the embedded store
@@ -55,12 +59,11 @@ class Settings:
     # Embeddings
     embed_model: str = PACKAGED_EMBED_MODEL
     embed_batch_size: int = 32
-    # A second, larger embedding model (e.g. "packaged:all-mpnet-base-v2") whose cosines with each candidate
-    # passage and its best sentence join the passage score; off by default (the abstention calibration was fitted
-    # without it). On SQuAD-even it lifts recall@1 from 0.836 to 0.8497 (docs/BENCHMARKS.md, "A second embedding
+    # A second, larger embedding model whose cosines with each candidate passage and its best sentence join the
+    # passage score. On SQuAD-even it lifts recall@1 from 0.836 to 0.8497 (docs/BENCHMARKS.md, "A second embedding
     # model for ranking") for about 60 ms per question and about nine times the indexing time. The store keeps its
-    # vectors beside the default model's.
-    ranking_embed_model: str | None = None
+    # vectors beside the default model's. "none" turns it off (faster indexing, a little less accurate ranking).
+    ranking_embed_model: str | None = PACKAGED_RANKING_MODEL
 
     # Retrieval
     top_k: int = 5  # passages handed to evidence selection / shown as sources
@@ -99,8 +102,8 @@ class Settings:
 
     @property
     def cache_dir(self) -> Path:
-        """Where assembled model files and other rebuildable artefacts are cached."""
-        return self.data_dir / "cache"
+        """Where assembled model files and other rebuildable artefacts are cached (`model_cache_dir`)."""
+        return self.model_cache_dir if self.model_cache_dir is not None else self.data_dir / "cache"
 
 
 def _field_type(f: dataclasses.Field) -> Any:

@@ -90,7 +90,10 @@ from assistant.types import REFUSAL, Answer, Citation
 from index.indexer import Indexer, IndexReport, ProgressCallback
 from index.store import CorpusStore
 
+# The abstention calibration of the default models, written by `python -m bench.calibrate`; and those kept for other
+# model choices (with no ranking model: `ranking_embed_model = "none"`), tried after it.
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
+OTHER_CALIBRATION_FILES = (Path(__file__).with_name("calibration-without-ranking.json"),)
 # Terminal colour codes pasted with a question (ESC [ ... letter): removed whole, not just their ESC byte.
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")
@@ -130,28 +133,24 @@ def load_thresholds(settings: Settings) -> dict[str, float]:
     `python -m bench.calibrate`).
     """
     thresholds = dict(DEFAULT_THRESHOLDS)
+    calibration = load_calibration(settings)
     try:
-        data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
-        if _same_embedders(data, settings):
-            thresholds.update({k: float(v) for k, v in data["min_evidence_score"].items()})
-        if not settings.llm_endpoint and _same_model(data.get("llm_model"), settings.llm_model):
-            thresholds["refusal"] = float(data.get("llm_refusal_probability", thresholds["refusal"]))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        if calibration:
+            thresholds.update({k: float(v) for k, v in calibration["min_evidence_score"].items()})
+        refusal = calibration or _read_calibration(CALIBRATION_FILE)
+        if not settings.llm_endpoint and _same_model(refusal.get("llm_model"), settings.llm_model):
+            thresholds["refusal"] = float(refusal.get("llm_refusal_probability", thresholds["refusal"]))
+    except (ValueError, KeyError, TypeError, AttributeError):
         pass
     return thresholds
 
 
 def load_abstention_models(settings: Settings) -> dict[str, AbstentionModel]:
-    """The fitted abstention model per mode ("fast", "llm") from the calibration file, for the models it was
-    fitted with (its signals mean something else for another embedder or LLM: none is used then, and LLM mode
-    falls back to the refusal-probability threshold)."""
-    try:
-        data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    """The fitted abstention model per mode ("fast", "llm") from the calibration fitted with the configured models
+    (its signals mean something else for another embedder or LLM: none is used then, and LLM mode falls back to
+    the refusal-probability threshold)."""
+    data = load_calibration(settings)
     models: dict[str, AbstentionModel] = {}
-    if not isinstance(data, dict) or not _same_embedders(data, settings):
-        return models
     for mode, entry in (data.get("abstention") or {}).items():
         if mode == "llm" and (settings.llm_endpoint or not _same_model(data.get("llm_model"), settings.llm_model)):
             continue
@@ -160,6 +159,24 @@ def load_abstention_models(settings: Settings) -> dict[str, AbstentionModel]:
         except (KeyError, TypeError, ValueError):
             continue
     return models
+
+
+def load_calibration(settings: Settings) -> dict[str, Any]:
+    """The calibration fitted with the configured embedding and ranking models: the default file's, else the
+    first other file's that matches; {} when none does."""
+    for path in (CALIBRATION_FILE, *OTHER_CALIBRATION_FILES):
+        data = _read_calibration(path)
+        if data and _same_embedders(data, settings):
+            return data
+    return {}
+
+
+def _read_calibration(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 # Uncalibrated fallbacks: permissive evidence floors (the LLM still refuses on its own) and an even refusal odds.
@@ -251,9 +268,10 @@ class Assistant:
         """Load every model the mode needs and run one tiny query, so the first user question is fast."""
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        _ = self.embed_model
         _ = self.cross_encoder
-        _ = self.ranking_model
+        for model in (self.embed_model, self.ranking_model):
+            if model is not None:  # a model's first pass is slow (~130 ms more for mpnet): not the first question's
+                model.get_query_embedding("Where was the meeting held?")
         timings["embed_model_s"] = time.perf_counter() - started
         if (mode or self.settings.mode) == "llm":
             started = time.perf_counter()

@@ -234,6 +234,8 @@ def main() -> None:
     parser.add_argument("--records", type=Path, default=None, help="write every question's signals here (JSON)")
     parser.add_argument("--from-records", type=Path, default=None,
                         help="re-fit from the signals a --records run wrote, asking nothing")
+    parser.add_argument("--out", type=Path, default=CALIBRATION_FILE,
+                        help="the calibration file written (default: the default models', assistant/calibration.json)")
     parser.add_argument("--modes", default="fast,llm",
                         help="the modes whose models are re-fitted (comma-separated); the others are kept")
     args = parser.parse_args()
@@ -249,7 +251,7 @@ def main() -> None:
     if unknown or not modes:
         parser.error(f"--modes takes {', '.join(MODEL_FEATURES)}; got {args.modes!r}")
     result = calibrate(records, previous, modes)
-    CALIBRATION_FILE.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))
 
 

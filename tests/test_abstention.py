@@ -10,6 +10,7 @@ import pytest
 
 from assistant.abstention import NO_PHRASE_LOGPROB, AbstentionModel, fit_logistic, phrase_logprobs
 from assistant.config import load_settings
+from tests.conftest import sibling
 
 
 def test_phrase_logprobs_read_the_phrase_and_the_mark_number() -> None:
@@ -43,15 +44,21 @@ def test_model_round_trips_and_rejects_malformed_entries() -> None:
 
 
 def test_calibrated_models_apply_only_to_the_models_they_were_fitted_with(tmp_path: Path) -> None:
-    from assistant.pipeline import CALIBRATION_FILE, load_abstention_models
+    from assistant.pipeline import CALIBRATION_FILE, OTHER_CALIBRATION_FILES, load_abstention_models
 
     calibration = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
     models = load_abstention_models(load_settings(environ={}))
     assert set(models) == set(calibration["abstention"]) == {"fast", "llm"}
     assert load_abstention_models(load_settings(environ={}, overrides={"embed_model": str(tmp_path / "m")})) == {}
-    # A ranking model moves the evidence scores the models read: not calibrated for it, none applies.
-    ranked = load_settings(environ={}, overrides={"ranking_embed_model": "packaged:all-mpnet-base-v2"})
-    assert "ranking_embed_model" not in calibration and load_abstention_models(ranked) == {}
+    # The ranking model moves the evidence scores the models read: the default calibration was fitted with the
+    # shipped one, the one kept beside it without any; another ranking model has none.
+    assert calibration["ranking_embed_model"] == load_settings(environ={}).ranking_embed_model
+    unranked = json.loads(OTHER_CALIBRATION_FILES[0].read_text(encoding="utf-8"))
+    without = load_abstention_models(load_settings(environ={}, overrides={"ranking_embed_model": "none"}))
+    assert {mode: model.to_json() for mode, model in without.items()} == unranked["abstention"]
+    assert without["fast"].to_json() != models["fast"].to_json()
+    other = load_settings(environ={}, overrides={"ranking_embed_model": "packaged:all-MiniLM-L6-v2"})
+    assert load_abstention_models(other) == {}
     endpoint = load_abstention_models(load_settings(environ={}, overrides={"llm_endpoint": "http://127.0.0.1:9/v1"}))
     assert set(endpoint) == {"fast"}
 
@@ -134,11 +141,9 @@ def test_replay_subsets_pick_the_questions_a_change_after_a_refusal_can_touch() 
 def test_a_long_sentence_is_judged_by_the_clause_that_answers(seed_assistant) -> None:  # noqa: ANN001
     """The UN's appeal is one clause of a 45-word sentence about Kerry's trip: the question's meaning matches that
     clause far better than the whole sentence, and the LLM-mode signals say so (`cited_clause`)."""
-    from assistant.pipeline import Assistant
     from tests.scripted_llm import ScriptedLLM
 
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model,
-                    llm=ScriptedLLM(["$6.5 billion [1]"]))
+    bot = sibling(seed_assistant, llm=ScriptedLLM(["$6.5 billion [1]"]))
     bot.abstention = {}
     answer = bot.ask("How much money is the UN seeking in Kuwait?")
     assert "$6.5 billion" in answer.citations[0].quote
@@ -170,7 +175,6 @@ def test_an_answer_is_judged_by_the_words_around_it(seed_assistant) -> None:  # 
     """"In which country is Montreux?" is answered by four words of a sentence about a ceasefire: the question
     means what the words around "Switzerland" say far more than what the whole sentence says (`window_semantic`).
     A phrase that is the whole sentence has no window: the signal is the sentence's own meaning."""
-    from assistant.pipeline import Assistant
     from tests.scripted_llm import ScriptedLLM
 
     class CitesSwitzerland(ScriptedLLM):
@@ -178,7 +182,7 @@ def test_an_answer_is_judged_by_the_words_around_it(seed_assistant) -> None:  # 
             line = next(line for line in chat[-1].content.splitlines() if "Switzerland" in line)
             return f"Switzerland {line.split()[0]}"  # the mark of the line that says it: "[3]"
 
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=CitesSwitzerland([]))
+    bot = sibling(seed_assistant, llm=CitesSwitzerland([]))
     bot.abstention = {}
     answer = bot.ask("In which country is Montreux?")
     assert answer.short_answer == "Switzerland"

@@ -20,6 +20,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+from conftest import TEST_SETTINGS  # noqa: E402
+
 import assistant  # noqa: E402,F401  (offline switches)
 from assistant.config import load_settings  # noqa: E402
 
@@ -56,8 +58,8 @@ def app(tmp_path_factory: pytest.TempPathFactory, embed_model: Any) -> Iterator[
     tmp = tmp_path_factory.mktemp("browser")
     corpus = tmp / "corpus"
     shutil.copytree(SEEDS, corpus)
-    settings = load_settings(overrides={"corpus_dir": corpus, "data_dir": tmp / "data", "mode": "fast"},
-                             environ={})
+    settings = load_settings(overrides={"corpus_dir": corpus, "data_dir": tmp / "data", "mode": "fast",
+                                        **TEST_SETTINGS}, environ={})
     demo = build_app(Assistant(settings, embed_model=embed_model))
     url = launch(demo, host="127.0.0.1", port=free_port(), block=False)
     assert demo.service.ready.wait(600), "index build did not finish"  # type: ignore[attr-defined]

@@ -37,6 +37,7 @@ from assistant.pipeline import Assistant, Generation
 from assistant.retrieval import Passage
 from assistant.text import TermStats, expected_answer_type, speaks_of_another_topic, typed_phrase
 from assistant.types import REFUSAL, Answer
+from tests.conftest import sibling
 from tests.scripted_llm import LineQuotingLLM
 from tests.scripted_llm import ScriptedLLM as _TwoReplyLLM
 
@@ -686,7 +687,7 @@ def test_a_reply_that_only_repeats_the_question_is_asked_again(seed_assistant) -
     """"UN" answers nothing when the question says "Besides the UN": the model is asked once more with that
     reply's first token banned, and the new reply is the answer."""
     llm = _TwoReplyLLM(["UN [1]", "Arab League [1]"])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}  # judge the generation, not the calibrated abstention model
     answer = bot.ask("Besides the UN, which organisation does Lakhdar Brahimi represent as envoy?")
     assert [call.get("logit_bias") for call in llm.calls] == [None, [["UN", False], [" UN", False]]]
@@ -694,7 +695,7 @@ def test_a_reply_that_only_repeats_the_question_is_asked_again(seed_assistant) -
     assert "Arab League" in answer.citations[0].quote
 
     plain = _TwoReplyLLM(["Montreux [1]"])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=plain)
+    bot = sibling(seed_assistant, llm=plain)
     bot.abstention = {}
     assert bot.ask("Where will the Geneva II talks be held?").short_answer == "Montreux"
     assert len(plain.calls) == 1  # an answer the question does not hold is not asked again
@@ -704,7 +705,7 @@ def test_a_reply_that_still_repeats_the_question_shows_the_sentence_it_cited(see
     """"Kerry said" for "What did Kerry say?" names no words of what he said, and asked again the model says it
     once more: the sentence it cited is then the answer, not the echo. A choice stays a word of the question."""
     llm = _TwoReplyLLM(["Kerry said [1]", "Kerry says [1]"])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask("What did Kerry say?")
     # the third call asks about the cited sentence alone; its reply repeats the question too, so nothing changes
@@ -714,7 +715,7 @@ def test_a_reply_that_still_repeats_the_question_shows_the_sentence_it_cited(see
     assert "only repeated the question" in " ".join(answer.notes)
 
     choice = _TwoReplyLLM(["Montreux [1]", "Geneva [1]"])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=choice)
+    bot = sibling(seed_assistant, llm=choice)
     bot.abstention = {}
     assert bot.ask("Will the Geneva II talks be held in Geneva or in Montreux?").short_answer == "Montreux"
 
@@ -725,7 +726,7 @@ def test_a_reply_forced_past_a_refusal_that_only_repeats_the_question_is_asked_a
     from assistant.pipeline import REFUSAL_TOKENS
 
     llm = _TwoReplyLLM(["NOT FOUND", "Syrian state media [1]", "foreign ministry source [1]"])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}  # judge the generation, not the calibrated abstention model
     bot.thresholds["refusal"] = 1.01  # the refusal probability alone does not abstain: the refusal is re-asked
     answer = bot.ask("Who did Syrian state media quote as warning that anyone seeking preconditions was leading "
@@ -757,7 +758,7 @@ def test_a_bare_mark_is_asked_for_its_words_and_keeps_its_sentence(seed_assistan
     from assistant.pipeline import MARK_TOKENS
 
     llm = _BareMarkLLM("Fabius", "Laurent Fabius")
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask("Which French foreign minister held a press conference with Ahmad Al-Jarba?")
     assert [call.get("logit_bias") for call in llm.calls] == [None, [[token, False] for token in MARK_TOKENS]]
@@ -782,7 +783,7 @@ def test_a_mark_written_out_in_words_goes_with_the_words_it_follows(seed_assista
     assert parse_reply("Laurent Fabius Sentence number: 2") == ("Laurent Fabius", [2])
     assert parse_reply("Laurent Fabius (sentence 3).") == ("Laurent Fabius", [3])
     assert parse_reply("Apollo 17") == ("Apollo 17", [])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=_SpelledMarkLLM([]))
+    bot = sibling(seed_assistant, llm=_SpelledMarkLLM([]))
     bot.abstention = {}
     answer = bot.ask("Which French foreign minister held a press conference with Ahmad Al-Jarba?")
     assert answer.short_answer == "Laurent Fabius" and answer.answer == "Laurent Fabius [1]"
@@ -791,7 +792,7 @@ def test_a_mark_written_out_in_words_goes_with_the_words_it_follows(seed_assista
 
 def test_a_bare_number_is_asked_for_its_words_like_a_bare_mark(seed_assistant) -> None:  # noqa: ANN001
     llm = _BareNumberLLM("Fabius", "Laurent Fabius")
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask("Which French foreign minister held a press conference with Ahmad Al-Jarba?")
     assert len(llm.calls) == 2 and answer.short_answer == "Laurent Fabius" and not answer.abstained
@@ -832,7 +833,7 @@ def test_a_line_that_only_repeats_the_question_is_no_answer(seed_assistant) -> N
     best but tells nothing it does not, so the assistant abstains and says why, in LLM and fast mode alike."""
     question = 'Who wrote the article "Joint call by US and Russia for ceasefire in Syria"?'
     llm = _BareMarkLLM("Joint call", "unused")
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask(question)
     assert answer.abstained and answer.answer == REFUSAL and len(llm.calls) == 1
@@ -868,7 +869,7 @@ def test_the_answer_line_shows_the_phrase_as_the_source_writes_it(seed_assistant
     """A model that writes only the month gets the source's words back: the whole date for a when question, in
     the answer line as in the short answer."""
     llm = _TwoReplyLLM(["January [1]"])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask("When is the Geneva 2 conference set to convene?")
     quote = answer.citations[0].quote
@@ -881,7 +882,7 @@ def test_the_answer_line_never_shows_the_model_s_own_words(seed_assistant) -> No
     The answer line and the short answer are now the source's characters."""
     llm = _TwoReplyLLM(['Russia said there was an "absolutely apparent need" for the participation of both Iran '
                         'and\u6c99\u7279 [1]'])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask("What did Lavrov say about Saudi Arabia?")
     assert not answer.abstained and answer.short_answer in answer.citations[0].quote
@@ -893,20 +894,19 @@ def test_asked_what_someone_said_the_answer_line_is_the_statement(seed_assistant
     """"What did he say about Iran?" answered "absolutely apparent need": right words, but what was said is the
     sentence that holds them. The short answer stays the phrase; other questions keep the phrase as their line."""
     llm = _TwoReplyLLM(["absolutely apparent need [1]"])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask("What did Lavrov say about Iran?")
     quote = answer.citations[0].quote
     assert answer.short_answer == "absolutely apparent need" and answer.short_answer in quote
     assert answer.answer == f"{quote.strip()} [1]"
-    plain = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model,
-                      llm=_TwoReplyLLM(["Montreux [1]"]))
+    plain = sibling(seed_assistant, llm=_TwoReplyLLM(["Montreux [1]"]))
     plain.abstention = {}
     assert plain.ask("Where will the Geneva II talks be held?").answer == "Montreux [1]"
 
 
 def test_a_yes_or_no_shows_the_sentence_it_rests_on_and_says_why(seed_assistant) -> None:  # noqa: ANN001
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=_TwoReplyLLM(["YES [1]"]))
+    bot = sibling(seed_assistant, llm=_TwoReplyLLM(["YES [1]"]))
     bot.abstention = {}
     answer = bot.ask("Did Kerry meet Lavrov in Paris?")
     assert not answer.abstained and "met for two-day talks in Paris" in answer.answer
@@ -1034,7 +1034,7 @@ def _owner_llm() -> LineQuotingLLM:
 def test_a_name_that_holds_what_the_question_s_subject_owns_is_asked_again_without_its_sentence(
         seed_assistant) -> None:  # noqa: ANN001
     llm = _owner_llm()
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask("Who is the president of Syria?")
     assert len(llm.calls) == 2 and answer.short_answer == "Bashar Al-Assad" and not answer.abstained
@@ -1075,7 +1075,7 @@ def test_what_someone_said_is_not_answered_with_another_speaker_s_words(seed_ass
     # Quotes Kerry whenever one of his quotations is in the prompt (the mistake the small model made), else Lavrov.
     llm = LineQuotingLLM([("Kerry said", "We talked today"), ("said Kerry", "We talked today"),
                           ("Lavrov said", "What can be done before the beginning of the conference")])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask("What did Lavrov say about a ceasefire?")
     assert len(llm.calls) == 1 and not answer.abstained
@@ -1090,7 +1090,7 @@ def test_who_is_someone_is_not_answered_with_words_that_describe_another_person(
     # Describes Assad with the words of the sentence about Jarba (reworded, as the model did) while the prompt
     # holds it, then with those of the sentence that names him.
     llm = LineQuotingLLM([("Ahmed Jarba said", "Syria's President"), ("President Bashar", "Syria\u2019s President")])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask("Who is Bashar Al-Assad?")
     assert len(llm.calls) == 2 and not answer.abstained and "Jarba" not in answer.citations[0].quote
@@ -1119,7 +1119,7 @@ def test_where_is_a_place_is_not_answered_from_a_sentence_that_does_not_name_it(
     assert not omits_asked_name("It lies in the north of Syria.", "Where is Aleppo?")  # "it" may be Aleppo
     assert not omits_asked_name("Joint call by US and Russia", "Where was Super Bowl 50 held?")  # not the bare form
     llm = LineQuotingLLM([("Russia and America discuss", "Syria"), ("north of Syria", "in the north of Syria")])
-    bot = Assistant(_fixed_five(seed_assistant.settings), embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, _fixed_five(seed_assistant.settings), llm=llm)
     bot.abstention = {}
     answer = bot.ask("Where is Aleppo?")
     assert len(llm.calls) == 2 and answer.short_answer == "in the north of Syria", answer
@@ -1143,7 +1143,7 @@ def test_who_is_someone_answered_with_the_name_alone_shows_the_title_the_sentenc
     assert not only_names_the_one_asked("US Secretary of State John Kerry", "Who is Kerry?")
     assert not only_names_the_one_asked("John Kerry", "Who met Lavrov?")
     llm = LineQuotingLLM([("Ahmed Jarba said", "Ahmed Jarba"), ("US Secretary of State John Kerry", "John Kerry")])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask("Who is Ahmed Jarba?")
     assert answer.short_answer == "president of Syria\u2019s opposition National Coalition", answer
@@ -1163,7 +1163,7 @@ def test_who_is_someone_answered_with_words_around_the_name_shows_a_title_anothe
     assert not gives_no_title("regime in Syria", question)  # no name: a description, right or wrong
     assert not gives_no_title("Bashar al-Assad regime in Syria", "Who called for ceasefires?")
     llm = LineQuotingLLM([("Bashar al-Assad regime in Syria", "Bashar al-Assad regime in Syria")])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask(question)
     assert answer.short_answer.endswith("President"), answer
@@ -1184,7 +1184,7 @@ def test_asked_what_someone_said_about_a_topic_a_sentence_of_their_words_on_anot
     assert not speaks_of_another_topic(prisoners, "What do you know about a ceasefire?")  # no one's words asked
     llm = LineQuotingLLM([("He and Lavrov added", "He and Lavrov added that an exchange of prisoners"),
                           ("Lavrov stressed", "extremists must not be allowed to expand their activity")])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask(question)
     assert len(llm.calls) == 2 and "another topic" in " ".join(answer.notes), answer.notes
@@ -1203,7 +1203,7 @@ def test_a_count_is_not_answered_with_a_sum_of_money(seed_assistant) -> None:  #
     # Counts Syrians with the sum the UN seeks while that sentence is in the prompt; then "millions" if the
     # sentence about the millions affected is there, else it refuses.
     llm = LineQuotingLLM([("4.7 billion euros", "4.7"), ("the millions affected", "millions")])
-    bot = Assistant(_fixed_five(seed_assistant.settings), embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, _fixed_five(seed_assistant.settings), llm=llm)
     bot.abstention = {}
     answer = bot.ask("How many Syrians need aid?")
     # Asked again without that sentence, the model finds no count (the articles give none): it abstains.
@@ -1223,7 +1223,7 @@ def test_which_ones_is_not_answered_with_a_vague_description(seed_assistant) -> 
     assert not names_none_of_them("several", "What is the number of states?")  # asks what, not which
     assert not names_none_of_them("top officials", "What kind of officials did Kerry meet?")  # asks for a kind
     llm = LineQuotingLLM([("top officials", "top officials")])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask(question)
     assert answer.abstained and "name none" in " ".join(answer.notes), answer
@@ -1259,8 +1259,7 @@ def test_a_name_that_holds_what_the_question_s_subject_owns_is_not_the_short_ans
     from dataclasses import replace
 
     llm = _owner_llm()
-    bot = Assistant(replace(seed_assistant.settings, evidence_sentences=1), embed_model=seed_assistant.embed_model,
-                    llm=llm)
+    bot = sibling(seed_assistant, replace(seed_assistant.settings, evidence_sentences=1), llm=llm)
     bot.abstention = {}
     answer = bot.ask("Who is the president of Syria?")
     assert len(llm.calls) == 1 and not answer.abstained
@@ -1277,14 +1276,14 @@ def test_which_ones_is_not_answered_with_the_count_the_question_gives(seed_assis
     assert not names_none_of_them("two", "Which states held discussions?")  # a count the question does not give
     # First reply the count; asked again without those words, a bare mark; asked for the words, the question again.
     llm = _TwoReplyLLM(["Eleven states [1]", "[1]", "Eleven states held discussions on the final details of Geneva 2."])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask(question)
     assert len(llm.calls) == 3 and answer.abstained, answer
     assert "'Eleven states': they name none of them" in " ".join(answer.notes)
     # A reply the evidence backs is an answer, even after that first reply: only a shown sentence is judged by it.
     llm = _TwoReplyLLM(["Eleven states [1]", "the Geneva 2 international conference [1]"])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     assert not bot.ask(question).abstained
 
@@ -1299,7 +1298,7 @@ def test_a_reply_the_sources_say_in_other_order_is_shown_by_its_longest_copied_r
     assert longest_shared_run("Apollo 15", text) is None
     # The seed sentence has "(4.7 billion euros)" between the sum and its purpose; the reply leaves it out.
     llm = _TwoReplyLLM(["The United Nations is seeking $6.5 billion to aid Syrians affected by the war"])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask("How much money does the UN want to raise for Syrians at the Kuwait City conference?")
     assert not answer.abstained and "(4.7 billion euros)" in answer.citations[0].quote, answer
@@ -1349,7 +1348,7 @@ def test_a_sentence_shown_for_a_reply_that_repeats_the_question_is_asked_about_a
     """When the replies only repeat the question and the sentence they cite is shown, the model is asked about
     that sentence alone: the words it names there are the short answer; the answer line still shows the sentence."""
     llm = _OneSentenceReader(["unused"])
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, llm=llm)
+    bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask("What did Kerry say?")
     quote = answer.citations[0].quote.strip()

@@ -12,6 +12,16 @@ def test_defaults_point_at_the_seed_corpus() -> None:
     assert settings.corpus_dir.name == "seeds"
     assert settings.mode == "llm"
     assert settings.resolved_store_dir == settings.data_dir / "store"
+    assert settings.cache_dir == settings.data_dir / "cache"
+    assert settings.ranking_embed_model == "packaged:all-mpnet-base-v2"
+
+
+def test_the_model_cache_and_the_ranking_model_can_be_set_apart(tmp_path: Path) -> None:
+    """Several data folders may share one model cache; "none" turns the ranking model off."""
+    env = {"ASSISTANT_MODEL_CACHE_DIR": str(tmp_path / "models"), "ASSISTANT_RANKING_EMBED_MODEL": "none"}
+    settings = load_settings(environ=env, overrides={"data_dir": tmp_path / "data"})
+    assert settings.cache_dir == tmp_path / "models" and settings.resolved_store_dir == tmp_path / "data" / "store"
+    assert settings.ranking_embed_model is None
 
 
 def test_precedence_toml_then_env_then_overrides(tmp_path: Path) -> None:
@@ -54,12 +64,20 @@ def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
 def test_calibrated_thresholds_apply_only_to_the_models_they_were_fitted_on(tmp_path: Path) -> None:
     import json
 
-    from assistant.pipeline import CALIBRATION_FILE, DEFAULT_THRESHOLDS, load_thresholds
+    from assistant.pipeline import CALIBRATION_FILE, DEFAULT_THRESHOLDS, OTHER_CALIBRATION_FILES, load_thresholds
 
     calibration = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
     default = load_thresholds(load_settings(environ={}))
     assert default["fast"] == calibration["min_evidence_score"]["fast"]
     assert default["refusal"] == calibration["llm_refusal_probability"]
+
+    # Without the ranking model the evidence scores differ: its own calibration, kept beside the default's.
+    unranked = json.loads(OTHER_CALIBRATION_FILES[0].read_text(encoding="utf-8"))
+    assert "ranking_embed_model" in calibration and "ranking_embed_model" not in unranked
+    assert unranked["min_evidence_score"]["fast"] != calibration["min_evidence_score"]["fast"]
+    without = load_thresholds(load_settings(environ={}, overrides={"ranking_embed_model": "none"}))
+    assert without["fast"] == unranked["min_evidence_score"]["fast"]
+    assert without["refusal"] == unranked["llm_refusal_probability"]
 
     other_embedder = load_thresholds(load_settings(environ={}, overrides={"embed_model": str(tmp_path / "my-model")}))
     assert other_embedder["fast"] == DEFAULT_THRESHOLDS["fast"]  # another model's cosine scores differ

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SEED_DOC_A, SEED_DOC_B, make_settings
+from conftest import SEED_DOC_A, SEED_DOC_B, TEST_SETTINGS, make_settings
 
 from assistant.evaluation.datasets import EvalDoc, EvalItem, EvalSet, load_eval_set, sample
 from assistant.evaluation.report import failures_text, results_json, write_report
@@ -304,7 +304,8 @@ def _floor_run(request: pytest.FixtureRequest, embed_model: Any, paths: list[Pat
     data_dir = Path(cache.mkdir("assistant-eval")) if cache else request.getfixturevalue("tmp_path_factory").mktemp(
         "assistant-eval")
     eval_set = load_eval_set(paths)
-    settings = prepare_corpus(eval_set, load_settings(overrides={"data_dir": data_dir, "mode": "fast"}, environ={}))
+    settings = prepare_corpus(eval_set, load_settings(overrides={"data_dir": data_dir, "mode": "fast", **TEST_SETTINGS},
+                                                      environ={}))
     bot = Assistant(settings, embed_model=embed_model)
     index_corpus(bot)
     items = sample(eval_set.items, FLOOR_SAMPLE)

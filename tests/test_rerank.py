@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from assistant.rerank import RerankerError, load_cross_encoder
-from tests.conftest import make_settings
+from tests.conftest import make_settings, sibling
 
 
 class KeywordCrossEncoder:
@@ -24,15 +24,13 @@ class KeywordCrossEncoder:
 
 
 def test_cross_encoder_scores_decide_the_passage_order(seed_assistant) -> None:  # noqa: ANN001
-    from assistant.pipeline import Assistant
-
     question = "Where was Geneva II held?"
     plain = seed_assistant.retrieve(question)
     assert len(plain) > 1
     keyword = plain[-1].text[:40]  # the passage ranked last without the cross-encoder
     assert keyword not in plain[0].text
     fake = KeywordCrossEncoder(keyword)
-    bot = Assistant(seed_assistant.settings, embed_model=seed_assistant.embed_model, cross_encoder=fake)
+    bot = sibling(seed_assistant, cross_encoder=fake)
     reranked = bot.retrieve(question)
     assert fake.calls == 1
     assert keyword in reranked[0].text and reranked[0].cross == 8.0

@@ -21,6 +21,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # gradio_client's Client() otherwise reaches for the hub
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+from conftest import TEST_SETTINGS  # noqa: E402
+
 import assistant  # noqa: E402,F401  (offline switches)
 from assistant.config import load_settings  # noqa: E402
 from assistant.types import REFUSAL, Answer, Citation  # noqa: E402
@@ -69,7 +71,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, embed_model: Any) -> Iterator[
     tmp = tmp_path_factory.mktemp("ui")
     corpus = tmp / "corpus"
     shutil.copytree(SEEDS, corpus)
-    settings = load_settings(overrides={"corpus_dir": corpus, "data_dir": tmp / "data"}, environ={})
+    settings = load_settings(overrides={"corpus_dir": corpus, "data_dir": tmp / "data", **TEST_SETTINGS}, environ={})
     demo = build_app(Assistant(settings, embed_model=embed_model))
     url = launch(demo, host="127.0.0.1", port=free_port(), block=False)
     service = demo.service  # type: ignore[attr-defined]
