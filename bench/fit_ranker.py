@@ -1,8 +1,7 @@
-"""Fit the passage-score weights of assistant/evidence.py on SQuAD-even, and check them.
+"""Fit the passage-score weights of assistant/evidence.py (`RERANK_WEIGHTS`) on SQuAD-even, and check them.
 
-With the default settings it fits `RANKING_MODEL_WEIGHTS`, the weights used with the ranking model's two cosines
-(its store is built first: about 15 min on 2 cores); with `ASSISTANT_RANKING_EMBED_MODEL=none`, `RERANK_WEIGHTS`,
-those used without a ranking model.
+With `ASSISTANT_RANKING_EMBED_MODEL` set (e.g. `packaged:all-mpnet-base-v2`) it fits `RANKING_MODEL_WEIGHTS`, the
+weights used with that second model's two cosines, instead (its store is built first: about 15 min on 2 cores).
 
 Each question's fused candidates are described by `EvidenceRanker.features` (assistant/evidence.py); a linear
 score is fitted so that a softmax over the candidates puts the gold paragraph first (listwise log-loss, features
@@ -12,7 +11,7 @@ not fitted to. The printed weights are scaled so that "best" weighs 1, as the co
 
 Usage:
     python -m bench.fit_ranker [--eval-dir ../shared/eval] [--limit N]
-    ASSISTANT_RANKING_EMBED_MODEL=none python -m bench.fit_ranker
+    ASSISTANT_RANKING_EMBED_MODEL=packaged:all-mpnet-base-v2 python -m bench.fit_ranker
 """
 
 from __future__ import annotations

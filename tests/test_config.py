@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from assistant.config import ConfigError, load_settings
+from assistant.config import PACKAGED_RANKING_MODEL, ConfigError, load_settings
 
 
 def test_defaults_point_at_the_seed_corpus() -> None:
@@ -13,13 +13,16 @@ def test_defaults_point_at_the_seed_corpus() -> None:
     assert settings.mode == "llm"
     assert settings.resolved_store_dir == settings.data_dir / "store"
     assert settings.cache_dir == settings.data_dir / "cache"
-    assert settings.ranking_embed_model == "packaged:all-mpnet-base-v2"
+    assert settings.ranking_embed_model is None
 
 
 def test_the_model_cache_and_the_ranking_model_can_be_set_apart(tmp_path: Path) -> None:
-    """Several data folders may share one model cache; "none" turns the ranking model off."""
+    """Several data folders may share one model cache; "none" turns the ranking model off again."""
     env = {"ASSISTANT_MODEL_CACHE_DIR": str(tmp_path / "models"), "ASSISTANT_RANKING_EMBED_MODEL": "none"}
-    settings = load_settings(environ=env, overrides={"data_dir": tmp_path / "data"})
+    toml = tmp_path / "a.toml"
+    toml.write_text('ranking_embed_model = "packaged:all-mpnet-base-v2"\n', encoding="utf-8")
+    assert load_settings(config_file=toml, environ={}).ranking_embed_model == "packaged:all-mpnet-base-v2"
+    settings = load_settings(config_file=toml, environ=env, overrides={"data_dir": tmp_path / "data"})
     assert settings.cache_dir == tmp_path / "models" and settings.resolved_store_dir == tmp_path / "data" / "store"
     assert settings.ranking_embed_model is None
 
@@ -71,13 +74,13 @@ def test_calibrated_thresholds_apply_only_to_the_models_they_were_fitted_on(tmp_
     assert default["fast"] == calibration["min_evidence_score"]["fast"]
     assert default["refusal"] == calibration["llm_refusal_probability"]
 
-    # Without the ranking model the evidence scores differ: its own calibration, kept beside the default's.
-    unranked = json.loads(OTHER_CALIBRATION_FILES[0].read_text(encoding="utf-8"))
-    assert "ranking_embed_model" in calibration and "ranking_embed_model" not in unranked
-    assert unranked["min_evidence_score"]["fast"] != calibration["min_evidence_score"]["fast"]
-    without = load_thresholds(load_settings(environ={}, overrides={"ranking_embed_model": "none"}))
-    assert without["fast"] == unranked["min_evidence_score"]["fast"]
-    assert without["refusal"] == unranked["llm_refusal_probability"]
+    # With the ranking model the evidence scores differ: its own calibration, kept beside the default's.
+    ranked = json.loads(OTHER_CALIBRATION_FILES[0].read_text(encoding="utf-8"))
+    assert "ranking_embed_model" not in calibration and ranked["ranking_embed_model"] == PACKAGED_RANKING_MODEL
+    assert ranked["min_evidence_score"]["fast"] != calibration["min_evidence_score"]["fast"]
+    with_ranking = load_thresholds(load_settings(environ={}, overrides={"ranking_embed_model": PACKAGED_RANKING_MODEL}))
+    assert with_ranking["fast"] == ranked["min_evidence_score"]["fast"]
+    assert with_ranking["refusal"] == ranked["llm_refusal_probability"]
 
     other_embedder = load_thresholds(load_settings(environ={}, overrides={"embed_model": str(tmp_path / "my-model")}))
     assert other_embedder["fast"] == DEFAULT_THRESHOLDS["fast"]  # another model's cosine scores differ
