@@ -212,8 +212,8 @@ class CorpusStore:
             return
         if wanted:
             built = f"with ranking model {stored_name!r}" if stored_name else "without a ranking model"
-            keep = f"set `ranking_embed_model = {stored_name!r}`" if stored_name else \
-                'set `ranking_embed_model = "none"` (or --ranking-embed-model none)'
+            keep = (f"set `ranking_embed_model = {stored_name!r}`" if stored_name
+                    else 'set `ranking_embed_model = "none"` (or --ranking-embed-model none)')
             raise StoreError(f"the index was built {built} but the settings ask for ranking model {wanted!r}; "
                              f"rebuild it with `{REBUILD_COMMAND}`, or {keep} to use it as built")
         raise StoreError(f"the index was built with ranking model {stored_name!r} but the settings ask for none; "

@@ -8,7 +8,6 @@ with a reason when it is missing. Screenshots go to `test-output/` (git-ignored)
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,13 +19,11 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from conftest import TEST_SETTINGS  # noqa: E402
+from conftest import make_settings  # noqa: E402
 
 import assistant  # noqa: E402,F401  (offline switches)
-from assistant.config import load_settings  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
-SEEDS = REPO / "seeds"
 SCREENSHOTS = REPO / "test-output"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -56,10 +53,8 @@ def app(tmp_path_factory: pytest.TempPathFactory, embed_model: Any) -> Iterator[
     from assistant.ui import build_app, launch
 
     tmp = tmp_path_factory.mktemp("browser")
-    corpus = tmp / "corpus"
-    shutil.copytree(SEEDS, corpus)
-    settings = load_settings(overrides={"corpus_dir": corpus, "data_dir": tmp / "data", "mode": "fast",
-                                        **TEST_SETTINGS}, environ={})
+    settings = make_settings(tmp, mode="fast")
+    corpus = settings.corpus_dir
     demo = build_app(Assistant(settings, embed_model=embed_model))
     url = launch(demo, host="127.0.0.1", port=free_port(), block=False)
     assert demo.service.ready.wait(600), "index build did not finish"  # type: ignore[attr-defined]

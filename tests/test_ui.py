@@ -8,7 +8,6 @@ not about the LLM pass `mode="fast"` to stay quick on 2 cores.
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import threading
 from collections.abc import Iterator
@@ -21,10 +20,9 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # gradio_client's Client() otherwise reaches for the hub
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from conftest import TEST_SETTINGS  # noqa: E402
+from conftest import make_settings  # noqa: E402
 
 import assistant  # noqa: E402,F401  (offline switches)
-from assistant.config import load_settings  # noqa: E402
 from assistant.types import REFUSAL, Answer, Citation  # noqa: E402
 from assistant.ui import (  # noqa: E402
     MAX_UPLOAD_BYTES,
@@ -41,8 +39,6 @@ from assistant.ui import (  # noqa: E402
 # gradio's queue calls a pandas option pandas 3 deprecates: noise, not ours to fix
 pytestmark = pytest.mark.filterwarnings("ignore:::gradio.queueing")
 
-REPO = Path(__file__).resolve().parent.parent
-SEEDS = REPO / "seeds"
 DOC_A = "000_ba464c03508296b8.txt"
 XSS_TEXT = ("Quillfeather incident report\n\nThe Quillfeather test page embedded the markup <script>alert(1)</script> "
             "and the tag <img src=x onerror=alert(1)> in its text.\n\nThe Quillfeather archive opened in 1931.\n")
@@ -69,9 +65,8 @@ def app(tmp_path_factory: pytest.TempPathFactory, embed_model: Any) -> Iterator[
     from assistant.ui import build_app, launch
 
     tmp = tmp_path_factory.mktemp("ui")
-    corpus = tmp / "corpus"
-    shutil.copytree(SEEDS, corpus)
-    settings = load_settings(overrides={"corpus_dir": corpus, "data_dir": tmp / "data", **TEST_SETTINGS}, environ={})
+    settings = make_settings(tmp)
+    corpus = settings.corpus_dir
     demo = build_app(Assistant(settings, embed_model=embed_model))
     url = launch(demo, host="127.0.0.1", port=free_port(), block=False)
     service = demo.service  # type: ignore[attr-defined]
