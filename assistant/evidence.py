@@ -86,7 +86,10 @@ CROSS_ENCODER_WEIGHT = 2.0
 # to be the answer. The passage score is divided by the sum of the weights (its value were every feature 1), so
 # that it stays on the 0..1 scale of sentence scores whatever the fitted weights: undivided, the fitted passage
 # score outweighed the sentence's own and put a "meeting held in Paris" sentence above "talks due to begin in
-# Montreux" for "Where was Geneva II held?".
+# Montreux" for "Where was Geneva II held?". The score lent is the one by the default features (`RERANK_WEIGHTS`)
+# even when a ranking model orders the passages: its fitted weights make passages differ more, and lent to
+# sentences that let the passage outvote the sentence again (SQuAD-500 with the LLM, EM/F1 57.8/65.5 with its
+# score lent, 60.0/67.0 with the default's; docs/BENCHMARKS.md).
 PASSAGE_WEIGHT = 0.5
 # Bonus for a sentence holding a phrase of the kind the question asks for (a date for "when", a place for
 # "where"...), beyond the question's own words; see `assistant.text.expected_answer_type`.
@@ -139,20 +142,24 @@ class EvidenceRanker:
             return RankedEvidence()
         scored = self.features(question, query_vector, passages, stats, ranking_vector)
         weights = ranking_weights(scored[0][1])
-        scale = sum(weights.values())
-        per_passage: list[tuple[Passage, list[tuple[int, int, float, float, float, bool]]]] = []
+        scale = sum(RERANK_WEIGHTS.values())
+        per_passage: list[tuple[Passage, float, list[tuple[int, int, float, float, float, bool]]]] = []
         for i, (passage, (sentences, features)) in enumerate(zip(passages, scored, strict=True)):
             passage.rerank = sum(weights[name] * value for name, value in features.items())
+            # What the passage lends its sentences: its score by the default features alone (see PASSAGE_WEIGHT).
+            lent = sum(RERANK_WEIGHTS[name] * features[name] for name in RERANK_WEIGHTS)
             if cross_scores is not None:
                 passage.cross = cross_scores[i]
-                passage.rerank += CROSS_ENCODER_WEIGHT / (1.0 + math.exp(-max(-60.0, min(60.0, cross_scores[i]))))
-            per_passage.append((passage, sentences))
+                judged = CROSS_ENCODER_WEIGHT / (1.0 + math.exp(-max(-60.0, min(60.0, cross_scores[i]))))
+                passage.rerank += judged
+                lent += judged
+            per_passage.append((passage, lent / scale, sentences))
         per_passage.sort(key=lambda item: -(item[0].rerank or 0.0))
         seen: dict[tuple[str, int], Evidence] = {}
-        for rank, (passage, sentences) in enumerate(per_passage):
+        for rank, (passage, lent, sentences) in enumerate(per_passage):
             roles = header_roles(passage)
             for i, (s, e, semantic, lexical, score, typed) in enumerate(sentences):
-                total = (1 - PASSAGE_WEIGHT) * score + PASSAGE_WEIGHT * (passage.rerank or 0.0) / scale
+                total = (1 - PASSAGE_WEIGHT) * score + PASSAGE_WEIGHT * lent
                 key = (passage.doc, passage.start + s)  # the sentence itself, whatever context it is shown with
                 prior = seen.get(key)
                 shown = quote_context(passage, i)
@@ -162,7 +169,7 @@ class EvidenceRanker:
                     seen[key] = _widened(ev, prior.start, prior.text) if prior is not None else ev
                 else:
                     _widened(prior, passage.start + shown, passage.text[shown:e])
-        return RankedEvidence(passages=[p for p, _ in per_passage],
+        return RankedEvidence(passages=[p for p, _, _ in per_passage],
                               sentences=sorted(seen.values(), key=lambda ev: -ev.score), query_vector=query_vector)
 
 

@@ -102,3 +102,34 @@ def test_the_ranking_model_s_cosines_move_the_passage_it_prefers_first() -> None
     assert [p.doc for p in ranked.passages] == ["b", "a"]
     assert ranked.sentences[0].doc == "b"
     assert RANKING_MODEL_WEIGHTS["ranking_dense"] > 0 and RANKING_MODEL_WEIGHTS["ranking_best"] > 0
+
+
+def test_the_ranking_model_orders_passages_but_leaves_sentence_scores_as_they_were() -> None:
+    """What a passage lends its sentences is its score by the default features: the ranking model's larger fitted
+    weights would otherwise let a passage outvote its sentences (the Paris sentence for "Where was Geneva II
+    held?"), and which sentences the LLM reads would move with a model meant only to order passages."""
+    import numpy as np
+
+    from assistant.evidence import EvidenceRanker
+    from assistant.retrieval import Passage
+    from assistant.text import TermStats
+
+    texts = ["Delegates met in Paris on Monday.", "The Geneva II talks begin in Montreux next month."]
+    axes = np.eye(4, dtype=np.float32)
+
+    def passage(i: int) -> Passage:
+        return Passage(chunk_id=str(i), doc=str(i), start=0, end=len(texts[i]), text=texts[i], dense=0.3 + 0.2 * i,
+                       lexical=1.0 + i, ranks={"dense": 2 - i, "bm25": 2 - i}, sentences=[(0, len(texts[i]))],
+                       sentence_vectors=axes[i:i + 1], ranking_vector=axes[i],
+                       ranking_sentence_vectors=axes[i:i + 1])
+
+    stats = TermStats(texts)
+    question = "Where were the Geneva II talks held?"
+    ranker = EvidenceRanker()
+    without = ranker.rank(question, axes[1], [passage(0), passage(1)], stats)
+    with_model = ranker.rank(question, axes[1], [passage(0), passage(1)], stats, ranking_vector=axes[0])
+    assert [p.doc for p in without.passages] == ["1", "0"]
+    assert [p.doc for p in with_model.passages] == ["0", "1"]  # the ranking model prefers the Paris passage
+    assert {s.doc: round(s.score, 9) for s in with_model.sentences} == \
+        {s.doc: round(s.score, 9) for s in without.sentences}
+    assert with_model.sentences[0].doc == "1"  # the Montreux sentence is still the best evidence
