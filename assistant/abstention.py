@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.evidence import Evidence, RankedEvidence
+from assistant.evidence import Evidence, RankedEvidence, ranking_cosines
 from assistant.text import present_terms, query_terms
 
 # A phrase whose tokens all came with certainty has mean log-probability 0; an empty phrase gets this floor,
@@ -71,7 +71,7 @@ def answer_signals(question: str, ranked: RankedEvidence, evidence: Sequence[Evi
     asked = query_terms(question)
     q_terms = set(asked)
     covered = (len(q_terms & present_terms(first.text, asked.acronyms)) / len(q_terms)) if (first and q_terms) else 0.0
-    return {
+    signals = {
         "refusal": float(refusal or 0.0),
         "reasked": float(reasked),
         "fallback": float(fallback),
@@ -92,6 +92,10 @@ def answer_signals(question: str, ranked: RankedEvidence, evidence: Sequence[Evi
         "passage_dense": float(top.dense or 0.0) if top else 0.0,
         "typed": float(bool(first and first.typed)),
     }
+    # With a ranking model: its cosines with the cited passage and sentence ("ranking_passage", "ranking_cited")
+    if first is not None:
+        signals.update(ranking_cosines(ranked, first))
+    return signals
 
 
 @dataclass(frozen=True)

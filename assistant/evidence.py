@@ -121,6 +121,7 @@ class RankedEvidence:
     passages: list[Passage] = field(default_factory=list)
     sentences: list[Evidence] = field(default_factory=list)
     query_vector: np.ndarray | None = None  # the question's vector they were scored against
+    ranking_vector: np.ndarray | None = None  # its vector by the ranking model, when one ordered the passages
 
     @property
     def best_score(self) -> float:
@@ -170,7 +171,8 @@ class EvidenceRanker:
                 else:
                     _widened(prior, passage.start + shown, passage.text[shown:e])
         return RankedEvidence(passages=[p for p, _, _ in per_passage],
-                              sentences=sorted(seen.values(), key=lambda ev: -ev.score), query_vector=query_vector)
+                              sentences=sorted(seen.values(), key=lambda ev: -ev.score), query_vector=query_vector,
+                              ranking_vector=ranking_vector if "ranking_dense" in scored[0][1] else None)
 
 
     def features(self, question: str, query_vector: np.ndarray | None, passages: list[Passage], stats: TermStats,
@@ -255,6 +257,21 @@ def ranking_features(passage: Passage, ranking_vector: np.ndarray) -> dict[str, 
     """The ranking model's cosines with the passage and with its best sentence (vectors stored when indexing)."""
     return {"ranking_dense": float(passage.ranking_vector @ ranking_vector),
             "ranking_best": float(np.max(passage.ranking_sentence_vectors @ ranking_vector))}
+
+
+def ranking_cosines(ranked: RankedEvidence, ev: Evidence) -> dict[str, float]:
+    """The ranking model's cosines of the question with `ev`'s passage and with `ev`'s sentence; empty without a
+    ranking model. What a sentence lends to abstention beyond its evidence score, which no longer carries them."""
+    if ranked.ranking_vector is None:
+        return {}
+    passage = next((p for p in ranked.passages if p.chunk_id == ev.chunk_id), None)
+    if passage is None or passage.ranking_vector is None or passage.ranking_sentence_vectors is None:
+        return {}
+    whole = float(passage.ranking_vector @ ranked.ranking_vector)
+    index = next((i for i, (_, e) in enumerate(passage.sentences) if passage.start + e == ev.end), None)
+    vectors = passage.ranking_sentence_vectors
+    sentence = float(vectors[index] @ ranked.ranking_vector) if index is not None and index < len(vectors) else whole
+    return {"ranking_passage": whole, "ranking_cited": sentence}
 
 
 def ranking_weights(features: dict[str, float]) -> dict[str, float]:

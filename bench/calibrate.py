@@ -55,6 +55,9 @@ MODEL_FEATURES = {
             "cited_score", "cited_semantic", "cited_clause", "window_semantic", "cited_lexical", "cited_rank",
             "question_covered", "passage_dense", "typed"),
 }
+# Read too when the answers came with a ranking model (`ranking_embed_model`): its cosines with the cited passage
+# and sentence, which the evidence score no longer carries (assistant.evidence.PASSAGE_WEIGHT).
+RANKING_FEATURES = ("ranking_passage", "ranking_cited")
 
 
 def fit_half(item: EvalItem) -> bool:
@@ -129,7 +132,10 @@ def squad_abstained(model: AbstentionModel, records: Sequence[dict[str, Any]], t
 def fit_abstention(mode: str, clap: Sequence[dict[str, Any]], squad: Sequence[dict[str, Any]]) -> AbstentionModel:
     """Fit the mode's abstention model and threshold on the fit halves of ClapNQ and SQuAD records."""
     train = [r for r in list(clap) + list(squad) if r["fit"] and r["signals"]]
-    model = fit_logistic([r["signals"] for r in train], [r["answerable"] for r in train], MODEL_FEATURES[mode])
+    features = MODEL_FEATURES[mode]
+    if train and all(set(RANKING_FEATURES) <= set(r["signals"]) for r in train):
+        features = features + RANKING_FEATURES
+    model = fit_logistic([r["signals"] for r in train], [r["answerable"] for r in train], features)
     clap_fit = [r for r in clap if r["fit"]]
     squad_fit = [r for r in squad if r["fit"]]
     best, best_value = 0.5, -1.0

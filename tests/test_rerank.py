@@ -133,3 +133,30 @@ def test_the_ranking_model_orders_passages_but_leaves_sentence_scores_as_they_we
     assert {s.doc: round(s.score, 9) for s in with_model.sentences} == \
         {s.doc: round(s.score, 9) for s in without.sentences}
     assert with_model.sentences[0].doc == "1"  # the Montreux sentence is still the best evidence
+
+
+def test_with_a_ranking_model_abstention_reads_its_cosines_with_the_cited_sentence_and_passage() -> None:
+    """The evidence score no longer carries the ranking model's judgement, so the abstention signals do: its cosine
+    with the cited sentence (not the passage's best) and with that sentence's passage; none without the model."""
+    import numpy as np
+
+    from assistant.abstention import answer_signals
+    from assistant.evidence import EvidenceRanker
+    from assistant.retrieval import Passage
+    from assistant.text import TermStats
+
+    text = "The talks opened in January. They were held in Montreux."
+    axes = np.eye(4, dtype=np.float32)
+    ranking_sentences = np.stack([axes[0], 0.6 * axes[1] + 0.8 * axes[2]])
+    passage = Passage(chunk_id="c", doc="d", start=100, end=100 + len(text), text=text, dense=0.5, lexical=2.0,
+                      ranks={"dense": 1, "bm25": 1}, sentences=[(0, 28), (29, len(text))],
+                      sentence_vectors=np.stack([axes[3], axes[1]]), ranking_vector=0.8 * axes[1] + 0.6 * axes[3],
+                      ranking_sentence_vectors=ranking_sentences)
+    stats = TermStats([text])
+    question = "Where were the talks held?"
+    ranked = EvidenceRanker().rank(question, axes[1], [passage], stats, ranking_vector=axes[1])
+    cited = [ev for ev in ranked.sentences if "Montreux" in ev.text]
+    signals = answer_signals(question, ranked, ranked.sentences, cited)
+    assert signals["ranking_passage"] == pytest.approx(0.8) and signals["ranking_cited"] == pytest.approx(0.6)
+    plain = EvidenceRanker().rank(question, axes[1], [passage], stats)
+    assert "ranking_cited" not in answer_signals(question, plain, plain.sentences, plain.sentences[:1])
