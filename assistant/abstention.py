@@ -56,14 +56,15 @@ def phrase_logprobs(tokens: Sequence[tuple[str, float]]) -> tuple[float, float, 
 def answer_signals(question: str, ranked: RankedEvidence, evidence: Sequence[Evidence], cited: Sequence[Evidence],
                    *, refusal: float | None = None, reasked: bool = False, fallback: bool = False,
                    tokens: Sequence[tuple[str, float]] = (), clause_semantic: float | None = None,
-                   window_semantic: float | None = None) -> dict[str, float]:
+                   window_semantic: float | None = None, ranking_clause: float | None = None) -> dict[str, float]:
     """The signals the abstention model reads, for one answer (LLM or extractive).
 
     `refusal`: the LLM's first-token probability of NOT FOUND; `reasked`: the reply came from the second ask with
     refusals banned; `fallback`: the model gave no supported phrase and the best sentence stands in; `tokens`: the
     final reply's (token, logprob) pairs; `clause_semantic`: the question's best cosine with a clause of the cited
     sentence (`Assistant._clause_semantic`), when it has several; `window_semantic`: its cosine with the words
-    around the answer phrase in that sentence (`Assistant._window_semantic`), when the phrase is a part of it.
+    around the answer phrase in that sentence (`Assistant._window_semantic`), when the phrase is a part of it;
+    `ranking_clause`: the ranking model's best cosine with a clause of the cited sentence, when one is configured.
     """
     top = ranked.passages[0] if ranked.passages else None
     first = cited[0] if cited else (evidence[0] if evidence else None)
@@ -95,6 +96,8 @@ def answer_signals(question: str, ranked: RankedEvidence, evidence: Sequence[Evi
     # With a ranking model: its cosines with the cited passage and sentence ("ranking_passage", "ranking_cited")
     if first is not None:
         signals.update(ranking_cosines(ranked, first))
+    if "ranking_cited" in signals:  # ... and at the sentence's best clause, as "cited_clause" for the main model
+        signals["ranking_clause"] = max(signals["ranking_cited"], ranking_clause or 0.0)
     return signals
 
 

@@ -543,6 +543,8 @@ class Assistant:
                                                 reasked=reasked, fallback=fallback,
                                                 tokens=generation.token_logprobs,
                                                 clause_semantic=self._clause_semantic(ranked, cited[:1]),
+                                                ranking_clause=self._clause_semantic(ranked, cited[:1],
+                                                                                     by_ranking_model=True),
                                                 window_semantic=self._window_semantic(ranked, cited[:1],
                                                                                       answer.short_answer))
                 answer = self._decide(answer, model, base, passages, set_aside=first_phrase if fallback else "")
@@ -757,29 +759,38 @@ class Assistant:
         base["notes"].append(f"every indexed passage was searched for the words {asked.thing!r}")
         return Answer(answer=text, short_answer=short, abstained=False, citations=to_citations(cited), **base)
 
-    def _clause_semantic(self, ranked: RankedEvidence, cited: Sequence[Evidence]) -> float | None:
+    def _clause_semantic(self, ranked: RankedEvidence, cited: Sequence[Evidence],
+                         by_ranking_model: bool = False) -> float | None:
         """The question's best cosine with a clause (or two adjacent clauses) of the cited sentence; None for a
-        sentence of one clause, whose vector from indexing already says it.
+        sentence of one clause, whose vector from indexing already says it. `by_ranking_model`: by the ranking
+        model's vectors (None when none ordered the passages).
 
         "How many people has the Syrian conflict killed?" matches its 40-word answer sentence at 0.24 and the
         clause "that has killed 130,000 people" at 0.41. Embedding the clauses of one sentence costs 50-150 ms, a
-        few percent of an LLM answer; fast mode does without.
+        few percent of an LLM answer (mpnet's, about three times that); fast mode does without.
         """
-        return self._best_cosine(ranked, clauses(cited[0].text) if cited else [])
+        texts = clauses(cited[0].text) if cited else []
+        if by_ranking_model:
+            if ranked.ranking_vector is None:
+                return None
+            return self._best_cosine(self.ranking_model, ranked.ranking_vector, texts)
+        return self._best_cosine(self.embed_model, ranked.query_vector, texts)
 
     def _window_semantic(self, ranked: RankedEvidence, cited: Sequence[Evidence], phrase: str) -> float | None:
         """The question's cosine with the words around the answer phrase in the cited sentence (`answer_window`);
         None when the phrase is not in it or is most of it. One short embedding, 10-20 ms; LLM mode only."""
         window = answer_window(cited[0].text, phrase) if cited else None
-        return self._best_cosine(ranked, [window] if window else [])
+        return self._best_cosine(self.embed_model, ranked.query_vector, [window] if window else [])
 
-    def _best_cosine(self, ranked: RankedEvidence, texts: Sequence[str]) -> float | None:
-        """The question's best cosine with one of `texts`; None for no texts (or no question vector)."""
-        if not texts or ranked.query_vector is None:
+    @staticmethod
+    def _best_cosine(model: Any, query_vector: np.ndarray | None, texts: Sequence[str]) -> float | None:
+        """The question's (`query_vector`, by `model`) best cosine with one of `texts`; None for no texts (or no
+        question vector)."""
+        if not texts or query_vector is None:
             return None
-        vectors = np.asarray(self.embed_model.get_text_embedding_batch(list(texts)), dtype=np.float32)
+        vectors = np.asarray(model.get_text_embedding_batch(list(texts)), dtype=np.float32)
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        query = ranked.query_vector / max(float(np.linalg.norm(ranked.query_vector)), 1e-12)
+        query = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
         return float(np.max(vectors @ query))
 
     def _decide(self, answer: Answer, model: AbstentionModel | None, base: dict[str, Any],

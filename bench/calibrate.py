@@ -55,9 +55,11 @@ MODEL_FEATURES = {
             "cited_score", "cited_semantic", "cited_clause", "window_semantic", "cited_lexical", "cited_rank",
             "question_covered", "passage_dense", "typed"),
 }
-# Read too when the answers came with a ranking model (`ranking_embed_model`): its cosines with the cited passage
-# and sentence, which the evidence score no longer carries (assistant.evidence.PASSAGE_WEIGHT).
-RANKING_FEATURES = ("ranking_passage", "ranking_cited")
+# Read too when the answers came with a ranking model (`ranking_embed_model`): its cosines with the cited passage,
+# sentence and (LLM mode) the sentence's best clause, which the evidence score no longer carries
+# (assistant.evidence.PASSAGE_WEIGHT).
+RANKING_FEATURES = {"fast": ("ranking_passage", "ranking_cited"),
+                    "llm": ("ranking_passage", "ranking_cited", "ranking_clause")}
 
 
 def fit_half(item: EvalItem) -> bool:
@@ -133,8 +135,8 @@ def fit_abstention(mode: str, clap: Sequence[dict[str, Any]], squad: Sequence[di
     """Fit the mode's abstention model and threshold on the fit halves of ClapNQ and SQuAD records."""
     train = [r for r in list(clap) + list(squad) if r["fit"] and r["signals"]]
     features = MODEL_FEATURES[mode]
-    if train and all(set(RANKING_FEATURES) <= set(r["signals"]) for r in train):
-        features = features + RANKING_FEATURES
+    if train and all(set(RANKING_FEATURES[mode]) <= set(r["signals"]) for r in train):
+        features = features + RANKING_FEATURES[mode]
     model = fit_logistic([r["signals"] for r in train], [r["answerable"] for r in train], features)
     clap_fit = [r for r in clap if r["fit"]]
     squad_fit = [r for r in squad if r["fit"]]

@@ -48,6 +48,7 @@ def refreshed_llm_record(bot: Any, record: dict[str, Any]) -> dict[str, Any] | N
     cited = evidence[rank:rank + 1]
     signals = answer_signals(record["question"], ranked, evidence, cited,
                              clause_semantic=bot._clause_semantic(ranked, cited),
+                             ranking_clause=bot._clause_semantic(ranked, cited, by_ranking_model=True),
                              window_semantic=bot._window_semantic(ranked, cited, record.get("short_answer") or ""))
     signals.update({name: old[name] for name in LLM_SIGNALS if name in old})
     return {**record, "signals": signals}

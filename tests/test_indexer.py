@@ -174,8 +174,11 @@ def test_a_ranking_model_s_vectors_ride_with_the_chunks_and_a_store_without_them
     bot = Assistant(ranked, embed_model=embed_model, ranking_model=embed_model)
     passages = bot.retrieve(question)
     assert passages and all(p.ranking_vector is not None for p in passages)
-    assert "Montreux" in bot.ask(question, mode="fast").answer
-    assert "Montreux" in Assistant(plain, embed_model=embed_model).ask(question, mode="fast").answer
+    answer = bot.ask(question, mode="fast")
+    assert "Montreux" in answer.answer
+    assert {"ranking_passage", "ranking_cited", "ranking_clause"} <= set(answer.signals)  # abstention reads them
+    plain_answer = Assistant(plain, embed_model=embed_model).ask(question, mode="fast")
+    assert "Montreux" in plain_answer.answer and "ranking_cited" not in plain_answer.signals
 
 
 def test_the_model_indexing_loaded_answers_the_questions_too(tmp_path: Path) -> None:

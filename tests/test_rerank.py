@@ -137,7 +137,8 @@ def test_the_ranking_model_orders_passages_but_leaves_sentence_scores_as_they_we
 
 def test_with_a_ranking_model_abstention_reads_its_cosines_with_the_cited_sentence_and_passage() -> None:
     """The evidence score no longer carries the ranking model's judgement, so the abstention signals do: its cosine
-    with the cited sentence (not the passage's best) and with that sentence's passage; none without the model."""
+    with the cited sentence (not the passage's best), with its best clause, and with that sentence's passage; none
+    without the model."""
     import numpy as np
 
     from assistant.abstention import answer_signals
@@ -158,5 +159,7 @@ def test_with_a_ranking_model_abstention_reads_its_cosines_with_the_cited_senten
     cited = [ev for ev in ranked.sentences if "Montreux" in ev.text]
     signals = answer_signals(question, ranked, ranked.sentences, cited)
     assert signals["ranking_passage"] == pytest.approx(0.8) and signals["ranking_cited"] == pytest.approx(0.6)
+    assert signals["ranking_clause"] == pytest.approx(0.6)  # no clause measured: the sentence's own cosine
+    assert answer_signals(question, ranked, ranked.sentences, cited, ranking_clause=0.9)["ranking_clause"] == 0.9
     plain = EvidenceRanker().rank(question, axes[1], [passage], stats)
     assert "ranking_cited" not in answer_signals(question, plain, plain.sentences, plain.sentences[:1])
