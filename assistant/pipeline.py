@@ -539,12 +539,11 @@ class Assistant:
                 # The signals read the cited sentence that best matches the question (a header answer also cites
                 # the line the question named; otherwise there is one mark).
                 cited = _cited_evidence(answer, evidence)
+                clause_semantic, ranking_clause = self._clause_semantic(ranked, cited[:1])
                 answer.signals = answer_signals(query, ranked, evidence, cited[:1], refusal=refusal,
                                                 reasked=reasked, fallback=fallback,
                                                 tokens=generation.token_logprobs,
-                                                clause_semantic=self._clause_semantic(ranked, cited[:1]),
-                                                ranking_clause=self._clause_semantic(ranked, cited[:1],
-                                                                                     by_ranking_model=True),
+                                                clause_semantic=clause_semantic, ranking_clause=ranking_clause,
                                                 window_semantic=self._window_semantic(ranked, cited[:1],
                                                                                       answer.short_answer))
                 answer = self._decide(answer, model, base, passages, set_aside=first_phrase if fallback else "")
@@ -759,39 +758,44 @@ class Assistant:
         base["notes"].append(f"every indexed passage was searched for the words {asked.thing!r}")
         return Answer(answer=text, short_answer=short, abstained=False, citations=to_citations(cited), **base)
 
-    def _clause_semantic(self, ranked: RankedEvidence, cited: Sequence[Evidence],
-                         by_ranking_model: bool = False) -> float | None:
-        """The question's best cosine with a clause (or two adjacent clauses) of the cited sentence; None for a
-        sentence of one clause, whose vector from indexing already says it. `by_ranking_model`: by the ranking
-        model's vectors (None when none ordered the passages).
+    def _clause_semantic(self, ranked: RankedEvidence, cited: Sequence[Evidence]
+                         ) -> tuple[float | None, float | None]:
+        """The question's best cosine with a clause (or two adjacent clauses) of the cited sentence, and the ranking
+        model's cosine with that clause (None without one); (None, None) for a sentence of one clause, whose
+        vectors from indexing already say it.
 
         "How many people has the Syrian conflict killed?" matches its 40-word answer sentence at 0.24 and the
         clause "that has killed 130,000 people" at 0.41. Embedding the clauses of one sentence costs 50-150 ms, a
-        few percent of an LLM answer (mpnet's, about three times that); fast mode does without.
+        few percent of an LLM answer; fast mode does without. The ranking model embeds only the clause found best:
+        all of them cost it about 230 ms more per answer (median, seed pairs).
         """
-        texts = clauses(cited[0].text) if cited else []
-        if by_ranking_model:
-            if ranked.ranking_vector is None:
-                return None
-            return self._best_cosine(self.ranking_model, ranked.ranking_vector, texts)
-        return self._best_cosine(self.embed_model, ranked.query_vector, texts)
+        best = self._best_match(self.embed_model, ranked.query_vector, clauses(cited[0].text) if cited else [])
+        if best is None:
+            return None, None
+        if ranked.ranking_vector is None:
+            return best[0], None
+        by_ranking = self._best_match(self.ranking_model, ranked.ranking_vector, [best[1]])
+        return best[0], by_ranking[0] if by_ranking else None
 
     def _window_semantic(self, ranked: RankedEvidence, cited: Sequence[Evidence], phrase: str) -> float | None:
         """The question's cosine with the words around the answer phrase in the cited sentence (`answer_window`);
         None when the phrase is not in it or is most of it. One short embedding, 10-20 ms; LLM mode only."""
         window = answer_window(cited[0].text, phrase) if cited else None
-        return self._best_cosine(self.embed_model, ranked.query_vector, [window] if window else [])
+        best = self._best_match(self.embed_model, ranked.query_vector, [window] if window else [])
+        return best[0] if best else None
 
     @staticmethod
-    def _best_cosine(model: Any, query_vector: np.ndarray | None, texts: Sequence[str]) -> float | None:
-        """The question's (`query_vector`, by `model`) best cosine with one of `texts`; None for no texts (or no
-        question vector)."""
+    def _best_match(model: Any, query_vector: np.ndarray | None, texts: Sequence[str]) -> tuple[float, str] | None:
+        """The question's (`query_vector`, by `model`) best cosine with one of `texts`, and that text; None for no
+        texts (or no question vector)."""
         if not texts or query_vector is None:
             return None
         vectors = np.asarray(model.get_text_embedding_batch(list(texts)), dtype=np.float32)
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
         query = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
-        return float(np.max(vectors @ query))
+        cosines = vectors @ query
+        best = int(np.argmax(cosines))
+        return float(cosines[best]), texts[best]
 
     def _decide(self, answer: Answer, model: AbstentionModel | None, base: dict[str, Any],
                 passages: list[Passage], set_aside: str = "") -> Answer:

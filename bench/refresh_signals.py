@@ -46,9 +46,9 @@ def refreshed_llm_record(bot: Any, record: dict[str, Any]) -> dict[str, Any] | N
     if rank >= len(evidence) or abs(evidence[rank].score - old["cited_score"]) > SAME_SCORE:
         return None
     cited = evidence[rank:rank + 1]
+    clause_semantic, ranking_clause = bot._clause_semantic(ranked, cited)
     signals = answer_signals(record["question"], ranked, evidence, cited,
-                             clause_semantic=bot._clause_semantic(ranked, cited),
-                             ranking_clause=bot._clause_semantic(ranked, cited, by_ranking_model=True),
+                             clause_semantic=clause_semantic, ranking_clause=ranking_clause,
                              window_semantic=bot._window_semantic(ranked, cited, record.get("short_answer") or ""))
     signals.update({name: old[name] for name in LLM_SIGNALS if name in old})
     return {**record, "signals": signals}
