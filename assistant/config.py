@@ -60,9 +60,10 @@ class Settings:
     embed_model: str = PACKAGED_EMBED_MODEL
     embed_batch_size: int = 32
     # A second, larger embedding model (e.g. PACKAGED_RANKING_MODEL) whose cosines with each candidate passage and its
-    # best sentence join the passage score; off by default. On SQuAD-even it lifts recall@1 from 0.836 to 0.8497 and
-    # ClapNQ accuracy from 0.793 to 0.833, but SQuAD EM from 60.0 to 57.8 falls, and indexing takes nine times as long
-    # (docs/BENCHMARKS.md, "The ranking model, calibrated"). The store keeps its vectors beside the default model's.
+    # best sentence join the passage score, and abstention reads its cosines with the cited sentence; off by default.
+    # On SQuAD-even it lifts recall@1 from 0.836 to 0.8497 and ClapNQ accuracy from 0.793 to about 0.83, with SQuAD's
+    # answers as good, but indexing takes nine times as long (docs/BENCHMARKS.md, "The ranking model orders passages
+    # only"). The store keeps its vectors beside the default model's.
     ranking_embed_model: str | None = None
 
     # Retrieval
