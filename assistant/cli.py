@@ -42,6 +42,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--embed-model", dest="embed_model", help="sentence-transformers name or path")
     group.add_argument("--ranking-embed-model", dest="ranking_embed_model",
                        help="a second embedding model for ranking passages, e.g. packaged:all-mpnet-base-v2 (off)")
+    group.add_argument("--embed-precision", dest="embed_precision", choices=("auto", "float32", "bfloat16"),
+                       help="embedding models' number format (auto: bfloat16 where the CPU computes it natively)")
     group.add_argument("--llm-model", dest="llm_model", help="GGUF file path (default: the packaged Qwen2.5 1.5B)")
     group.add_argument("--llm-endpoint", dest="llm_endpoint", help="OpenAI-compatible base URL instead of local LLM")
     group.add_argument("--mode", choices=("llm", "fast"), help="llm: generative cited answers; fast: extractive")

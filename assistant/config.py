@@ -59,6 +59,9 @@ class Settings:
     # Embeddings
     embed_model: str = PACKAGED_EMBED_MODEL
     embed_batch_size: int = 32
+    # The embedding models' number format: "auto" (bfloat16 where the CPU computes it natively, AVX512-BF16 or AMX;
+    # float32 elsewhere), "float32" or "bfloat16". bfloat16 embeds 2.4-2.7x as fast with cosines >= 0.9995 to float32's.
+    embed_precision: str = "auto"
     # A second, larger embedding model (e.g. PACKAGED_RANKING_MODEL) whose cosines with each candidate passage and its
     # best sentence join the passage score, and abstention reads its cosines with the cited sentence; off by default.
     # On SQuAD-even it lifts recall@1 from 0.836 to 0.8497 and ClapNQ accuracy from 0.793 to about 0.83, with SQuAD's
@@ -149,6 +152,9 @@ def _validate(s: Settings) -> Settings:
                  "evidence_sentences", "evidence_min_sentences"):
         if getattr(s, name) < 1:
             raise ConfigError(f"setting {name!r} must be at least 1, got {getattr(s, name)}")
+    if s.embed_precision not in ("auto", "float32", "bfloat16"):
+        raise ConfigError(f"setting 'embed_precision': expected 'auto', 'float32' or 'bfloat16', "
+                          f"got {s.embed_precision!r}")
     if not 0.0 <= s.evidence_relative_score <= 1.0:
         raise ConfigError(f"setting 'evidence_relative_score' must be between 0 and 1, got {s.evidence_relative_score}")
     return s

@@ -219,7 +219,7 @@ class Assistant:
                 from index.embeddings import load_embedding
 
                 self._embed_model = load_embedding(self.settings.embed_model, self.settings.embed_batch_size,
-                                                   self.settings.cache_dir)
+                                                   self.settings.cache_dir, self.settings.embed_precision)
             return self._embed_model
 
     @property
@@ -251,7 +251,8 @@ class Assistant:
                 from index.embeddings import load_embedding
 
                 self._ranking_model = load_embedding(self.settings.ranking_embed_model,
-                                                     self.settings.embed_batch_size, self.settings.cache_dir)
+                                                     self.settings.embed_batch_size, self.settings.cache_dir,
+                                                     self.settings.embed_precision)
             return self._ranking_model
 
     @property

@@ -142,7 +142,7 @@ class Indexer:
     def embed_model(self) -> Any:
         if self._embed_model is None:
             self._embed_model = load_embedding(self.settings.embed_model, self.settings.embed_batch_size,
-                                                self.settings.cache_dir)
+                                                self.settings.cache_dir, self.settings.embed_precision)
         return self._embed_model
 
     @property
@@ -157,7 +157,7 @@ class Indexer:
             return None
         if self._ranking_model is None:
             self._ranking_model = load_embedding(self.settings.ranking_embed_model, self.settings.embed_batch_size,
-                                                  self.settings.cache_dir)
+                                                  self.settings.cache_dir, self.settings.embed_precision)
         return self._ranking_model
 
     def _ranking(self, store: CorpusStore | None = None) -> tuple[str, int] | None:

@@ -51,6 +51,7 @@ def test_toml_may_use_an_assistant_table(tmp_path: Path) -> None:
     ("top_k = 0\n", "at least 1"),
     ("evidence_min_sentences = 0\n", "at least 1"),
     ("evidence_relative_score = 1.5\n", "between 0 and 1"),
+    ('embed_precision = "int4"\n', "expected 'auto', 'float32' or 'bfloat16'"),
 ])
 def test_bad_settings_are_refused_with_a_clear_message(tmp_path: Path, content: str, message: str) -> None:
     toml = tmp_path / "bad.toml"

@@ -74,3 +74,36 @@ def test_missing_part_packages_name_the_install_command(tmp_path: Path) -> None:
         unpack_zip_parts(missing, tmp_path)
     with pytest.raises(EmbeddingModelError, match="known: packaged:all-minilm-l6-v2, packaged:all-mpnet-base-v2"):
         resolve_embed_model("packaged:e5-large", tmp_path)
+
+
+@pytest.mark.parametrize(("native", "expected"), [(True, "bfloat16"), (False, "float32")])
+def test_auto_precision_is_bfloat16_only_where_the_cpu_computes_it(monkeypatch: pytest.MonkeyPatch, native: bool,
+                                                                    expected: str) -> None:
+    monkeypatch.setattr(embeddings, "cpu_computes_bfloat16", lambda: native)
+    assert embeddings.resolve_precision("auto") == expected
+    assert embeddings.resolve_precision("float32") == "float32"  # an explicit choice is kept either way
+    with pytest.raises(EmbeddingModelError, match="expected one of auto, float32, bfloat16"):
+        embeddings.resolve_precision("int8")
+
+
+def test_bfloat16_vectors_are_float32_unit_vectors_that_rank_like_float32() -> None:
+    """Half the arithmetic's width must not change what the store finds nor the scale calibrated cosines live on."""
+    import numpy as np
+
+    passages = ["The Geneva II peace talks on Syria will be held in Montreux, Switzerland.",
+                "Kerry met Lavrov in Paris to discuss the conference.",
+                "The 2014 FIFA World Cup was played in Brazil.",
+                "Iran was not invited to the talks, the UN said."]
+    questions = ["Where will the Syria talks be held?", "Who did Kerry meet?", "Which country hosted the World Cup?",
+                 "Was Iran invited?"]
+    vectors = {}
+    for precision in ("float32", "bfloat16"):
+        model = embeddings.load_embedding("packaged:all-MiniLM-L6-v2", precision=precision)
+        vectors[precision] = (np.asarray(model.get_text_embedding_batch(passages)),
+                              np.asarray([model.get_query_embedding(q) for q in questions]))
+    exact, half = vectors["float32"], vectors["bfloat16"]
+    assert np.allclose(np.linalg.norm(half[0], axis=1), 1.0, atol=1e-5)
+    assert np.allclose(np.linalg.norm(half[1], axis=1), 1.0, atol=1e-5)
+    assert (exact[0] * half[0]).sum(axis=1).min() > 0.999
+    assert ((half[1] @ half[0].T).argmax(axis=1) == (exact[1] @ exact[0].T).argmax(axis=1)).all()
+    assert ((half[1] @ half[0].T).argmax(axis=1) == np.arange(4)).all()
