@@ -41,7 +41,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--chroma-url", dest="chroma_url", help="use a Chroma server, e.g. http://127.0.0.1:8000")
     group.add_argument("--embed-model", dest="embed_model", help="sentence-transformers name or path")
     group.add_argument("--ranking-embed-model", dest="ranking_embed_model",
-                       help="a second embedding model for ranking passages, e.g. packaged:all-mpnet-base-v2 (off)")
+                       help="a second embedding model for ranking passages (default: packaged:all-mpnet-base-v2; "
+                            "'none' turns it off)")
     group.add_argument("--embed-precision", dest="embed_precision", choices=("auto", "float32", "bfloat16"),
                        help="embedding models' number format (auto: bfloat16 where the CPU computes it natively)")
     group.add_argument("--llm-model", dest="llm_model", help="GGUF file path (default: the packaged Qwen2.5 1.5B)")

@@ -30,7 +30,7 @@ DEFAULT_CONFIG_NAME = "assistant.toml"
 # The default models: both ship inside PyPI packages (see ../shared/MODELS.md); any other
 # sentence-transformers name/path, GGUF path or OpenAI-compatible endpoint can replace them.
 PACKAGED_EMBED_MODEL = "packaged:all-MiniLM-L6-v2"
-PACKAGED_RANKING_MODEL = "packaged:all-mpnet-base-v2"  # the optional ranking model its calibration was fitted with
+PACKAGED_RANKING_MODEL = "packaged:all-mpnet-base-v2"  # the ranking model (see `ranking_embed_model`)
 PACKAGED_LLM = "packaged:qwen2.5-coder-1.5b-instruct-q4_k_m"
 
 
@@ -62,12 +62,12 @@ class Settings:
     # The embedding models' number format: "auto" (bfloat16 where the CPU computes it natively, AVX512-BF16 or AMX;
     # float32 elsewhere), "float32" or "bfloat16". bfloat16 embeds 2.4-2.7x as fast with cosines >= 0.9995 to float32's.
     embed_precision: str = "auto"
-    # A second, larger embedding model (e.g. PACKAGED_RANKING_MODEL) whose cosines with each candidate passage and its
-    # best sentence join the passage score, and abstention reads its cosines with the cited sentence; off by default.
-    # On SQuAD-even it lifts recall@1 from 0.836 to 0.8497 and ClapNQ accuracy from 0.793 to about 0.83, with SQuAD's
-    # answers as good, but indexing takes nine times as long (docs/BENCHMARKS.md, "The ranking model orders passages
-    # only"). The store keeps its vectors beside the default model's.
-    ranking_embed_model: str | None = None
+    # A second, larger embedding model whose cosines with each candidate passage and its best sentence join the
+    # passage score, and whose cosines with the cited sentence abstention reads. On SQuAD-even it lifts recall@1 from
+    # 0.836 to 0.8497 and ClapNQ's answered/abstained from 0.807/0.800 to about 0.85/0.83, with SQuAD's answers as
+    # good; indexing takes about four times as long (docs/BENCHMARKS.md, "The ranking model on by default"). The
+    # store keeps its vectors beside the default model's. "none" turns it off (faster indexing, weaker ranking).
+    ranking_embed_model: str | None = PACKAGED_RANKING_MODEL
 
     # Retrieval
     top_k: int = 5  # passages handed to evidence selection / shown as sources

@@ -7,8 +7,8 @@ passage's score is a fitted weighted sum of its best sentence, its best two-sent
 straddle a boundary), its overlap with the question as a whole and in its title, and its dense and BM25 scores and
 ranks. On SQuAD-even (1,023 paragraphs, all 5,397 questions) this lifts recall@1 of the gold paragraph from 0.72
 (rank fusion alone) to 0.836 (recall@5 0.966) at no model cost, since the sentence vectors were computed when indexing.
-An optional second embedding model (`ranking_embed_model`, e.g. all-mpnet-base-v2) adds its cosines with the passage
-and its best sentence, from vectors also stored when indexing: recall@1 0.8497, recall@5 0.974.
+A second embedding model (`ranking_embed_model`: all-mpnet-base-v2 by default, "none" turns it off) adds its cosines
+with the passage and its best sentence, from vectors also stored when indexing: recall@1 0.8497, recall@5 0.974.
 
 The LLM then reads only the few best sentences, numbered, so an answer costs seconds, and each `[n]` mark maps to
 an exact span. Overlapping chunks yield the same sentence twice; it is kept once.
@@ -57,9 +57,9 @@ RERANK_WEIGHTS = {
     "dense_rank": 0.265,  # 1 / rank in the dense list (0.01 when absent): agreement of both lists
     "bm25_rank": 0.108,  # 1 / rank in the BM25 list
 }
-# With a ranking model configured (`ranking_embed_model`), two more features: its cosine with the passage and with
-# the passage's best sentence by it. All twelve weights are fitted together, the same way, by
-# `ASSISTANT_RANKING_EMBED_MODEL=packaged:all-mpnet-base-v2 python -m bench.fit_ranker` (recall@1 on the fit /
+# With the ranking model (`ranking_embed_model`, on by default), two more features: its cosine with the passage and
+# with the passage's best sentence by it. All twelve weights are fitted together, the same way, by
+# `python -m bench.fit_ranker` (recall@1 on the fit /
 # held-out half 0.839 / 0.860, against 0.826 / 0.845 for the ten above without it); the ten above are not reused,
 # since the new features take over much of what the default model's cosines said.
 RANKING_MODEL_WEIGHTS = {

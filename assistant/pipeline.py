@@ -90,10 +90,10 @@ from assistant.types import REFUSAL, Answer, Citation
 from index.indexer import Indexer, IndexReport, ProgressCallback
 from index.store import CorpusStore
 
-# The abstention calibration of the default models, written by `python -m bench.calibrate`; and those kept for other
-# model choices (with the packaged ranking model, `ranking_embed_model = "packaged:all-mpnet-base-v2"`), tried after it.
+# The abstention calibration of the default models (ranking model included), written by `python -m bench.calibrate`;
+# and those kept for other model choices (without a ranking model, `ranking_embed_model = "none"`), tried after it.
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-OTHER_CALIBRATION_FILES = (Path(__file__).with_name("calibration-with-ranking.json"),)
+OTHER_CALIBRATION_FILES = (Path(__file__).with_name("calibration-without-ranking.json"),)
 # Terminal colour codes pasted with a question (ESC [ ... letter): removed whole, not just their ESC byte.
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\ufeff]")

@@ -1,7 +1,8 @@
-"""Fit the passage-score weights of assistant/evidence.py (`RERANK_WEIGHTS`) on SQuAD-even, and check them.
+"""Fit the passage-score weights of assistant/evidence.py on SQuAD-even, and check them.
 
-With `ASSISTANT_RANKING_EMBED_MODEL` set (e.g. `packaged:all-mpnet-base-v2`) it fits `RANKING_MODEL_WEIGHTS`, the
-weights used with that second model's two cosines, instead (its store is built first: about 15 min on 2 cores).
+With the default settings it fits `RANKING_MODEL_WEIGHTS`, the weights used with the ranking model's two cosines
+(its store is built first: about 7 min on 2 cores with bfloat16, 16 min in float32); with
+`ASSISTANT_RANKING_EMBED_MODEL=none`, `RERANK_WEIGHTS`, those used without a ranking model.
 
 Each question's fused candidates are described by `EvidenceRanker.features` (assistant/evidence.py); a linear
 score is fitted so that a softmax over the candidates puts the gold paragraph first (listwise log-loss, features
@@ -10,8 +11,8 @@ on both halves for the fitted weights and for the weights now in the code, so a 
 not fitted to. The printed weights are scaled so that "best" weighs 1, as the code keeps them.
 
 Usage:
-    python -m bench.fit_ranker [--eval-dir ../shared/eval] [--limit N]
-    ASSISTANT_RANKING_EMBED_MODEL=packaged:all-mpnet-base-v2 python -m bench.fit_ranker
+    python -m bench.fit_ranker [--eval-dir ../shared/eval] [--limit N]   # RANKING_MODEL_WEIGHTS
+    ASSISTANT_RANKING_EMBED_MODEL=none python -m bench.fit_ranker          # RERANK_WEIGHTS
 """
 
 from __future__ import annotations

@@ -23,10 +23,14 @@ REPO = Path(__file__).resolve().parent.parent
 # (and by the app), so that no test assembles the 1 GB LLM (or unpacks a 400 MB zip-split model) again.
 MODEL_CACHE = REPO / ".data" / "cache"
 os.environ.setdefault("ASSISTANT_MODEL_CACHE_DIR", str(MODEL_CACHE))
-TEST_SETTINGS = {"model_cache_dir": MODEL_CACHE}  # the same, for load_settings(environ={})
+# The tests of mechanics (indexing, the CLI, reliability, the Chroma server, the evaluation floors) run without the
+# ranking model, which costs about 10 s per index of the seeds on 2 cores; the end-to-end quality tests (seed_settings:
+# the seed pairs, citations, abstention, conversation) use the shipped defaults, ranking model included.
+os.environ.setdefault("ASSISTANT_RANKING_EMBED_MODEL", "none")
+TEST_SETTINGS = {"model_cache_dir": MODEL_CACHE, "ranking_embed_model": "none"}  # the two above, for load_settings
 
 import assistant  # noqa: E402,F401  (offline switches)
-from assistant.config import Settings, load_settings  # noqa: E402
+from assistant.config import PACKAGED_RANKING_MODEL, Settings, load_settings  # noqa: E402
 
 SEEDS = REPO / "seeds"
 SEED_DOC_A = "000_ba464c03508296b8.txt"
@@ -58,15 +62,24 @@ def llm() -> Any:
 
 @pytest.fixture(scope="session")
 def seed_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
-    return make_settings(tmp_path_factory.mktemp("seed"))
+    """The shipped defaults (ranking model included) over a copy of the seeds."""
+    return make_settings(tmp_path_factory.mktemp("seed"), ranking_embed_model=PACKAGED_RANKING_MODEL)
 
 
 @pytest.fixture(scope="session")
-def seed_assistant(seed_settings: Settings, embed_model: Any, llm: Any) -> Iterator[Any]:
+def ranking_model() -> Any:
+    """The shipped ranking model (all-mpnet-base-v2), loaded once for the end-to-end tests."""
+    from index.embeddings import load_embedding
+
+    return load_embedding(PACKAGED_RANKING_MODEL, cache_dir=MODEL_CACHE)
+
+
+@pytest.fixture(scope="session")
+def seed_assistant(seed_settings: Settings, embed_model: Any, ranking_model: Any, llm: Any) -> Iterator[Any]:
     """The full pipeline (LLM mode by default) over an index of the two seed articles."""
     from assistant.pipeline import Assistant
 
-    bot = Assistant(seed_settings, embed_model=embed_model, llm=llm)
+    bot = Assistant(seed_settings, embed_model=embed_model, llm=llm, ranking_model=ranking_model)
     bot.index()
     yield bot
 

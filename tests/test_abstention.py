@@ -50,14 +50,14 @@ def test_calibrated_models_apply_only_to_the_models_they_were_fitted_with(tmp_pa
     models = load_abstention_models(load_settings(environ={}))
     assert set(models) == set(calibration["abstention"]) == {"fast", "llm"}
     assert load_abstention_models(load_settings(environ={}, overrides={"embed_model": str(tmp_path / "m")})) == {}
-    # A ranking model moves the evidence scores the models read: the default calibration was fitted without one,
-    # the one kept beside it with the packaged one; another ranking model has none.
-    assert "ranking_embed_model" not in calibration
-    ranked = json.loads(OTHER_CALIBRATION_FILES[0].read_text(encoding="utf-8"))
-    packaged = load_abstention_models(load_settings(environ={}, overrides={"ranking_embed_model": ranked[
-        "ranking_embed_model"]}))
-    assert {mode: model.to_json() for mode, model in packaged.items()} == ranked["abstention"]
-    assert packaged["fast"].to_json() != models["fast"].to_json()
+    # A ranking model moves the evidence scores the models read: the default calibration was fitted with the packaged
+    # one, the one kept beside it without any; another ranking model has none.
+    assert calibration["ranking_embed_model"] == "packaged:all-mpnet-base-v2"
+    unranked = json.loads(OTHER_CALIBRATION_FILES[0].read_text(encoding="utf-8"))
+    assert "ranking_embed_model" not in unranked
+    without = load_abstention_models(load_settings(environ={}, overrides={"ranking_embed_model": "none"}))
+    assert {mode: model.to_json() for mode, model in without.items()} == unranked["abstention"]
+    assert without["fast"].to_json() != models["fast"].to_json()
     other = load_settings(environ={}, overrides={"ranking_embed_model": "packaged:all-MiniLM-L6-v2"})
     assert load_abstention_models(other) == {}
     endpoint = load_abstention_models(load_settings(environ={}, overrides={"llm_endpoint": "http://127.0.0.1:9/v1"}))
@@ -104,10 +104,12 @@ def test_calibrate_refits_only_the_modes_asked_and_keeps_the_others() -> None:
 
 
 def test_answers_carry_the_signals_and_confidence_behind_the_decision(seed_assistant) -> None:  # noqa: ANN001
-    answer = seed_assistant.ask("Where was Geneva II held?", mode="fast")
+    # (fast mode with the ranking model abstains on the shorter "Where was Geneva II held?", confidence 0.57 against
+    # its threshold of 0.60: docs/BENCHMARKS.md, "The ranking model on by default")
+    answer = seed_assistant.ask("Where will the Geneva II talks be held?", mode="fast")
     assert not answer.abstained and answer.confidence is not None
     assert answer.confidence >= seed_assistant.abstention["fast"].threshold
-    assert {"evidence", "passage_dense", "question_covered"} <= set(answer.to_json()["signals"])
+    assert {"evidence", "passage_dense", "question_covered", "ranking_cited"} <= set(answer.to_json()["signals"])
 
 
 def test_a_model_that_judges_the_corpus_silent_makes_the_assistant_abstain(seed_assistant) -> None:  # noqa: ANN001

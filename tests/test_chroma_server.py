@@ -118,7 +118,7 @@ def run_cli(*args: str, settings: Settings) -> subprocess.CompletedProcess[str]:
 
 
 def test_server_index_gives_the_same_answers_and_citations_as_embedded(
-        chroma_server: ChromaServer, seed_settings: Settings, embed_model: Any, tmp_path: Path) -> None:
+        chroma_server: ChromaServer, embed_model: Any, tmp_path: Path) -> None:
     from index.indexer import Indexer
 
     # Through the server: `assistant index --chroma-url URL`, as a user runs it.
@@ -130,9 +130,10 @@ def test_server_index_gives_the_same_answers_and_citations_as_embedded(
     assert not settings.resolved_store_dir.exists()  # nothing went to an embedded store
     assert (tmp_path / "chroma-server" / "chroma.sqlite3").is_file()  # the server holds the data
 
-    # The embedded store of the same two articles (the session's seed index; incremental, so usually no work).
-    Indexer(seed_settings, embed_model=embed_model).run()
-    embedded = fast_answers(seed_settings, embed_model)
+    # An embedded store of the same two articles, built with the same settings.
+    embedded_settings = make_settings(tmp_path / "embedded", mode="fast")
+    Indexer(embedded_settings, embed_model=embed_model).run()
+    embedded = fast_answers(embedded_settings, embed_model)
     served = fast_answers(settings, embed_model)
 
     assert sum(not a["abstained"] for a in embedded) >= 30  # a comparison over real answers, not abstentions

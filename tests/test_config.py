@@ -13,11 +13,12 @@ def test_defaults_point_at_the_seed_corpus() -> None:
     assert settings.mode == "llm"
     assert settings.resolved_store_dir == settings.data_dir / "store"
     assert settings.cache_dir == settings.data_dir / "cache"
-    assert settings.ranking_embed_model is None
+    assert settings.ranking_embed_model == PACKAGED_RANKING_MODEL
+    assert settings.embed_precision == "auto"
 
 
 def test_the_model_cache_and_the_ranking_model_can_be_set_apart(tmp_path: Path) -> None:
-    """Several data folders may share one model cache; "none" turns the ranking model off again."""
+    """Several data folders may share one model cache; "none" turns the ranking model off."""
     env = {"ASSISTANT_MODEL_CACHE_DIR": str(tmp_path / "models"), "ASSISTANT_RANKING_EMBED_MODEL": "none"}
     toml = tmp_path / "a.toml"
     toml.write_text('ranking_embed_model = "packaged:all-mpnet-base-v2"\n', encoding="utf-8")
@@ -75,13 +76,13 @@ def test_calibrated_thresholds_apply_only_to_the_models_they_were_fitted_on(tmp_
     assert default["fast"] == calibration["min_evidence_score"]["fast"]
     assert default["refusal"] == calibration["llm_refusal_probability"]
 
-    # With the ranking model the evidence scores differ: its own calibration, kept beside the default's.
-    ranked = json.loads(OTHER_CALIBRATION_FILES[0].read_text(encoding="utf-8"))
-    assert "ranking_embed_model" not in calibration and ranked["ranking_embed_model"] == PACKAGED_RANKING_MODEL
-    assert ranked["min_evidence_score"]["fast"] != calibration["min_evidence_score"]["fast"]
-    with_ranking = load_thresholds(load_settings(environ={}, overrides={"ranking_embed_model": PACKAGED_RANKING_MODEL}))
-    assert with_ranking["fast"] == ranked["min_evidence_score"]["fast"]
-    assert with_ranking["refusal"] == ranked["llm_refusal_probability"]
+    # Without the ranking model the evidence scores differ: its own calibration, kept beside the default's.
+    unranked = json.loads(OTHER_CALIBRATION_FILES[0].read_text(encoding="utf-8"))
+    assert calibration["ranking_embed_model"] == PACKAGED_RANKING_MODEL and "ranking_embed_model" not in unranked
+    assert unranked["min_evidence_score"]["fast"] != calibration["min_evidence_score"]["fast"]
+    without = load_thresholds(load_settings(environ={}, overrides={"ranking_embed_model": "none"}))
+    assert without["fast"] == unranked["min_evidence_score"]["fast"]
+    assert without["refusal"] == unranked["llm_refusal_probability"]
 
     other_embedder = load_thresholds(load_settings(environ={}, overrides={"embed_model": str(tmp_path / "my-model")}))
     assert other_embedder["fast"] == DEFAULT_THRESHOLDS["fast"]  # another model's cosine scores differ
