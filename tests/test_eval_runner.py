@@ -156,7 +156,9 @@ def _fake_run(tmp_path: Path) -> EvalRun:
     items = [_item(["Montreux"], ["a.txt"], "q1"), _item(["Paris"], ["a.txt"], "q2"), _item([], [], "q3")]
     system = run_system(_Echo(), items, "pairs")
     return EvalRun(name="fake", format="pairs", paths=["fake.json"], mode="fast", limit=None, seed=13,
-                   questions=3, total_questions=3, index=None, systems=[system], settings={"top_k": 5})
+                   questions=3, total_questions=3, index=None, systems=[system],
+                   settings={"top_k": 5, "embed_model": "packaged:all-MiniLM-L6-v2", "ranking_embed_model": None,
+                             "embed_precision": "bfloat16", "llm_model": "packaged:qwen", "llm_endpoint": None})
 
 
 def test_report_folder_holds_the_contract(tmp_path: Path) -> None:
@@ -170,6 +172,8 @@ def test_report_folder_holds_the_contract(tmp_path: Path) -> None:
         assert key in data["items"][0]
     report = (tmp_path / "out" / "report.md").read_text()
     assert "## Summary" in report and "### answer miss (2)" in report and "### wrong abstention (1)" in report
+    # which models (and number format) made the figures, for comparing reports of different settings
+    assert "- models: embedding packaged:all-MiniLM-L6-v2, ranking none (bfloat16); LLM packaged:qwen" in report
     assert (tmp_path / "out" / "recall_at_k.png").read_bytes()[:4] == b"\x89PNG"
     assert results_json(run)["systems"]["echo"]["summary"]["questions"] == 3
 

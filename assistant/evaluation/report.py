@@ -287,6 +287,11 @@ def report_markdown(run: EvalRun, plots: Sequence[str], command: str | None = No
              f"- machine: {machine['cpu']}, {machine['cores']} cores, {machine['memory_gb']} GB; "
              f"load average at the end {machine['load_average_1_5_15']}",
              f"- finished {time.strftime('%Y-%m-%d %H:%M')} after {run.seconds / 60:.1f} min"]
+    if run.settings.get("embed_model"):
+        ranking = run.settings.get("ranking_embed_model") or "none"
+        lines.append(f"- models: embedding {run.settings['embed_model']}, ranking {ranking} "
+                     f"({run.settings.get('embed_precision', 'float32')}); LLM "
+                     f"{run.settings.get('llm_endpoint') or run.settings.get('llm_model')}")
     if run.index is not None:
         built = "reused (built earlier)" if run.index.cached else "built in this run"
         lines.append(f"- index: {run.index.documents} documents, {run.index.chunks} chunks, {built}")

@@ -333,10 +333,15 @@ class EvalRun:
 
 
 def _settings_record(settings: Settings) -> dict[str, Any]:
+    from index.embeddings import resolve_precision
+
     keys = ("corpus_dir", "embed_model", "ranking_embed_model", "llm_model", "llm_endpoint", "top_k", "candidate_k",
             "chunk_words", "chunk_overlap_sentences", "evidence_sentences", "evidence_min_sentences",
             "evidence_relative_score", "llm_threads", "llm_context", "reranker", "collection")
-    return {k: (str(v) if isinstance(v, Path) else v) for k, v in ((k, getattr(settings, k)) for k in keys)}
+    record = {k: (str(v) if isinstance(v, Path) else v) for k, v in ((k, getattr(settings, k)) for k in keys)}
+    # the number format the embedding models ran in on this machine ("auto" resolved): figures differ slightly with it
+    record["embed_precision"] = resolve_precision(settings.embed_precision)
+    return record
 
 
 def build_systems(assistant: Any, mode: str, compare: bool, retrieval_only: bool,
