@@ -26,6 +26,7 @@ from assistant.text import (
     STOP_WORDS,
     asked_speaker,
     content_terms,
+    enclosing_conjunct,
     enclosing_date,
     enclosing_deed,
     enclosing_direction,
@@ -449,6 +450,7 @@ def widened_span(text: str, start: int, end: int, question: str = "") -> tuple[i
     start, end = spelled_out(text, start, end)
     start, end = whole_name(question, text, start, end) or (start, end)
     start, end = enclosing_region(question, text, start, end) or (start, end)
+    start, end = enclosing_conjunct(question, text, start, end) or (start, end)
     return start, _past_dangling_word(text, start, end)
 
 

@@ -176,6 +176,31 @@ def test_where_a_place_is_keeps_the_region_the_sentence_puts_after_it() -> None:
         "Capitol Hill, Washington, D.C."
 
 
+def test_a_question_that_asks_for_several_things_gets_both_that_the_sentence_joins() -> None:
+    """Asked for several ("What countries ...?", "Who are ...?"), the answer is both things the sentence joins by
+    "and", not the first alone; asked for one, or when "and" opens a new clause, the phrase stays as it was."""
+    pharmacy = ev("The red stylized A is used in Germany and Austria (from Apotheke, the German word).")
+    assert short_answer_from("Germany", [pharmacy], "What countries use a red A for pharmacy?") == "Germany and Austria"
+    assert short_answer_from("Germany", [pharmacy], "Which country uses a red A for pharmacy?") == "Germany"
+    algorithm = ev("The algorithm of Laszlo Babai and Eugene Luks has run time 2O(n).")
+    assert short_answer_from("Laszlo Babai", [algorithm], "Who are associated with the algorithm?") == \
+        "Laszlo Babai and Eugene Luks"
+    ipcc = ev("Those attending are government officials and climate change experts.")
+    assert short_answer_from("government officials", [ipcc], "What kind of people attend the IPCC meetings?") == \
+        "government officials and climate change experts"
+    assert short_answer_from("government officials", [ipcc], "What did DFDS say attends them?") == \
+        "government officials"  # "DFDS" is a name, not a plural
+    clause = ev("Pharmacists are trained as clinical pharmacists and they often specialize in one field.")
+    assert short_answer_from("clinical pharmacists", [clause], "Which pharmacists specialize?") == \
+        "clinical pharmacists"
+    exchanges = ev("They discussed prisoner exchanges and the opening of humanitarian corridors.")
+    assert short_answer_from("prisoner exchanges", [exchanges], "What kind of exchanges did they discuss?") == \
+        "prisoner exchanges"
+    besides = ev("The United States tried to annex the Philippines and Cuba.")
+    assert short_answer_from("Philippines", [besides], "Which country besides Cuba did it try to annex?") == \
+        "Philippines"
+
+
 def test_the_model_s_words_about_a_shown_sentence_are_widened_like_any_answer() -> None:
     """A sentence stands as the answer and the model, asked about it alone, names the year: the short answer is the
     whole date the sentence gives, as a normal answer to "when" would be, not the bare year."""
