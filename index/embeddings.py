@@ -169,8 +169,8 @@ def resolve_precision(precision: str) -> str:
 
     Why bfloat16: on the AVX512-BF16 EPYC of the reference machine it embeds 2.4-2.7 times as fast as float32
     (all-mpnet-base-v2: 331 SQuAD texts in 16.8 s against 40.2 s; MiniLM 2.4 s against 6.4 s) with vectors whose
-    cosine with the float32 ones is at least 0.9995 (docs/BENCHMARKS.md, "Embeddings in bfloat16"). Without native
-    support it would be emulated, so `auto` keeps float32 there.
+    cosine with the float32 ones is at least 0.9995 (docs/BENCHMARKS.md, "The ranking model on by default;
+    embeddings in bfloat16"). Without native support it would be emulated, so `auto` keeps float32 there.
     """
     if precision not in PRECISIONS:
         raise EmbeddingModelError(f"embedding precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
