@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.config import ConfigError, Settings, load_settings
+from assistant.config import EMBED_PRECISIONS, ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
     from index.indexer import ProgressCallback
@@ -43,7 +43,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ranking-embed-model", dest="ranking_embed_model",
                        help="a second embedding model for ranking passages (default: packaged:all-mpnet-base-v2; "
                             "'none' turns it off)")
-    group.add_argument("--embed-precision", dest="embed_precision", choices=("auto", "float32", "bfloat16"),
+    group.add_argument("--embed-precision", dest="embed_precision", choices=EMBED_PRECISIONS,
                        help="embedding models' number format (auto: bfloat16 where the CPU computes it natively)")
     group.add_argument("--llm-model", dest="llm_model", help="GGUF file path (default: the packaged Qwen2.5 1.5B)")
     group.add_argument("--llm-endpoint", dest="llm_endpoint", help="OpenAI-compatible base URL instead of local LLM")

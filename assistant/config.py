@@ -32,6 +32,8 @@ DEFAULT_CONFIG_NAME = "assistant.toml"
 PACKAGED_EMBED_MODEL = "packaged:all-MiniLM-L6-v2"
 PACKAGED_RANKING_MODEL = "packaged:all-mpnet-base-v2"  # the ranking model (see `ranking_embed_model`)
 PACKAGED_LLM = "packaged:qwen2.5-coder-1.5b-instruct-q4_k_m"
+# The number formats the embedding models may run in (`embed_precision`; index.embeddings.resolve_precision).
+EMBED_PRECISIONS = ("auto", "float32", "bfloat16")
 
 
 class ConfigError(ValueError):
@@ -65,7 +67,7 @@ class Settings:
     # A second, larger embedding model whose cosines with each candidate passage and its best sentence join the
     # passage score, and whose cosines with the cited sentence abstention reads. On SQuAD-even it lifts recall@1 from
     # 0.836 to 0.8497 and ClapNQ's answered/abstained from 0.807/0.800 to about 0.85/0.83, with SQuAD's answers as
-    # good; indexing takes about four times as long (docs/BENCHMARKS.md, "The ranking model on by default"). The
+    # good; indexing takes about eight times as long (docs/BENCHMARKS.md, "The ranking model on by default"). The
     # store keeps its vectors beside the default model's. "none" turns it off (faster indexing, weaker ranking).
     ranking_embed_model: str | None = PACKAGED_RANKING_MODEL
 
@@ -152,7 +154,7 @@ def _validate(s: Settings) -> Settings:
                  "evidence_sentences", "evidence_min_sentences"):
         if getattr(s, name) < 1:
             raise ConfigError(f"setting {name!r} must be at least 1, got {getattr(s, name)}")
-    if s.embed_precision not in ("auto", "float32", "bfloat16"):
+    if s.embed_precision not in EMBED_PRECISIONS:
         raise ConfigError(f"setting 'embed_precision': expected 'auto', 'float32' or 'bfloat16', "
                           f"got {s.embed_precision!r}")
     if not 0.0 <= s.evidence_relative_score <= 1.0:

