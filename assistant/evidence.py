@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from assistant.passage_scorer import PassageScorer
 from assistant.retrieval import Passage
 from assistant.text import (
     TermStats,
@@ -129,7 +130,12 @@ class RankedEvidence:
 
 
 class EvidenceRanker:
-    """Stateless and thread-safe: all inputs come with the call."""
+    """Stateless and thread-safe: all inputs come with the call, and the optional learned passage score
+    (`assistant.passage_scorer`) is read-only. Without one, or when it does not fit the features (no ranking
+    model), passages are scored by the linear weights (`ranking_weights`)."""
+
+    def __init__(self, scorer: PassageScorer | None = None) -> None:
+        self.scorer = scorer
 
     def rank(self, question: str, query_vector: np.ndarray | None, passages: list[Passage],
              stats: TermStats, cross_scores: Sequence[float] | None = None,
@@ -143,10 +149,12 @@ class EvidenceRanker:
             return RankedEvidence()
         scored = self.features(question, query_vector, passages, stats, ranking_vector)
         weights = ranking_weights(scored[0][1])
+        learned = self.scorer if self.scorer is not None and self.scorer.applies(scored[0][1]) else None
         scale = sum(RERANK_WEIGHTS.values())
         per_passage: list[tuple[Passage, float, list[tuple[int, int, float, float, float, bool]]]] = []
         for i, (passage, (sentences, features)) in enumerate(zip(passages, scored, strict=True)):
-            passage.rerank = sum(weights[name] * value for name, value in features.items())
+            passage.rerank = (learned.score(features) if learned is not None
+                              else sum(weights[name] * value for name, value in features.items()))
             # What the passage lends its sentences: its score by the default features alone (see PASSAGE_WEIGHT).
             lent = sum(RERANK_WEIGHTS[name] * features[name] for name in RERANK_WEIGHTS)
             if cross_scores is not None:

@@ -64,6 +64,7 @@ from assistant.evidence import Evidence, EvidenceRanker, RankedEvidence, header_
 from assistant.headers import asked_header, header_answer
 from assistant.mentions import asked_mention, find_mentions, mention_lines
 from assistant.overview import asked_overview, overview_lines
+from assistant.passage_scorer import PASSAGE_SCORER_FILE, PassageScorer
 from assistant.retrieval import HybridRetriever, Passage
 from assistant.sources import (
     HEADER_CHARS,
@@ -195,6 +196,19 @@ def _same_embedders(calibration: dict[str, Any], settings: Settings) -> bool:
         _same_model(ranking, settings.ranking_embed_model) if settings.ranking_embed_model else not ranking)
 
 
+def load_passage_scorer(settings: Settings) -> PassageScorer | None:
+    """The learned passage score (`assistant.passage_scorer`) when it was fitted with the configured embedding and
+    ranking models; None otherwise (none configured, no file, a damaged one, other models), and the linear weights
+    order the passages."""
+    data = _read_calibration(PASSAGE_SCORER_FILE)
+    if not data or not settings.ranking_embed_model or not _same_embedders(data, settings):
+        return None
+    try:
+        return PassageScorer.from_dict(data)
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 class Assistant:
     """Question answering with verified, span-exact citations over the indexed corpus."""
 
@@ -206,7 +220,7 @@ class Assistant:
         self._retriever: HybridRetriever | None = None
         self._cross_encoder = cross_encoder
         self._ranking_model = ranking_model  # used only when `ranking_embed_model` is set
-        self._ranker = EvidenceRanker()
+        self._ranker = EvidenceRanker(load_passage_scorer(self.settings))
         self._lock = threading.RLock()
         self.thresholds = load_thresholds(self.settings)
         self.abstention = load_abstention_models(self.settings)
