@@ -95,3 +95,29 @@ def test_the_learned_score_orders_passages_and_leaves_sentence_scores_alone() ->
     without_model = EvidenceRanker(scorer).rank(question, axes[3], [passage(0), passage(1)], stats)
     assert [p.rerank for p in without_model.passages] == [p.rerank for p in EvidenceRanker().rank(
         question, axes[3], [passage(0), passage(1)], stats).passages]  # no ranking model: the linear weights
+
+
+def test_fitting_learns_an_interaction_and_keeps_the_linear_spread() -> None:
+    """`bench.fit_ranker.fit_scorer` on made-up candidates whose gold one is where two features are both high or
+    both low (which no linear score can tell apart from one high and one low): it ranks the gold one first on new questions
+    far more often than the linear fit does, and its scores spread as the linear weights' do."""
+    from bench.fit_ranker import fit_listwise, fit_scorer, recall, scorer_recall, spread
+
+    features = tuple(RANKING_MODEL_WEIGHTS)
+    rng = np.random.default_rng(7)
+
+    def questions(n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        out = []
+        for _ in range(n):
+            x = rng.uniform(0.0, 1.0, size=(10, len(features)))
+            y = np.zeros(10)
+            y[int(np.argmax((x[:, 0] - 0.5) * (x[:, -1] - 0.5)))] = 1.0  # both high, or both low
+            out.append((x, y))
+        return out
+
+    fit, held_out = questions(300), questions(300)
+    scorer = fit_scorer(fit, features, members=2)
+    assert scorer_recall(held_out, scorer, 1) > recall(held_out, fit_listwise(fit), 1) + 0.05
+    linear = np.asarray([RANKING_MODEL_WEIGHTS[f] for f in features])
+    learned = spread(fit, lambda x: np.asarray([scorer.score(dict(zip(features, row, strict=True))) for row in x]))
+    assert learned == pytest.approx(spread(fit, lambda x: x @ linear), rel=1e-6)
