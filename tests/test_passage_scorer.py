@@ -99,8 +99,8 @@ def test_the_learned_score_orders_passages_and_leaves_sentence_scores_alone() ->
 
 def test_fitting_learns_an_interaction_and_keeps_the_linear_spread() -> None:
     """`bench.fit_ranker.fit_scorer` on made-up candidates whose gold one is where two features are both high or
-    both low (which no linear score can tell apart from one high and one low): it ranks the gold one first on new questions
-    far more often than the linear fit does, and its scores spread as the linear weights' do."""
+    both low (which no linear score can tell apart from one high and one low): it ranks the gold one first on new
+    questions far more often than the linear fit does, and its scores spread as the linear weights' do."""
     from bench.fit_ranker import fit_listwise, fit_scorer, recall, scorer_recall, spread
 
     features = tuple(RANKING_MODEL_WEIGHTS)
