@@ -156,8 +156,8 @@ def _validate(s: Settings) -> Settings:
         if getattr(s, name) < 1:
             raise ConfigError(f"setting {name!r} must be at least 1, got {getattr(s, name)}")
     if s.embed_precision not in EMBED_PRECISIONS:
-        raise ConfigError(f"setting 'embed_precision': expected 'auto', 'float32' or 'bfloat16', "
-                          f"got {s.embed_precision!r}")
+        raise ConfigError(f"setting 'embed_precision': expected {', '.join(map(repr, EMBED_PRECISIONS[:-1]))} or "
+                          f"{EMBED_PRECISIONS[-1]!r}, got {s.embed_precision!r}")
     if not 0.0 <= s.evidence_relative_score <= 1.0:
         raise ConfigError(f"setting 'evidence_relative_score' must be between 0 and 1, got {s.evidence_relative_score}")
     return s

@@ -85,7 +85,10 @@ class PassageScorer:
 
     def score(self, features: Mapping[str, float]) -> float:
         """The passage score of one candidate's `features` (all of `self.features`)."""
-        z = (np.asarray([features[name] for name in self.features]) - self.mean) / self.scale
-        return float((z @ self.linear + np.tanh(z @ self.hidden_weights + self.hidden_bias) @ self.hidden_out)
-                     / self.unit)
+        return float(self.scores(np.asarray([[features[name] for name in self.features]]))[0])
+
+    def scores(self, rows: np.ndarray) -> np.ndarray:
+        """The scores of several candidates at once: one row each, its columns in the order of `self.features`."""
+        z = (rows - self.mean) / self.scale
+        return (z @ self.linear + np.tanh(z @ self.hidden_weights + self.hidden_bias) @ self.hidden_out) / self.unit
 

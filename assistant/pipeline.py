@@ -201,7 +201,7 @@ def load_passage_scorer(settings: Settings) -> PassageScorer | None:
     ranking models; None otherwise (none configured, no file, a damaged one, other models), and the linear weights
     order the passages."""
     data = _read_calibration(PASSAGE_SCORER_FILE)
-    if not data or not settings.ranking_embed_model or not _same_embedders(data, settings):
+    if not data or not _same_embedders(data, settings):
         return None
     try:
         return PassageScorer.from_dict(data)

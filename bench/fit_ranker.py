@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -66,8 +65,10 @@ def fit_listwise(groups: list[tuple[np.ndarray, np.ndarray]], l2: float = 1.0, s
     return w / scale
 
 
-def recall(groups: list[tuple[np.ndarray, np.ndarray]], w: np.ndarray, k: int) -> float:
-    return float(np.mean([y[np.argsort(-(x @ w), kind="stable")[:k]].sum() > 0 for x, y in groups]))
+def recall(groups: list[tuple[np.ndarray, np.ndarray]], score: np.ndarray | PassageScorer, k: int) -> float:
+    """Share of questions with a gold candidate among the `k` best by `score` (linear weights or a learned scorer)."""
+    return float(np.mean([y[np.argsort(-candidate_scores(x, score), kind="stable")[:k]].sum() > 0
+                          for x, y in groups]))
 
 
 Groups = list[tuple[np.ndarray, np.ndarray]]
@@ -130,14 +131,23 @@ def fit_scorer(groups: Groups, features: tuple[str, ...], members: int = SCORER_
     depends on its start by about 0.002, their mean's less. Scaled so that its scores spread around each question's
     mean as much as the linear weights' do (`spread`): a cross-encoder's term was sized against that spread."""
     average = PassageScorer.average([fit_member(groups, features, seed=seed) for seed in range(members)])
-    linear = np.asarray([ranking_weights(dict.fromkeys(features, 0.0))[f] for f in features])
-    learned = spread(groups, lambda x: np.asarray([average.score(dict(zip(features, row, strict=True))) for row in x]))
-    return replace(average, unit=average.unit * learned / spread(groups, lambda x: x @ linear))
+    return replace(average, unit=average.unit * spread(groups, average) / spread(groups, in_code_weights(features)))
 
 
-def spread(groups: Groups, score: Callable[[np.ndarray], np.ndarray]) -> float:
+def in_code_weights(features: tuple[str, ...]) -> np.ndarray:
+    """The linear weights assistant/evidence.py uses for these features, in their order."""
+    weights = ranking_weights(dict.fromkeys(features, 0.0))
+    return np.asarray([weights[f] for f in features])
+
+
+def candidate_scores(x: np.ndarray, score: np.ndarray | PassageScorer) -> np.ndarray:
+    """One question's candidates scored by linear weights or by a learned scorer."""
+    return score.scores(x) if isinstance(score, PassageScorer) else x @ score
+
+
+def spread(groups: Groups, score: np.ndarray | PassageScorer) -> float:
     """The standard deviation of the candidates' scores around their question's mean score."""
-    return float(np.std(np.concatenate([s - s.mean() for s in (score(x) for x, _ in groups)])))
+    return float(np.std(np.concatenate([s - s.mean() for s in (candidate_scores(x, score) for x, _ in groups)])))
 
 
 def fit_member(groups: Groups, features: tuple[str, ...], units: int = SCORER_UNITS, steps: int = SCORER_STEPS,
@@ -176,12 +186,6 @@ def fit_member(groups: Groups, features: tuple[str, ...], units: int = SCORER_UN
                          out.weight.detach().numpy()[0].astype(np.float64), abs(unit) or 1.0)
 
 
-def scorer_recall(groups: Groups, scorer: PassageScorer, k: int) -> float:
-    def ranked(x: np.ndarray) -> np.ndarray:
-        return np.argsort([-scorer.score(dict(zip(scorer.features, row, strict=True))) for row in x], kind="stable")
-    return float(np.mean([y[ranked(x)[:k]].sum() > 0 for x, y in groups]))
-
-
 def pooled(per_half: dict[bool, float], halves: dict[bool, Groups]) -> float:
     """Recall over all questions, each half's measured by what was fitted on the other."""
     return sum(per_half[h] * len(halves[h]) for h in halves) / sum(len(g) for g in halves.values())
@@ -205,7 +209,7 @@ def main() -> None:
             save_features(args.features_out, features, halves)
     fitted = fit_listwise(halves[True])
     fitted = fitted / fitted[features.index("best")]
-    current = np.asarray([ranking_weights(dict.fromkeys(features, 0.0))[f] for f in features])
+    current = in_code_weights(features)
     report: dict[str, Any] = {"questions": {"fit": len(halves[True]), "held_out": len(halves[False])},
                               "fitted_weights": {f: round(float(v), 3) for f, v in zip(features, fitted, strict=True)}}
     for name, w in (("fitted", fitted), ("in_code", current)):
@@ -216,10 +220,10 @@ def main() -> None:
         {True: recall(halves[True], other, 1), False: recall(halves[False], fitted, 1)}, halves), 4)
     if args.scorer_out:
         scorers = {half: fit_scorer(halves[half], features) for half in (True, False)}
-        report["scorer"] = {half: {f"recall@{k}": round(scorer_recall(halves[key], scorers[True], k), 4)
+        report["scorer"] = {half: {f"recall@{k}": round(recall(halves[key], scorers[True], k), 4)
                                    for k in (1, 5)} for half, key in (("fit", True), ("held_out", False))}
         report["scorer_two_way_held_out_recall@1"] = round(pooled(
-            {h: scorer_recall(halves[h], scorers[not h], 1) for h in (True, False)}, halves), 4)
+            {h: recall(halves[h], scorers[not h], 1) for h in (True, False)}, halves), 4)
         settings = load_settings()
         args.scorer_out.write_text(json.dumps(
             {"note": "Learned passage score (assistant/passage_scorer.py), fitted on one hash half of SQuAD-even by "
