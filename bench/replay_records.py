@@ -23,7 +23,8 @@ from typing import Any
 
 from assistant.config import load_settings
 from assistant.evaluation.runner import default_eval_dir
-from assistant.pipeline import echoes_question, load_abstention_models
+from assistant.pipeline import load_abstention_models
+from assistant.replies import echoes_question
 from bench.calibrate import (
     ask_all,
     eval_paths,

@@ -33,7 +33,8 @@ from assistant.citations import (
 from assistant.config import Settings, load_settings
 from assistant.conversation import is_follow_up, rewrite, rewrite_by_rule, turns_from_messages
 from assistant.evidence import Evidence, EvidenceRanker, prompt_evidence
-from assistant.pipeline import Assistant, Generation
+from assistant.pipeline import Assistant
+from assistant.replies import Generation, stream_reply
 from assistant.retrieval import Passage
 from assistant.text import TermStats, expected_answer_type, speaks_of_another_topic, typed_phrase
 from assistant.types import REFUSAL, Answer
@@ -610,8 +611,7 @@ class _ScriptedLLM:
 def test_answer_generation_stops_at_the_mark_and_keeps_it_whole(pieces: list[str], expected: str) -> None:
     llm = _ScriptedLLM(pieces)
     generation = Generation()
-    shown = "".join(Assistant(load_settings(), llm=llm)._stream_generate(
-        [{"role": "user", "content": "q"}], 8, generation, stop_after_mark=True))
+    shown = "".join(stream_reply(llm, [{"role": "user", "content": "q"}], 8, generation, stop_after_mark=True))
     assert llm.options["stop"] == ["]"]
     assert generation.text == expected
     assert shown == ("" if expected.startswith("NOT") else expected)
@@ -748,7 +748,7 @@ def test_a_reply_that_still_repeats_the_question_shows_the_sentence_it_cited(see
 def test_a_reply_forced_past_a_refusal_that_only_repeats_the_question_is_asked_again(seed_assistant) -> None:  # noqa: ANN001
     """A model kept from saying NOT FOUND may name the question's own subject ("Syrian state media" for "Who did
     Syrian state media quote ...?"): it is asked once more with both the refusal and those words banned."""
-    from assistant.pipeline import REFUSAL_TOKENS
+    from assistant.replies import REFUSAL_TOKENS
 
     llm = _TwoReplyLLM(["NOT FOUND", "Syrian state media [1]", "foreign ministry source [1]"])
     bot = sibling(seed_assistant, llm=llm)
@@ -780,7 +780,7 @@ class _BareMarkLLM(_TwoReplyLLM):
 def test_a_bare_mark_is_asked_for_its_words_and_keeps_its_sentence(seed_assistant) -> None:  # noqa: ANN001
     """"[2]" alone says which sentence answers but not which words: the model is asked again with the opening
     bracket banned, and its words are cited to the sentence it pointed at."""
-    from assistant.pipeline import MARK_TOKENS
+    from assistant.replies import MARK_TOKENS
 
     llm = _BareMarkLLM("Fabius", "Laurent Fabius")
     bot = sibling(seed_assistant, llm=llm)
@@ -979,7 +979,7 @@ def test_a_bare_quotation_is_shown_and_cited_with_the_sentence_naming_its_speake
 def test_a_reply_repeats_the_question_whatever_the_form_of_its_words() -> None:
     """A reply says nothing new when each of its words, other than stop words, is a question word in some form: a
     verb's tense, a plural, a Roman numeral in digits. A word the question lacks makes it an answer."""
-    from assistant.pipeline import only_question_words
+    from assistant.replies import only_question_words
 
     assert only_question_words("Kerry said [1]", "What did Kerry say?")
     assert only_question_words("The Guardian reports about the coalition [1]",
@@ -994,7 +994,7 @@ def test_a_reply_repeats_the_question_whatever_the_form_of_its_words() -> None:
 def test_question_words_the_question_keeps_apart_may_name_the_answer() -> None:
     """"graph isomorphism problem" is the answer (SQuAD's gold) to a question that says "problem" and, further on,
     "graphs are isomorphic"; "Kerry said" and "Lavrov and Kerry" only repeat words the question says together."""
-    from assistant.pipeline import echoes_question
+    from assistant.replies import echoes_question
 
     graphs = "What is the problem attributed to defining if two finite graphs are isomorphic?"
     assert not echoes_question("graph isomorphism problem [1]", graphs)
@@ -1007,7 +1007,7 @@ def test_question_words_the_question_keeps_apart_may_name_the_answer() -> None:
 
 def test_a_name_made_of_a_question_word_is_told_from_the_question_s_own_name() -> None:
     """After the re-ask, an echo is replaced by the sentence it cites, unless its capitals make it a new name."""
-    from assistant.pipeline import names_as_asked
+    from assistant.replies import names_as_asked
 
     assert names_as_asked("Kerry said", "What did Kerry say?")
     assert names_as_asked("The Guardian reports", "What does the Guardian report?")
