@@ -33,7 +33,8 @@ from assistant.evaluation.datasets import load_eval_set, sample
 from assistant.evaluation.metrics import normalize_answer
 from assistant.evaluation.runner import default_eval_dir, index_corpus, prepare_corpus, resolve_paths
 from assistant.evidence import Evidence, prompt_evidence
-from assistant.pipeline import ANSWER_MAX_TOKENS, Assistant, _answer_messages
+from assistant.pipeline import Assistant, _answer_messages
+from assistant.replies import ANSWER_MAX_TOKENS
 
 SQUAD = "squad_v1.1_dev/squad-dev-v1.1-even-articles.json"
 # (label, evidence sentences, stop at "]"): earlier defaults and their neighbours; None: the configured rule.
