@@ -228,7 +228,7 @@ class Reply:
     evidence: list[Evidence]  # the prompt's sentences it was given (less one found to mislead the question)
     refusal: float  # the probability that the model refused, from its first reply to that prompt
     reasked: bool  # the reply came from asking again with refusals banned
-    first_phrase: str  # the phrase of the first reply kept after a refusal, set aside when no phrase stands
+    first_phrase: str  # the phrase replied before any echo or bare-mark re-ask (`_decide` reads it as set aside)
     misleading: Evidence | None  # the sentence found to mislead the question, when one was
 
 
