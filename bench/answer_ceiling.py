@@ -33,12 +33,12 @@ from typing import Any
 from assistant.config import load_settings
 from assistant.evaluation.datasets import EvalItem, load_eval_set, sample
 from assistant.evaluation.metrics import exact_match, f1
-from assistant.evaluation.runner import default_eval_dir, index_corpus, prepare_corpus, resolve_paths
+from assistant.evaluation.runner import default_eval_dir, index_corpus, prepare_corpus
 from assistant.evidence import Evidence
 from assistant.pipeline import Assistant, Reply
 from assistant.types import Answer
+from bench.calibrate import eval_paths
 
-SQUAD = "squad_v1.1_dev/squad-dev-v1.1-even-articles.json"
 VARIANTS = ("ranked", "gold-sentence", "gold-paragraph", "top-sentence")
 
 
@@ -123,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("bench/runs/answer-ceiling"))
     args = parser.parse_args(argv)
 
-    eval_set = load_eval_set(resolve_paths([SQUAD], args.eval_dir or default_eval_dir()))
+    eval_set = load_eval_set(eval_paths(args.eval_dir or default_eval_dir())["squad"])
     bot = EvidenceSwap(prepare_corpus(eval_set, load_settings()))
     index_corpus(bot)
     bot.warm_up("llm")
