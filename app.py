@@ -24,6 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
     parser.add_argument("--share", action="store_true", help="create a public Gradio link (off by default)")
+    parser.add_argument("--auth", help="user:password the page asks for (required with --share or a non-loopback "
+                                       "--host; or ASSISTANT_AUTH)")
     _common(parser)
     return parser
 
@@ -40,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         serve(settings, host=args.host, port=args.port, share=args.share)
+    except ConfigError as exc:
+        print(f"app.py: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
     return 0

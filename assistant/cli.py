@@ -1,4 +1,4 @@
-"""The `assistant` command: index, ask, chat, serve (and eval).
+"""The `assistant` command: index, ask, chat, serve, eval and config.
 
 Every subcommand builds the same `Settings` (defaults < TOML < env < these flags) and calls the same
 `Assistant` object as the web UI and the evaluation, so a flag means the same thing everywhere.
@@ -57,11 +57,23 @@ def build_parser() -> argparse.ArgumentParser:
                                      "every answer cited to the exact passage.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p_index = sub.add_parser("index", help="build or update the index (only changed files are re-embedded)")
-    p_index.add_argument("paths", nargs="*", type=Path, help="corpus folders/files (default: the corpus folder)")
-    p_index.add_argument("--rebuild", action="store_true", help="drop the index and build it from scratch")
+    p_index = sub.add_parser("index", help="build or update the index (only changed files are re-embedded)",
+                             description="Without paths: make the index hold the corpus folder's files. With paths: "
+                                         "add or update those files, leaving every other document in the index "
+                                         "(--prune: hold exactly those paths). Removing needs `assistant remove`.")
+    p_index.add_argument("paths", nargs="*", type=Path, help="files/folders to add or update (default: the corpus "
+                                                             "folder, in full)")
+    p_index.add_argument("--rebuild", action="store_true", help="drop this index's collection and build it again")
+    p_index.add_argument("--prune", action="store_true", help="with paths: also remove documents not under them")
+    p_index.add_argument("--force", action="store_true",
+                         help="allow a run that would empty a non-empty index (an empty or missing folder)")
     p_index.add_argument("--json", action="store_true", help="print the report as JSON")
     _common(p_index)
+
+    p_remove = sub.add_parser("remove", help="take documents out of the index (their files are not touched)")
+    p_remove.add_argument("names", nargs="+", help="document names as `assistant index` lists them, or file paths")
+    p_remove.add_argument("--json", action="store_true", help="print the report as JSON")
+    _common(p_remove)
 
     p_ask = sub.add_parser("ask", help="answer one question")
     p_ask.add_argument("question")
@@ -75,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     p_serve.add_argument("--host", default="127.0.0.1")
     p_serve.add_argument("--port", type=int, default=7860)
     p_serve.add_argument("--share", action="store_true", help="create a public Gradio link (off by default)")
+    p_serve.add_argument("--auth", help="user:password the page asks for (required with --share or a non-loopback "
+                                        "--host; or ASSISTANT_AUTH)")
     _common(p_serve)
 
     p_eval = sub.add_parser("eval", help="score the assistant on a Q&A set (pairs JSON, SQuAD v1.1 JSON, ClapNQ jsonl)")
@@ -83,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     p_eval.add_argument("--format", choices=("pairs", "squad", "clapnq"), help="default: detected from the content")
     p_eval.add_argument("--limit", type=int, help="ask at most N questions (fixed-seed sample, whole dialogues)")
     p_eval.add_argument("--seed", type=int, default=13, help="sample seed for --limit (default: 13)")
+    p_eval.add_argument("--part", choices=("all", "tuning", "validation"), default="all",
+                        help="SQuAD and ClapNQ: ask only the tuning or the validation part (SQuAD: the first or last "
+                             "half of the articles; ClapNQ: of each file's lines); the corpus stays whole")
     p_eval.add_argument("--out", type=Path, help="results folder (default: DATA/eval/runs/<set>-<mode>-<time>)")
     p_eval.add_argument("--min-accuracy", dest="min_accuracy", type=float,
                         help="exit 1 when accuracy (recall@5 with --retrieval-only) is under this (CI gate)")
@@ -94,13 +111,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="shared evaluation data folder (default: $ASSISTANT_EVAL_DIR or ../shared/eval)")
     p_eval.add_argument("--quiet", action="store_true", help="no progress bar")
     _common(p_eval)
+
+    p_config = sub.add_parser("config", help="print every setting as it resolves here (TOML), or the answer rules")
+    p_config.add_argument("--rules", action="store_true",
+                          help="list the answer-repair rules that `disabled_rules` can switch off")
+    _common(p_config)
     return parser
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings with the command-line flags as the top layer."""
     keys = ("corpus_dir", "data_dir", "store_dir", "collection", "chroma_url", "embed_model",
-            "ranking_embed_model", "llm_model", "llm_endpoint", "mode", "top_k")
+            "ranking_embed_model", "llm_model", "llm_endpoint", "mode", "top_k", "auth")
     return load_settings(config_file=args.config, overrides={k: getattr(args, k, None) for k in keys})
 
 
@@ -152,10 +174,24 @@ def _progress_lines() -> ProgressCallback | None:
 
 def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.pipeline import Assistant
+    from index.indexer import IndexRefused
 
-    report = Assistant(settings).index(args.paths or None, rebuild=args.rebuild, progress=_progress_lines())
+    try:
+        report = Assistant(settings).index(args.paths or None, rebuild=args.rebuild, progress=_progress_lines(),
+                                           prune=args.prune, force=args.force)
+    except IndexRefused as exc:
+        print(f"assistant: refused: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
     _print_report(report, args.json)
     return 0
+
+
+def _cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.pipeline import Assistant
+
+    report = Assistant(settings).remove(args.names)
+    _print_report(report, args.json)
+    return EXIT_FAILURE if report.skipped and not report.removed else 0
 
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
@@ -185,7 +221,10 @@ def _prime_quietly(bot: Any) -> None:
 
 
 def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.llm.base import LLMError
+    from assistant.llm.gguf import ModelIntegrityError
     from assistant.pipeline import Assistant, QuestionError
+    from index.store import StoreError
 
     bot = Assistant(settings)
     print("Loading models...", file=sys.stderr)
@@ -211,6 +250,9 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         except QuestionError as exc:
             print(f"error: {exc}")
             continue
+        except (LLMError, ModelIntegrityError, StoreError, OSError) as exc:  # this question failed, not the chat
+            print(f"error: {exc} (the conversation is kept: ask again, or /clear)")
+            continue
         print(format_answer(answer))
         history.append((answer.standalone_question or question, answer.short_answer or answer.answer))
 
@@ -228,13 +270,36 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     try:
         return eval_command(args.paths, settings, format=args.format, limit=args.limit, seed=args.seed, out=args.out,
                             min_accuracy=args.min_accuracy, compare=args.compare, retrieval_only=args.retrieval_only,
-                            eval_dir=args.eval_dir, progress=not args.quiet)
+                            eval_dir=args.eval_dir, progress=not args.quiet, part=args.part)
     except ValueError as exc:  # a file in no known format, or malformed
         print(f"assistant: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
 
 
-COMMANDS = {"index": _cmd_index, "ask": _cmd_ask, "chat": _cmd_chat, "serve": _cmd_serve, "eval": _cmd_eval}
+def _cmd_config(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the settings in effect (defaults < TOML < environment < flags) as TOML, or the rule registry."""
+    import dataclasses
+
+    if args.rules:
+        from assistant.rules import RULES
+
+        for name, (family, contract) in RULES.items():
+            state = "off" if name in settings.disabled_rule_set else "on"
+            print(f"{name:22} {family:8} {state:3}  {contract}")
+        return 0
+    for f in dataclasses.fields(settings):
+        value = getattr(settings, f.name)
+        if f.name in ("llm_api_key", "auth") and value:
+            value = "***"
+        if value is None or value == {}:
+            print(f"# {f.name} =")
+        else:
+            print(f"{f.name} = {json.dumps(str(value) if isinstance(value, Path) else value)}")
+    return 0
+
+
+COMMANDS = {"index": _cmd_index, "ask": _cmd_ask, "chat": _cmd_chat, "serve": _cmd_serve, "eval": _cmd_eval,
+            "config": _cmd_config, "remove": _cmd_remove}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

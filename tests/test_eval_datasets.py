@@ -23,6 +23,7 @@ from assistant.evaluation.datasets import (
     load_squad,
     safe_name,
     sample,
+    select_part,
 )
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -464,3 +465,34 @@ def test_sample_on_real_data(squad) -> None:
     assert len(chosen) == 200
     assert chosen == sample(squad.items, 200)
     assert len({item.id for item in chosen}) == 200
+
+
+@needs_squad
+def test_squad_parts_split_by_article(squad) -> None:
+    tuning, validation = select_part(squad.items, "tuning"), select_part(squad.items, "validation")
+    assert len(tuning) + len(validation) == len(squad.items) and tuning and validation
+    # No paragraph (so no article) gives questions to both parts.
+    assert not {d for i in tuning for d in i.gold_docs} & {d for i in validation for d in i.gold_docs}
+    raw = json.loads(SQUAD_FILE.read_text(encoding="utf-8"))["data"]
+    first_half = sum(len(p["qas"]) for article in raw[: (len(raw) + 1) // 2] for p in article["paragraphs"])
+    assert len(tuning) == first_half
+
+
+@needs_clapnq
+def test_clapnq_parts_split_each_file_in_halves(clapnq) -> None:
+    for part in ("tuning", "validation"):
+        items = select_part(clapnq.items, part)
+        assert sum(bool(i.answers) for i in items) == 75
+        assert sum(not i.answers for i in items) == 75
+    assert select_part(clapnq.items, "all") == clapnq.items
+
+
+def test_select_part_refuses_an_unsplit_set_and_an_unknown_part(tmp_path: Path) -> None:
+    pairs = tmp_path / "pairs.json"
+    pairs.write_text(json.dumps({"questions": [{"q": "Where?", "any": ["here"], "docs": ["a.txt"]}]}), "utf-8")
+    items = load_pairs(pairs).items
+    assert select_part(items, None) == items
+    with pytest.raises(ValueError, match="not split"):
+        select_part(items, "validation")
+    with pytest.raises(ValueError, match="unknown part"):
+        select_part(items, "test")

@@ -41,11 +41,13 @@ def gate_score(run: EvalRun) -> tuple[str, float | None]:
 
 
 def describe_command(paths: Sequence[Path], mode: str, *, format: str | None, limit: int | None, seed: int,
-                     compare: bool, retrieval_only: bool) -> str:
+                     compare: bool, retrieval_only: bool, part: str | None = None) -> str:
     """The command line that reproduces a run (for the report)."""
     words = ["assistant", "eval", *(str(p) for p in paths), "--mode", mode]
     if format:
         words += ["--format", format]
+    if part not in (None, "all"):
+        words += ["--part", str(part)]
     if limit is not None:
         words += ["--limit", str(limit)]
     if seed != DEFAULT_SEED:
@@ -58,14 +60,14 @@ def describe_command(paths: Sequence[Path], mode: str, *, format: str | None, li
 def eval_command(paths: Sequence[Path], settings: Settings, *, format: str | None = None, limit: int | None = None,
                  seed: int = DEFAULT_SEED, out: Path | None = None, min_accuracy: float | None = None,
                  compare: bool = False, retrieval_only: bool = False, eval_dir: Path | None = None,
-                 progress: bool = True) -> int:
+                 progress: bool = True, part: str | None = None) -> int:
     """Run `assistant eval`; returns the exit code (1 when the gate fails). Bad input raises ValueError."""
     files = resolve_paths(list(paths) or [DEFAULT_PAIRS], eval_dir)
     run = evaluate(files, settings, format=format, limit=limit, seed=seed, compare=compare,
-                   retrieval_only=retrieval_only, progress=progress)
+                   retrieval_only=retrieval_only, progress=progress, part=part)
     out = out or default_out_dir(settings, run)
     command = describe_command(files, settings.mode, format=format, limit=limit, seed=seed, compare=compare,
-                               retrieval_only=retrieval_only)
+                               retrieval_only=retrieval_only, part=part)
     write_report(run, out, command=command)
     print(f"{run.name} ({run.format}): {run.questions} questions, {run.primary.name}")
     print(summary_table(run))

@@ -22,7 +22,7 @@ import re
 import unicodedata
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +36,18 @@ __all__ = [
     "load_eval_set",
     "load_pairs",
     "load_squad",
+    "PARTS",
     "safe_name",
     "sample",
+    "select_part",
 ]
 
 FORMATS = ("pairs", "squad", "clapnq")
+# Every data set used to choose anything is split in two: the tuning part may be used to fit or pick a rule, a
+# weight or a threshold; the validation part never is, and every figure is reported on it. SQuAD splits by article
+# (the first half of the file's articles tune), ClapNQ by line (the first half of each file tunes), so that no
+# validation question shares its passage with a tuning one. A pairs file is one part as a whole (its name says which).
+PARTS = ("tuning", "validation")
 
 # Answers some ClapNQ annotators typed instead of skipping; they are not answers.
 _PLACEHOLDER_ANSWERS = frozenset({"na", "n/a"})
@@ -75,6 +82,7 @@ class EvalItem:
     dialogue: str | None = None
     turn: int = 0
     gold_spans: Sequence[tuple[str, int, int]] = ()
+    part: str | None = None  # "tuning" or "validation" (see PARTS); None where the set is not split
 
 
 @dataclass
@@ -167,18 +175,20 @@ def load_squad(path: Path | str) -> EvalSet:
         raise ValueError(f"{path}: not a SQuAD file (expected an object with a 'data' list)")
     registry = _DocRegistry("squad")
     items: list[EvalItem] = []
-    for article in data["data"]:
+    articles = data["data"]
+    for number, article in enumerate(articles):
         title = str(article.get("title", "")).replace("_", " ")
+        part = PARTS[0] if number < (len(articles) + 1) // 2 else PARTS[1]
         for paragraph in article["paragraphs"]:
             doc = registry.add(paragraph["context"], title)
-            items.extend(_squad_item(qa, doc) for qa in paragraph["qas"])
+            items.extend(_squad_item(qa, doc, part) for qa in paragraph["qas"])
     notes = []
     if registry.duplicates:
         notes.append(f"{registry.duplicates} paragraph(s) repeat an earlier context and share its document")
     return EvalSet(name=path.stem, format="squad", items=items, docs=registry.docs, notes=notes)
 
 
-def _squad_item(qa: dict[str, Any], doc: EvalDoc) -> EvalItem:
+def _squad_item(qa: dict[str, Any], doc: EvalDoc, part: str | None = None) -> EvalItem:
     answers = qa.get("answers", [])
     spans = _unique((doc.name, a["answer_start"], a["answer_start"] + len(a["text"])) for a in answers)
     return EvalItem(
@@ -187,6 +197,7 @@ def _squad_item(qa: dict[str, Any], doc: EvalDoc) -> EvalItem:
         answers=_unique(a["text"] for a in answers),
         gold_docs=[doc.name],
         gold_spans=tuple(spans),
+        part=part,
     )
 
 
@@ -206,9 +217,11 @@ def load_clapnq(answerable_path: Path | str, unanswerable_path: Path | str | Non
     items: list[EvalItem] = []
     dropped_placeholders = 0
     for path in files:
-        for line_number, row in enumerate(_read_jsonl(path), start=1):
+        rows = _read_jsonl(path)
+        for line_number, row in enumerate(rows, start=1):
             item, dropped = _clapnq_item(row, registry, f"{path}: line {line_number}")
-            items.append(item)
+            part = PARTS[0] if line_number <= (len(rows) + 1) // 2 else PARTS[1]
+            items.append(replace(item, part=part))
             dropped_placeholders += dropped
     seen: set[str] = set()
     for item in items:
@@ -435,6 +448,20 @@ def load_eval_set(paths: Sequence[Path | str], format: str | None = None) -> Eva
 
 
 # -------------------------------------------------------------------------------------------------- sampling
+
+
+def select_part(items: Sequence[EvalItem], part: str | None) -> list[EvalItem]:
+    """The items of one part ("tuning" or "validation"); every item for None or "all".
+
+    Raises ValueError for an unknown part, or when the set is not split (a pairs file is one part as a whole).
+    """
+    if part in (None, "all"):
+        return list(items)
+    if part not in PARTS:
+        raise ValueError(f"unknown part {part!r}; expected one of {PARTS} or 'all'")
+    if not any(item.part for item in items):
+        raise ValueError("this evaluation set is not split into parts: its file as a whole is one part")
+    return [item for item in items if item.part == part]
 
 
 def sample(items: Sequence[EvalItem], limit: int | None, seed: int = 13) -> list[EvalItem]:

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.config import PROJECT_ROOT, Settings
-from assistant.evaluation.datasets import EvalItem, EvalSet, load_eval_set, sample
+from assistant.evaluation.datasets import EvalItem, EvalSet, load_eval_set, sample, select_part
 from assistant.evaluation.scoring import ItemResult, Prediction, SourceText, recall_curve, score_item, summarize
 
 __all__ = [
@@ -125,10 +125,11 @@ def prepare_corpus(eval_set: EvalSet, settings: Settings) -> Settings:
 
     The folder is `<data_dir>/eval/<format>-<hash of the documents>/`; the corpus files are exactly the
     documents' texts, so gold spans and citation spans index the same characters. The model cache stays in
-    the configured data_dir (no second copy of the LLM).
+    the configured data_dir (no second copy of the LLM). A set scored against the configured corpus (pairs) gets a
+    copy of that corpus's files the same way: an evaluation never indexes into, or changes, the user's own index.
     """
     if eval_set.docs is None:
-        return settings
+        return _corpus_copy(settings)
     key = _digest(part for doc in eval_set.docs for part in (doc.name, doc.text))[:12]
     root = settings.data_dir / "eval" / f"{eval_set.format}-{key}"
     corpus = root / "corpus"
@@ -142,6 +143,33 @@ def prepare_corpus(eval_set: EvalSet, settings: Settings) -> Settings:
                 tmp.write_text(doc.text, encoding="utf-8", newline="")
                 tmp.replace(target)
         done.write_text(f"{len(eval_set.docs)} documents\n", encoding="utf-8")
+    return dataclasses.replace(settings, corpus_dir=corpus, store_dir=root / "store", chroma_url=None,
+                               collection=f"eval-{index_fingerprint(settings)}")
+
+
+def _corpus_copy(settings: Settings) -> Settings:
+    """Settings for an evaluation store over a byte-exact copy of the configured corpus folder's files (hidden files
+    and folders left out), under `<data_dir>/eval/corpus-<hash of names and bytes>/`, made once per content."""
+    import shutil
+
+    source = settings.corpus_dir
+    if not source.is_dir():
+        raise FileNotFoundError(f"corpus path not found: {source}")
+    files = sorted(p for p in source.rglob("*") if p.is_file()
+                   and not any(part.startswith(".") for part in p.relative_to(source).parts))
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.relative_to(source).as_posix().encode("utf-8", "surrogateescape") + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    root = settings.data_dir / "eval" / f"corpus-{digest.hexdigest()[:12]}"
+    corpus = root / "corpus"
+    done = corpus / ".complete"
+    if not done.exists():
+        for path in files:
+            target = corpus / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+        done.write_text(f"{len(files)} files copied from {source}\n", encoding="utf-8")
     return dataclasses.replace(settings, corpus_dir=corpus, store_dir=root / "store", chroma_url=None,
                                collection=f"eval-{index_fingerprint(settings)}")
 
@@ -236,7 +264,8 @@ class AssistantSystem:
                           standalone_question=standalone,
                           # What the abstention decision read, so that a run's wrong answers and abstentions
                           # can be studied (and the decision replayed) without asking again.
-                          extra={key: data[key] for key in ("notes", "confidence", "refusal_probability", "signals")
+                          extra={key: data[key] for key in ("notes", "confidence", "refusal_probability", "signals",
+                                                            "rules")
                                  if data.get(key)})
 
 
@@ -362,24 +391,28 @@ def build_systems(assistant: Any, mode: str, compare: bool, retrieval_only: bool
 def evaluate(paths: Sequence[str | Path], settings: Settings, *, format: str | None = None,
              limit: int | None = None, seed: int = DEFAULT_SEED, mode: str | None = None, compare: bool = False,
              retrieval_only: bool = False, embed_model: Any = None, llm: Any = None,
-             progress: bool = True) -> EvalRun:
-    """Load the set, index its corpus, ask the (sampled) questions to every system and score them."""
+             progress: bool = True, part: str | None = None) -> EvalRun:
+    """Load the set, index its corpus, ask the (sampled) questions to every system and score them.
+
+    `part`: ask only the "tuning" or "validation" part's questions (`datasets.select_part`); the corpus stays whole.
+    """
     from assistant.pipeline import Assistant
 
     started = time.perf_counter()
     eval_set = load_eval_set(list(paths), format=format)
+    asked = select_part(eval_set.items, part)
     run_settings = prepare_corpus(eval_set, settings)
     assistant = Assistant(run_settings, embed_model=embed_model, llm=llm)
     stats = index_corpus(assistant, progress=progress)
     mode = mode or settings.mode
     if not retrieval_only:
         assistant.warm_up(mode)
-    items = sample(eval_set.items, limit, seed)
+    items = sample(asked, limit, seed)
     lookup = source_texts(eval_set, assistant)
     runs = [run_system(system, items, eval_set.format, lookup, progress)
             for system in build_systems(assistant, mode, compare, retrieval_only)]
     return EvalRun(name=eval_set.name, format=eval_set.format, paths=[str(p) for p in paths],
                    mode="retrieval" if retrieval_only else mode, limit=limit, seed=seed, questions=len(items),
-                   total_questions=len(eval_set.items), index=stats, systems=runs,
+                   total_questions=len(asked), index=stats, systems=runs,
                    settings=_settings_record(run_settings), notes=list(eval_set.notes),
                    seconds=time.perf_counter() - started, peak_rss_mb=peak_rss_mb())
