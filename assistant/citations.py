@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.evidence import Evidence
+from assistant.rules import Rules
 from assistant.text import (
     ACRONYM_JOINERS,
     STOP_WORDS,
@@ -419,39 +420,43 @@ def answer_the_asked_line(checked: CheckedAnswer, evidence: Sequence[Evidence], 
                          said_not_found=False)
 
 
-def short_answer_from(phrase: str, cited: Sequence[Evidence], question: str = "") -> str:
+def short_answer_from(phrase: str, cited: Sequence[Evidence], question: str = "", rules: Rules | None = None) -> str:
     """The answer phrase as the source writes it (its own characters), when it can be found there.
 
-    The span is widened to whole words, and for a "when" question to the whole date around it ("1521" ->
-    "25 May 1521"): SQuAD's answers, like a reader, take the date as the sentence gives it; for a "where" question
-    to the compass word before the place ("Syria" -> "north of Syria"); for "What did they fail to do?" to all
-    they failed to do. A phrase that says words the source does not is shown as the stretch of the source that
-    holds the words it does say (`locate_supported_words`); one made only of the source's words stays as the
-    model wrote it.
+    The span is widened (`widened_span`) to what a reader asking `question` is shown. A phrase that says words the
+    source does not is shown as the stretch of the source that holds the words it does say
+    (`locate_supported_words`); one made only of the source's words stays as the model wrote it.
     """
     for evidence in cited:
         span = (locate(phrase, evidence.text) or locate_reworded(phrase, evidence.text)
                 or locate_supported_words(phrase, evidence.text))
         if span:
-            start, end = widened_span(evidence.text, *span, question)
+            start, end = widened_span(evidence.text, *span, question, rules)
             return evidence.text[start:end]
     return phrase
 
 
-def widened_span(text: str, start: int, end: int, question: str = "") -> tuple[int, int]:
+def widened_span(text: str, start: int, end: int, question: str = "", rules: Rules | None = None
+                 ) -> tuple[int, int]:
     """A phrase located at start:end of the sentence `text`, widened to what a reader asking `question` is shown:
     whole words; for a "when" question the whole date, for "where" the compass word before the place and the
     region after it, for "What did they fail to do?" the whole deed; a name with the capitalised words that go on
     with it; an acronym with the words it stands for; a clause the phrase leaves open, closed. Every located
-    answer goes through here, whichever way it was found."""
-    start, end = whole_words(text, start, end)
-    start, end = (enclosing_date(question, text, start, end) or enclosing_direction(question, text, start, end)
-                  or enclosing_deed(question, text, start, end) or (start, end))
-    start, end = spelled_out(text, start, end)
-    start, end = whole_name(question, text, start, end) or (start, end)
-    start, end = enclosing_region(question, text, start, end) or (start, end)
-    start, end = enclosing_conjunct(question, text, start, end) or (start, end)
-    return start, _past_dangling_word(text, start, end)
+    answer goes through here, whichever way it was found; each step is a rule of `assistant.rules` (`rules`: which
+    are on, and a record of those that changed the span; all on without it)."""
+    rules = rules or Rules()
+    span = whole_words(text, start, end)
+    for name, widen in (("widen_date", enclosing_date), ("widen_direction", enclosing_direction),
+                        ("widen_deed", enclosing_deed)):
+        widened = rules.apply(name, widen, question, text, *span)
+        if widened:
+            span = widened
+            break
+    span = rules.transform("widen_acronym", lambda s: spelled_out(text, *s), span)
+    for name, widen in (("widen_name", whole_name), ("widen_region", enclosing_region),
+                        ("widen_conjunct", enclosing_conjunct)):
+        span = rules.transform(name, lambda s, w=widen: w(question, text, *s) or s, span)
+    return span[0], rules.transform("close_clause", lambda e: _past_dangling_word(text, span[0], e), span[1])
 
 
 def spelled_out(text: str, start: int, end: int) -> tuple[int, int]:

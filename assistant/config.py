@@ -99,8 +99,24 @@ class Settings:
     evidence_min_sentences: int = 2
     evidence_relative_score: float = 0.7
     max_question_chars: int = 2000  # longer questions are truncated (never a minute of CPU on junk input)
+    # The LLM is asked at most this many times for one answer (a first reply, then one re-ask where the reply cannot
+    # stand), the rewrite of a follow-up aside.
+    max_llm_calls: int = 2
+    # What one upload in the web UI may add, in passages (about `chunk_words` words each): bigger files are refused
+    # with a message (index them with `assistant index PATH`), so one request never queues hours of work.
+    max_upload_chunks: int = 2000
+    # The web UI's login, "user:password": required when it listens beyond this machine (a non-loopback host, or
+    # --share); also from ASSISTANT_AUTH.
+    auth: str | None = None
+    # Answer-repair rules switched off, comma-separated names of assistant/rules.py ("widen_date,trim_echo").
+    disabled_rules: str = ""
 
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def disabled_rule_set(self) -> frozenset[str]:
+        """`disabled_rules` as a set of rule names (checked by `load_settings`)."""
+        return frozenset(name.strip() for name in self.disabled_rules.split(",") if name.strip())
 
     @property
     def resolved_store_dir(self) -> Path:
@@ -152,7 +168,7 @@ def _validate(s: Settings) -> Settings:
     if s.mode not in ("llm", "fast"):
         raise ConfigError(f"setting 'mode': expected 'llm' or 'fast', got {s.mode!r}")
     for name in ("top_k", "candidate_k", "chunk_words", "embed_batch_size", "llm_threads", "llm_context",
-                 "evidence_sentences", "evidence_min_sentences"):
+                 "evidence_sentences", "evidence_min_sentences", "max_llm_calls", "max_upload_chunks"):
         if getattr(s, name) < 1:
             raise ConfigError(f"setting {name!r} must be at least 1, got {getattr(s, name)}")
     if s.embed_precision not in EMBED_PRECISIONS:
@@ -160,6 +176,14 @@ def _validate(s: Settings) -> Settings:
                           f"{EMBED_PRECISIONS[-1]!r}, got {s.embed_precision!r}")
     if not 0.0 <= s.evidence_relative_score <= 1.0:
         raise ConfigError(f"setting 'evidence_relative_score' must be between 0 and 1, got {s.evidence_relative_score}")
+    if s.auth is not None and (":" not in s.auth or not s.auth.split(":", 1)[0] or not s.auth.split(":", 1)[1]):
+        raise ConfigError("setting 'auth': expected user:password, both non-empty")
+    from assistant.rules import UnknownRule, check_names
+
+    try:
+        check_names(s.disabled_rule_set)
+    except UnknownRule as exc:
+        raise ConfigError(f"setting 'disabled_rules': {exc}") from exc
     return s
 
 

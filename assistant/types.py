@@ -46,6 +46,7 @@ class Answer:
     refusal_probability: float | None = None  # LLM mode: P(the model's reply starts with NOT FOUND)
     confidence: float | None = None  # the abstention model's P(the corpus answers), when one is calibrated
     signals: dict[str, float] = field(default_factory=dict)  # what the abstention decision read
+    rules: list[str] = field(default_factory=list)  # the answer-repair rules that changed it (assistant.rules)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object printed by `ask --json` and returned by the web API."""

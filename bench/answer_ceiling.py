@@ -36,6 +36,7 @@ from assistant.evaluation.metrics import exact_match, f1
 from assistant.evaluation.runner import default_eval_dir, index_corpus, prepare_corpus
 from assistant.evidence import Evidence
 from assistant.pipeline import Assistant, Reply
+from assistant.rules import Rules
 from assistant.types import Answer
 from bench.calibrate import eval_paths
 
@@ -57,8 +58,10 @@ class EvidenceSwap(Assistant):
         self.candidates = sentences
         return super().prompt_evidence(sentences)
 
-    def _llm_reply(self, query: str, evidence: list[Evidence], notes: list[str]) -> Generator[str, None, Reply]:
-        return super()._llm_reply(query, swapped_evidence(self.variant, self.candidates, self.item) or evidence, notes)
+    def _llm_reply(self, query: str, evidence: list[Evidence], notes: list[str], rules: Rules
+                   ) -> Generator[str, None, Reply]:
+        return super()._llm_reply(query, swapped_evidence(self.variant, self.candidates, self.item) or evidence, notes,
+                                  rules)
 
     def _decide(self, answer: Answer, *args: Any, **kwargs: Any) -> Answer:
         decided = super()._decide(answer, *args, **kwargs)

@@ -36,6 +36,7 @@ from assistant.evidence import Evidence, EvidenceRanker, prompt_evidence
 from assistant.pipeline import Assistant
 from assistant.replies import Generation, stream_reply
 from assistant.retrieval import Passage
+from assistant.rules import Rules
 from assistant.text import TermStats, expected_answer_type, speaks_of_another_topic, typed_phrase
 from assistant.types import REFUSAL, Answer
 from tests.conftest import sibling
@@ -208,7 +209,7 @@ def test_the_model_s_words_about_a_shown_sentence_are_widened_like_any_answer() 
     massacre = ev("The massacre began on 24 August 1572 and spread to other cities.")
     answer = Answer(question="When did the massacre begin?", answer=f"{massacre.text} [1]",
                     short_answer=massacre.text, abstained=False)
-    assert Assistant._show_model_words(answer, "1572 [1]", [massacre], answer.question)
+    assert Assistant._show_model_words(answer, "1572 [1]", [massacre], answer.question, Rules())
     assert answer.short_answer == "24 August 1572"
 
 
