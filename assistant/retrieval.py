@@ -83,10 +83,13 @@ class HybridRetriever:
         self.term_stats = TermStats()
 
     def refresh(self) -> Manifest:
-        """Re-read the manifest; rebuild BM25 only when a new index generation was committed."""
+        """Re-read the manifest; rebuild BM25 only when a new index generation was committed (and open the store
+        again when another process committed it)."""
         manifest = self.store.manifest()
         with self._lock:
             if manifest.generation != self._generation:
+                if self._generation is not None and self.store.committed_elsewhere():
+                    self.store.reopen()  # another process committed: this process's view of the vectors is stale
                 self._rebuild(manifest)
             return self.manifest
 

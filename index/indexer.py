@@ -2,9 +2,16 @@
 
 One run: list the files -> hash their bytes -> compare with the committed manifest -> read, chunk and embed only
 new or changed documents (chunks already stored by a killed earlier run are reused) -> commit the new manifest in
-one write -> delete the chunks nobody points at any more. Unchanged files are hashed, never parsed or embedded,
-so a second run on an unchanged corpus costs about a second; a run killed at any point leaves the previous
-index answering, and the next run finishes the job.
+one write -> delete the chunks nobody points at any more.
+
+What a run may remove: indexing the corpus folder makes the index hold its files (a file deleted from the folder
+leaves the index); indexing named paths adds or updates those files and leaves every other document as it is
+(`prune` makes the index hold exactly those paths); `remove` takes named documents out. No run empties a non-empty
+index unless told to (`force`): a missing or empty folder is far more often a typo or an unmounted disk than a
+wish. One unreadable file is one skipped file, whatever goes wrong with it.
+
+Unchanged files are hashed, never parsed or embedded, so a second run on an unchanged corpus costs about a second;
+a run killed at any point leaves the previous index answering, and the next run finishes the job.
 
 Runs are serialised by a lock file: Chroma is thread-safe but not process-safe, so there is one writer at a
 time (for several machines, point every process at a Chroma server).
@@ -81,13 +88,21 @@ class IndexReport:
                 "seconds": round(self.seconds, 3), "generation": self.generation, "changed": self.changed}
 
 
-def discover(roots: Sequence[Path]) -> list[tuple[Path, Path]]:
-    """(file, root) pairs for every corpus file under the roots, sorted by name; hidden files are ignored."""
+class IndexRefused(RuntimeError):
+    """An index run that would lose the user's index without being told to; the message says how to go on."""
+
+
+def discover(roots: Sequence[Path], corpus_dir: Path | None = None) -> list[tuple[Path, Path]]:
+    """(file, root) pairs for every corpus file under the roots, sorted by name; hidden files are ignored.
+
+    A file inside `corpus_dir` is named relative to it, however it was given, so that naming a file of the corpus
+    folder updates the same document that indexing the folder does."""
     found: dict[Path, Path] = {}
+    corpus = corpus_dir.resolve() if corpus_dir is not None else None
     for root in roots:
         root = root.resolve()
         if root.is_file():
-            found.setdefault(root, root.parent)
+            found.setdefault(root, corpus if corpus is not None and root.is_relative_to(corpus) else root.parent)
             continue
         if not root.is_dir():
             raise FileNotFoundError(f"corpus path not found: {root}")
@@ -95,7 +110,7 @@ def discover(roots: Sequence[Path]) -> list[tuple[Path, Path]]:
             rel = path.relative_to(root)
             if any(part.startswith(".") for part in rel.parts) or not path.is_file():
                 continue
-            found.setdefault(path, root)
+            found.setdefault(path, corpus if corpus is not None and path.is_relative_to(corpus) else root)
     return sorted(found.items(), key=lambda item: item[0].relative_to(item[1]).as_posix())
 
 
@@ -166,31 +181,76 @@ class Indexer:
         return stored or (self.settings.ranking_embed_model, embedding_dim(self.ranking_model))
 
     def run(self, paths: Sequence[Path] | None = None, rebuild: bool = False,
-            progress: ProgressCallback | None = None) -> IndexReport:
-        """Make the index hold exactly the supported documents under `paths` (default: the corpus folder)."""
+            progress: ProgressCallback | None = None, prune: bool = False, force: bool = False) -> IndexReport:
+        """Bring the index in step with the corpus folder, or add/update the files under `paths` (the other
+        documents stay; with `prune`, the index holds exactly those paths).
+
+        Raises `IndexRefused` (the index untouched) when the run would leave a non-empty index empty, unless
+        `force`; `FileNotFoundError` for a named path that does not exist.
+        """
         started = time.perf_counter()
-        roots = [Path(p) for p in paths] if paths else [self.settings.corpus_dir]
-        files = discover(roots)
+        syncing = not paths or prune
+        corpus = self.settings.corpus_dir
+        missing = not paths and not corpus.is_dir()
+        files = [] if missing else discover([Path(p) for p in paths] if paths else [corpus], corpus)
         with writer_lock(self.settings):
             if rebuild:
-                self._drop_store()
+                self._drop_collection()
+            if missing and not self._holds_documents():
+                raise FileNotFoundError(f"corpus path not found: {corpus.resolve()}")
             store = self._open_store()
             old = store.manifest()
             report = IndexReport()
             wanted, to_index = self._plan(files, old, report)
+            if not syncing:  # named paths add and update; every other document stays
+                wanted += [name for name in old.docs if name not in wanted]
+            if old.docs and not wanted and not force:
+                where = ", ".join(str(p) for p in paths) if paths else str(corpus)
+                state = "does not exist" if not paths and not corpus.is_dir() else "holds no indexable document"
+                raise IndexRefused(f"{where} {state}: indexing it would remove all {len(old.docs)} documents from "
+                                   "the index, which is left as it was; check the path, or pass --force to empty "
+                                   "the index")
             new_docs = self._embed_and_store(store, to_index, report, progress)
-            manifest = Manifest(docs={**{n: old.docs[n] for n in wanted if n in old.docs}, **new_docs},
-                                generation=old.generation + (1 if (new_docs or set(old.docs) - set(wanted)) else 0))
-            report.removed = sorted(set(old.docs) - set(wanted))
-            if manifest.generation != old.generation:
-                store.commit(manifest, self.settings.embed_model, self._dimension(store), self._ranking(store))
-            orphans = store.orphan_ids(manifest.doc_keys())
-            store.delete_ids(orphans)
-            report.chunks_removed = len(orphans)
-            report.chunks_total = sum(entry.chunks for entry in manifest.docs.values())
-            report.generation = manifest.generation
+            self._commit(store, old, wanted, new_docs, report)
         report.seconds = time.perf_counter() - started
         return report
+
+    def remove(self, names: Sequence[str]) -> IndexReport:
+        """Take the named documents out of the index (their files are not touched). A name is a document's name
+        as the index lists it, or the path of its file; names not in the index are reported as skipped."""
+        started = time.perf_counter()
+        with writer_lock(self.settings):
+            store = self._open_store()
+            old = store.manifest()
+            report = IndexReport()
+            by_path = {str(Path(e.path).resolve()): n for n, e in old.docs.items() if e.path}
+            gone = set()
+            for name in names:
+                doc = name if name in old.docs else by_path.get(str(Path(name).resolve()))
+                if doc is None:
+                    report.skipped.append((name, "not in the index"))
+                else:
+                    gone.add(doc)
+            self._commit(store, old, [n for n in old.docs if n not in gone], {}, report)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _commit(self, store: CorpusStore, old: Manifest, wanted: list[str], new_docs: dict[str, DocEntry],
+                report: IndexReport) -> None:
+        """Commit the manifest of `wanted` documents (new entries from `new_docs`, the rest as they were), then
+        delete the chunks nobody points at; the report's removed, totals and generation."""
+        manifest = Manifest(docs={**{n: old.docs[n] for n in wanted if n in old.docs}, **new_docs},
+                            generation=old.generation + (1 if (new_docs or set(old.docs) - set(wanted)) else 0))
+        report.removed = sorted(set(old.docs) - set(wanted))
+        unchanged = set(report.unchanged)
+        report.unchanged = sorted(unchanged | {n for n in wanted if n in old.docs and n not in new_docs})
+        if manifest.generation != old.generation:
+            store.commit(manifest, self.settings.embed_model, self._dimension(store), self._ranking(store))
+        orphans = store.orphan_ids(manifest.doc_keys())
+        store.delete_ids(orphans)
+        report.chunks_removed = len(orphans)
+        report.chunks_total = sum(entry.chunks for entry in manifest.docs.values())
+        report.generation = manifest.generation
 
     # -- steps ------------------------------------------------------------------------------------------------
     def _open_store(self) -> CorpusStore:
@@ -205,16 +265,33 @@ class Indexer:
         store.check_ranking_model(self.settings.ranking_embed_model, exact=True)
         return store
 
-    def _drop_store(self) -> None:
-        with contextlib.suppress(StoreError, ValueError, Exception):
-            CorpusStore.open(self.settings, create=False).drop()
-        if not self.settings.chroma_url:
-            import shutil
+    def _holds_documents(self) -> bool:
+        """Whether the index exists and lists documents (without creating a store)."""
+        try:
+            return bool(CorpusStore.open(self.settings, create=False).manifest().docs)
+        except StoreError:
+            return False
 
+    def _drop_collection(self) -> None:
+        """Delete this index's collection only: other collections in the same store stay. A store folder that
+        cannot be opened at all (damaged) is moved aside, never deleted, and a new one is made in its place."""
+        try:
+            CorpusStore.open(self.settings, create=False).drop()
+            return
+        except StoreError as exc:
+            if "no index found" in str(exc) or self.settings.chroma_url:
+                return
+        except Exception:  # noqa: BLE001  (a damaged store raises whatever its database does)
+            if self.settings.chroma_url:
+                raise
+        folder = self.settings.resolved_store_dir
+        if folder.exists():
             from chromadb.api.shared_system_client import SharedSystemClient
 
-            SharedSystemClient.clear_system_cache()  # forget handles on files we are about to remove
-            shutil.rmtree(self.settings.resolved_store_dir, ignore_errors=True)
+            SharedSystemClient.clear_system_cache()  # forget handles on the files about to move
+            aside = folder.with_name(f"{folder.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+            folder.rename(aside)
+            print(f"the store in {folder} could not be opened: moved aside to {aside}", file=sys.stderr)
 
     def _dimension(self, store: CorpusStore) -> int:
         stored = store._meta().get("embed_dim")
@@ -231,6 +308,10 @@ class Indexer:
         files = sorted(files, key=lambda item: item[0].relative_to(item[1]).as_posix() not in old.docs)
         for path, root in files:
             name = path.relative_to(root).as_posix()
+            if not _valid_name(name):
+                report.skipped.append((name.encode("utf-8", "backslashreplace").decode("ascii", "replace"),
+                                       "its file name is not valid UTF-8: rename the file"))
+                continue
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 report.skipped.append((name, f"unsupported file type {path.suffix or '(none)'}"))
                 continue
@@ -253,6 +334,9 @@ class Indexer:
             except UnusableDocument as exc:
                 report.skipped.append((name, str(exc)))
                 continue
+            except Exception as exc:  # noqa: BLE001  (a malformed file may break its parser any way: skip it alone)
+                report.skipped.append((name, f"could not be read ({type(exc).__name__}: {exc})"))
+                continue
             document = SourceDocument(name=name, path=path, text=document.text, content_hash=digest,
                                       title=document.title, date=document.date, notes=document.notes)
             seen_hashes[digest] = name
@@ -273,13 +357,14 @@ class Indexer:
         nodes: list[Any] = []
         for doc in documents:
             meta = {"doc": doc.name, "doc_hash": doc.content_hash, "title": doc.title or "", "date": doc.date or ""}
-            doc_nodes = splitter.get_nodes_from_documents(
-                [Document(id_=f"{doc.name}@{doc.content_hash}", text=doc.text, metadata=meta)])
+            try:
+                doc_nodes = splitter.get_nodes_from_documents(
+                    [Document(id_=f"{doc.name}@{doc.content_hash}", text=doc.text, metadata=meta)])
+            except Exception as exc:  # noqa: BLE001  (one document that cannot be chunked is skipped alone)
+                _skip(report, doc.name, f"could not be split into passages ({type(exc).__name__}: {exc})")
+                continue
             if not doc_nodes:
-                report.skipped.append((doc.name, "no indexable text after removing page boilerplate"))
-                for bucket in (report.added, report.updated):
-                    if doc.name in bucket:
-                        bucket.remove(doc.name)
+                _skip(report, doc.name, "no indexable text after removing page boilerplate")
                 continue
             entries[doc.name] = DocEntry(hash=doc.content_hash, chunks=len(doc_nodes), title=doc.title,
                                          date=doc.date, indexed_at=time.time(), path=str(doc.path.resolve()))
@@ -287,12 +372,28 @@ class Indexer:
         already = store.existing_ids([node.node_id for node in nodes])
         pending = [node for node in nodes if node.node_id not in already]
         bar = _progress_bar(len(pending), progress)
+        failed: set[str] = set()
         for i in range(0, len(pending), WRITE_GROUP):
             group = pending[i:i + WRITE_GROUP]
-            self._write_group(store, group)
+            try:
+                self._write_group(store, group)
+            except StoreError:
+                raise  # the store itself is unusable: nothing to skip around
+            except Exception:  # noqa: BLE001  (find the document that breaks the batch, write the others)
+                for doc in dict.fromkeys(node.metadata["doc"] for node in group):
+                    try:
+                        self._write_group(store, [node for node in group if node.metadata["doc"] == doc])
+                    except StoreError:
+                        raise
+                    except Exception as exc:  # noqa: BLE001
+                        failed.add(doc)
+                        _skip(report, doc, f"could not be embedded ({type(exc).__name__}: {exc})")
             bar(min(i + WRITE_GROUP, len(pending)))
-        report.chunks_added = len(nodes)
-        report.chunks_reused = len(already)
+        for doc in failed:
+            entries.pop(doc, None)
+        kept = [node for node in nodes if node.metadata["doc"] not in failed]
+        report.chunks_added = len(kept)
+        report.chunks_reused = len([node for node in kept if node.node_id in already])
         return entries
 
 
@@ -326,6 +427,23 @@ class Indexer:
             metadatas.append(meta)
         store.upsert_chunks([node.node_id for node in group], chunk_vectors.tolist(), [node.text for node in group],
                             metadatas)
+
+
+def _valid_name(name: str) -> bool:
+    """Whether a file name can be stored and shown (a name that is not UTF-8 reaches Python as lone surrogates)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _skip(report: IndexReport, name: str, reason: str) -> None:
+    """Report a document planned for indexing as skipped instead."""
+    report.skipped.append((name, reason))
+    for bucket in (report.added, report.updated):
+        if name in bucket:
+            bucket.remove(name)
 
 
 def embedding_dim(model: Any) -> int:

@@ -121,13 +121,15 @@ def _pdf_text(data: bytes) -> str:
     import io
 
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
+    from pypdf.errors import LimitReachedError, PyPdfError
 
     try:
         reader = PdfReader(io.BytesIO(data))
         pages = [(page.extract_text() or "").strip() for page in reader.pages]
-    except (PdfReadError, ValueError, KeyError, OSError) as exc:
-        raise UnusableDocument(f"cannot parse PDF: {exc}") from exc
+    except LimitReachedError as exc:  # a decompression bomb, or a stream past pypdf's limits
+        raise UnusableDocument(f"PDF refused: a stream decompresses past the safety limit ({exc})") from exc
+    except (PyPdfError, ValueError, KeyError, IndexError, TypeError, AttributeError, OSError, RecursionError) as exc:
+        raise UnusableDocument(f"cannot parse PDF: {type(exc).__name__}: {exc}") from exc
     text = "\n\n".join(page for page in pages if page)
     if not text.strip():
         raise UnusableDocument("PDF has no text layer (scanned image?); run OCR first")

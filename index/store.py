@@ -19,7 +19,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import socket
 import time
+import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -283,14 +285,35 @@ class CorpusStore:
     def count(self) -> int:
         return int(self.collection.count())
 
+    def committed_elsewhere(self) -> bool:
+        """Whether the last commit was made by another process (its writes are not in this process's view of an
+        embedded store until it is opened again)."""
+        writer = self._meta().get("writer")
+        return bool(writer) and writer != WRITER
+
+    def reopen(self) -> None:
+        """Open the embedded store afresh, so that chunks another process wrote are found (a server needs no
+        reopening: every client sees its writes)."""
+        if self.settings.chroma_url:
+            return
+        forget_cached_client(self.settings.resolved_store_dir)
+        self.client = _client(self.settings, create=False)
+        self.collection = self.client.get_collection(self.settings.collection, embedding_function=None)
+
     def drop(self) -> None:
         """Delete the whole collection (used by `--rebuild`)."""
         self.client.delete_collection(self.settings.collection)
 
 
+# This process, as written beside each commit: a process that reads a commit by another one knows that its own
+# embedded Chroma client (which caches the vector index in memory) must be opened again to see the new chunks.
+WRITER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 def _metadata(embed_model: str | None, embed_dim: int | None, manifest: Manifest,
               ranking: tuple[str, int] | None = None) -> dict[str, Any]:
-    meta: dict[str, Any] = {"schema": SCHEMA_VERSION, "manifest": manifest.to_json(), "updated_at": time.time()}
+    meta: dict[str, Any] = {"schema": SCHEMA_VERSION, "manifest": manifest.to_json(), "updated_at": time.time(),
+                            "writer": WRITER}
     if ranking:
         meta["ranking_model"], meta["ranking_dim"] = ranking
     if embed_model:

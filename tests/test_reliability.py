@@ -22,7 +22,7 @@ import pytest
 
 from assistant.config import Settings
 from assistant.types import REFUSAL
-from index.indexer import Indexer, IndexReport
+from index.indexer import Indexer, IndexRefused, IndexReport
 from index.readers import read_document
 from index.store import REBUILD_COMMAND, CorpusStore, StoreError
 from tests.conftest import REPO, SEED_DOC_A, SEED_DOC_B, SEEDS, make_settings
@@ -170,15 +170,17 @@ def test_empty_corpus_folder_says_the_index_is_empty(tmp_path: Path, embed_model
     assert_answers_geneva(bot)
 
 
-def test_missing_corpus_folder_is_an_error_that_keeps_the_index(copy: Settings, embed_model: Any) -> None:
+def test_missing_corpus_folder_is_refused_and_keeps_the_index(copy: Settings, embed_model: Any) -> None:
     from assistant.pipeline import Assistant
 
     before = live_chunks(copy)
     moved = make_settings(copy.data_dir.parent, corpus=copy.corpus_dir.parent / "no-such-folder", mode="fast")
-    with pytest.raises(FileNotFoundError, match="corpus path not found: .*no-such-folder"):
+    with pytest.raises(IndexRefused, match="no-such-folder does not exist: indexing it would remove all 2 documents"):
         Indexer(moved, embed_model=embed_model).run()
     assert live_chunks(copy) == before  # a mistyped folder never empties the index
     assert_answers_geneva(Assistant(copy, embed_model=embed_model))
+    with pytest.raises(FileNotFoundError, match="corpus path not found: .*no-such-folder"):  # nothing to lose: an error
+        Indexer(make_settings(copy.data_dir.parent / "other", corpus=moved.corpus_dir), embed_model=embed_model).run()
 
 
 def _empty(folder: Path) -> str:
