@@ -63,6 +63,8 @@ from assistant.config import Settings, load_settings
 from assistant.conversation import Turn, rewrite, strip_marks, turns_from_messages
 from assistant.evidence import Evidence, EvidenceRanker, RankedEvidence, header_labels, prompt_evidence
 from assistant.headers import asked_header, header_answer
+from assistant.llm.base import LLMError
+from assistant.llm.gguf import ModelIntegrityError
 from assistant.mentions import asked_mention, find_mentions, mention_lines
 from assistant.overview import asked_overview, overview_lines
 from assistant.passage_scorer import PASSAGE_SCORER_FILE, PassageScorer
@@ -79,6 +81,8 @@ from assistant.replies import (
     stream_reply,
 )
 from assistant.retrieval import HybridRetriever, Passage
+from assistant.rules import Rules
+from assistant.source_text import SourceText, SourceTexts
 from assistant.sources import (
     HEADER_CHARS,
     asks_for_source,
@@ -230,6 +234,7 @@ class Reply:
     reasked: bool  # the reply came from asking again with refusals banned
     first_phrase: str  # the phrase replied before any echo or bare-mark re-ask (`_decide` reads it as set aside)
     misleading: Evidence | None  # the sentence found to mislead the question, when one was
+    calls: int = 1  # how many times the LLM was asked for it (`max_llm_calls` bounds them)
 
 
 class Assistant:
@@ -244,6 +249,7 @@ class Assistant:
         self._cross_encoder = cross_encoder
         self._ranking_model = ranking_model  # used only when `ranking_embed_model` is set
         self._ranker = EvidenceRanker(load_passage_scorer(self.settings))
+        self._sources = SourceTexts()
         self._lock = threading.RLock()
         self.thresholds = load_thresholds(self.settings)
         self.abstention = load_abstention_models(self.settings)
@@ -332,10 +338,23 @@ class Assistant:
 
     # -- corpus ---------------------------------------------------------------------------------------------------
     def index(self, paths: Sequence[Path] | None = None, rebuild: bool = False,
-              progress: ProgressCallback | None = None) -> IndexReport:
-        """Bring the index in step with the corpus (see `index.indexer.Indexer.run`)."""
+              progress: ProgressCallback | None = None, prune: bool = False, force: bool = False) -> IndexReport:
+        """Bring the index in step with the corpus folder, or add/update `paths` (see `index.indexer.Indexer.run`:
+        named paths never remove other documents, and no run empties a non-empty index unless `force`)."""
         indexer = Indexer(self.settings, embed_model=self._embed_model, ranking_model=self._ranking_model)
-        report = indexer.run(paths, rebuild=rebuild, progress=progress)
+        report = indexer.run(paths, rebuild=rebuild, progress=progress, prune=prune, force=force)
+        self._adopt(indexer, rebuild)
+        return report
+
+    def remove(self, names: Sequence[str]) -> IndexReport:
+        """Take documents (by name or file path) out of the index; their files stay (`Indexer.remove`)."""
+        indexer = Indexer(self.settings, embed_model=self._embed_model, ranking_model=self._ranking_model)
+        report = indexer.remove(names)
+        self._adopt(indexer, rebuild=False)
+        return report
+
+    def _adopt(self, indexer: Indexer, rebuild: bool) -> None:
+        """After an index run: keep the models it loaded, and see the index it committed."""
         with self._lock:
             # Models the indexer had to load serve the questions too: never two copies in memory.
             loaded_embed, loaded_ranking = indexer.loaded_models
@@ -347,7 +366,6 @@ class Assistant:
                 self._retriever = None
         if self._retriever is not None:
             self._retriever.refresh()
-        return report
 
     def documents(self) -> list[dict[str, Any]]:
         """The live documents: name, title, date, chunks, when indexed."""
@@ -356,14 +374,18 @@ class Assistant:
                  "indexed_at": entry.indexed_at} for name, entry in sorted(manifest.docs.items())]
 
     def source_text(self, doc: str) -> str:
-        """The text a document's citation spans index into (for showing a cited passage in context)."""
-        from index.readers import read_document
+        """The text a document's citation spans index into (for showing a cited passage in context): the file as
+        indexed, or, once it changed or vanished, the index's own passages at their spans (`source_document`)."""
+        return self.source_document(doc).text
 
+    def source_document(self, doc: str) -> SourceText:
+        """A document's text for citations, with a note when it came from the index rather than the file (see
+        `assistant.source_text`); KeyError for a document not in the index."""
         entry = self.retriever.refresh().docs.get(doc)
-        if entry is None or not entry.path:
+        if entry is None:
             raise KeyError(f"document not in the index: {doc}")
-        path = Path(entry.path)
-        return read_document(path, path.parent).text
+        return self._sources.get(entry.path, entry.hash,
+                                 lambda: [(p.start, p.end, p.text) for p in self.retriever.chunks({doc})])
 
     # -- questions --------------------------------------------------------------------------------------------
     def retrieve(self, question: str, top_k: int | None = None) -> list[Passage]:
@@ -440,10 +462,13 @@ class Assistant:
             raise QuestionError(f"unknown answer mode {mode!r}; use 'llm' or 'fast'")
         text, notes = clean_question(question, self.settings.max_question_chars)
         turns = _as_turns(history)
+        rules = Rules(self.settings.disabled_rule_set)
 
         t0 = time.perf_counter()
-        generate = (lambda messages: generate_text(self.llm, messages, REWRITE_MAX_TOKENS)) if mode == "llm" else None
-        standalone = rewrite(text, turns, generate)
+        failures: list[str] = []  # the LLM's errors: the rewrite and the answer degrade without it, with a note
+        standalone = rewrite(text, turns, self._rewriter(failures) if mode == "llm" else None)
+        if failures:
+            notes.append(f"the LLM failed ({failures[0]}): the follow-up was read by rule")
         timings["rewrite_ms"] = (time.perf_counter() - t0) * 1000
 
         base = {"question": text, "standalone_question": standalone, "mode": mode, "notes": notes}
@@ -460,7 +485,7 @@ class Assistant:
         ranked, step_timings = self._evidence(searched)
         query, source = split_source(searched)
         named = self._documents_named(source, ranked.passages) if source else set()
-        if named and named != {p.doc for p in ranked.passages}:
+        if rules.check("named_source", lambda: named and named != {p.doc for p in ranked.passages}):
             # "..., according to the January 13 article?": read that article only, for the question without the
             # qualifier, whose words would otherwise pull up sentences about dates and outlets. A name that every
             # candidate has ("the Syria article" in a corpus on Syria) picks nothing out: the question stays whole.
@@ -470,13 +495,17 @@ class Assistant:
         else:
             query = searched
         timings.update(step_timings)
-        passages = ranked.passages[: top_k or self.settings.top_k]
         # Asked what someone said, a sentence reporting someone else's words cannot answer, however many of the
         # question's words it shares (Kerry's quote "... said Kerry in a joint press conference with Lavrov" for
         # "What did Lavrov say about a ceasefire?"): the sentences after it take its place.
-        candidates = ranked.sentences if asked_speaker(query) is None else [
-            s for s in ranked.sentences if not speaker_mismatch(s.text, query)]
+        candidates = ranked.sentences
+        if rules.on("skip_other_speaker") and asked_speaker(query) is not None:
+            candidates = [s for s in ranked.sentences if not speaker_mismatch(s.text, query)]
+            if len(candidates) < len(ranked.sentences):
+                rules.mark("skip_other_speaker")
         evidence = self.prompt_evidence(candidates)
+        # Offered beside an abstention: the passages of the sentences the answer was drawn from, in their order.
+        passages = _passages_read(ranked.passages, evidence)[: top_k or self.settings.top_k]
 
         if not evidence or ranked.best_score < self.thresholds.get(mode, 0.0):
             if not evidence and not self.retriever.refresh().docs:
@@ -485,21 +514,41 @@ class Assistant:
                 notes.append("every sentence found reports someone else's words than those asked for")
             answer = self._abstain(base, passages)
         elif mode == "fast":
-            answer = self._extractive(base, evidence, query)
+            answer = self._extractive(base, evidence, query, rules)
             # No clause scores here: embedding a long sentence's clauses costs more than the rest of a fast answer,
             # and the fast abstention model did not gain from them (docs/BENCHMARKS.md).
             answer.signals = answer_signals(query, ranked, evidence, _cited_evidence(answer, evidence)[:1])
-            answer = self._decide(answer, self.abstention.get("fast"), base, passages)
+            answer = self._decide(answer, self.abstention.get("fast"), base, passages, rules)
         else:
             t0 = time.perf_counter()
-            reply = yield from self._llm_reply(query, evidence, notes)
+            try:
+                reply = yield from self._llm_reply(query, evidence, notes, rules)
+                answer = self._llm_answer(base, ranked, reply, query, passages, rules)
+            except (LLMError, ModelIntegrityError) as exc:
+                # No LLM, no written answer; the best cited sentence still is one (fast mode's answer and decision).
+                notes.append(f"the LLM failed ({exc}): answered in fast mode, with the best cited sentence")
+                answer = self._extractive(base, evidence, query, rules)
+                answer.signals = answer_signals(query, ranked, evidence, _cited_evidence(answer, evidence)[:1])
+                answer = self._decide(answer, self.abstention.get("fast"), base, passages, rules)
+                answer.mode = "fast"
             timings["generate_ms"] = (time.perf_counter() - t0) * 1000
-            answer = self._llm_answer(base, ranked, reply, query, passages)
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         answer.timings_ms = timings
+        answer.rules = list(rules.fired)
         yield answer
 
-    def _llm_reply(self, query: str, evidence: list[Evidence], notes: list[str]
+    def _rewriter(self, failures: list[str]) -> Any:
+        """The LLM's rewrite of a follow-up; on an LLM error, none ("" is no usable rewrite, so the rule's stands)
+        and the error in `failures`."""
+        def generate(messages: list[dict[str, str]]) -> str:
+            try:
+                return generate_text(self.llm, messages, REWRITE_MAX_TOKENS)
+            except (LLMError, ModelIntegrityError) as exc:
+                failures.append(str(exc))
+                return ""
+        return generate
+
+    def _llm_reply(self, query: str, evidence: list[Evidence], notes: list[str], rules: Rules
                    ) -> Generator[str, None, Reply]:
         """Ask the LLM the answer prompt, streaming what a user may see, and ask again where its reply cannot
         stand as it is: it refuses (asked with refusals banned, for the abstention model to judge), only repeats
@@ -514,28 +563,31 @@ class Assistant:
         refusal = generation.refusal_probability
         reasked = False
         can_ban = self._can_ban
-        if (generation.text_starts_refusal() and (model is not None or refusal < self.thresholds["refusal"])
-                and can_ban):
+        calls, budget = 1, self.settings.max_llm_calls
+        if calls < budget and rules.check("reask_refusal", lambda: generation.text_starts_refusal() and can_ban and (
+                model is not None or refusal < self.thresholds["refusal"])):
             # The model leans to NOT FOUND, but that alone does not settle it: ask again with the refusal
             # tokens banned and let the abstention model judge the phrase it gives (the prompt is cached, so
             # this costs only the few answer tokens).
-            generation, reasked = Generation(), True
+            generation, reasked, calls = Generation(), True, calls + 1
             yield from stream_reply(self.llm, messages, ANSWER_MAX_TOKENS, generation, banned=REFUSAL_TOKENS,
                                    stop_after_mark=True)
         first_phrase = parse_reply(generation.text)[0]
-        if can_ban and generation.token_logprobs and echoes_question(generation.text, query):
+        if calls < budget and rules.check("reask_echo", lambda: can_ban and generation.token_logprobs
+                                          and echoes_question(generation.text, query)):
             # "UN" for "Besides the UN, which organisation...": a reply made only of the question's own words
             # tells the user nothing (a model kept from refusing often says that: "Syrian state media" for
             # "Who did Syrian state media quote...?"). Ask once more with its words banned too (prompt cached:
             # a few tokens) and keep the new reply unless it refuses or echoes too. Not streamed: the final
             # answer follows.
             retry = ask_again(self.llm, messages, [*(REFUSAL_TOKENS if reasked else ()), *generation.phrase_tokens()])
+            calls += 1
             if (retry.text.strip() and not retry.text_starts_refusal()
                     and not echoes_question(retry.text, query)):
                 generation = retry
                 notes.append("the model's first reply only repeated the question; asked again")
         bare = bare_mark(generation.text, evidence, query)
-        if can_ban and generation.token_logprobs and bare:
+        if calls < budget and rules.check("reask_bare_mark", lambda: can_ban and generation.token_logprobs and bare):
             # "[2]" alone: the model points at a sentence but names no words of it ("Which French foreign
             # minister ...?" -> [2], the sentence with "Foreign Minister Laurent Fabius"). Ask once more with
             # the opening bracket banned, so that it must write the phrase, and cite the sentence it pointed
@@ -544,13 +596,14 @@ class Assistant:
             # calibration replay (docs/BENCHMARKS.md) measured it so.
             retry = ask_again(self.llm, messages, [*(REFUSAL_TOKENS if reasked else ()), *MARK_TOKENS],
                                     stop_after_mark=False)
+            calls += 1
             phrase, retry_marks = parse_reply(retry.text)
             if (phrase and not retry.text_starts_refusal() and not echoes_question(phrase, query)
                     and not bare_mark(phrase, evidence, query)):  # "1" again: still a mark, not words
                 # A number written with the words ("Laurent Fabius Sentence number: 2") goes with them.
                 generation.text = f"{phrase} [{retry_marks[0] if retry_marks else bare}]"
                 notes.append("the model's first reply was a bare citation mark; asked for the words")
-        misread = self._misread_sentence(generation.text, evidence, query)
+        misread = self._misread_sentence(generation.text, evidence, query, rules)
         misleading = misread[0] if misread else None
         if misread is not None:
             # "Ahmed Jarba" for "Who is the president of Syria?", from "The president of Syria's opposition
@@ -562,21 +615,22 @@ class Assistant:
             # from that reply. With no other sentence, no phrase stands and the sentence itself is shown (it
             # is true as written).
             sentence, why = misread
+            again = len(evidence) > 1 and calls < budget
             notes.append(f"the model answered {parse_reply(generation.text)[0]!r} from a sentence {why}"
-                         + ("; asked again without that sentence" if len(evidence) > 1 else ""))
-            if len(evidence) == 1:
+                         + ("; asked again without that sentence" if again else ""))
+            if not again:
                 generation.text = ""
             else:
                 evidence = [e for e in evidence if e is not sentence]
                 messages = _answer_messages(query, evidence)
-                generation, reasked = Generation(), False
+                generation, reasked, calls = Generation(), False, calls + 1
                 for _ in stream_reply(self.llm, messages, ANSWER_MAX_TOKENS, generation, stop_after_mark=True):
                     pass
                 refusal = generation.refusal_probability
-        return Reply(generation, evidence, refusal, reasked, first_phrase, misleading)
+        return Reply(generation, evidence, refusal, reasked, first_phrase, misleading, calls)
 
     def _llm_answer(self, base: dict[str, Any], ranked: RankedEvidence, reply: Reply, query: str,
-                    passages: list[Passage]) -> Answer:
+                    passages: list[Passage], rules: Rules) -> Answer:
         """The LLM's reply as the verified, cited answer, or the abstention the calibrated model decides on; the
         best evidence sentence stands in when no phrase of the reply is supported."""
         model = self.abstention.get("llm")
@@ -585,13 +639,13 @@ class Assistant:
         if model is None and refusal >= self.thresholds["refusal"]:
             answer = self._abstain(base, passages)
         else:
-            answer = self._generative(base, generation.text, evidence, query)
+            answer = self._generative(base, generation.text, evidence, query, rules)
             fallback = answer is None
             if answer is None:
                 # The model gave no phrase a sentence supports, or refused anyway: long-form questions ("how
                 # did she get her powers") do that to a model told to answer in a few words. The best
                 # evidence sentence, cited, is then the answer, if the abstention check lets it stand.
-                answer = self._extractive(base, evidence, query)
+                answer = self._extractive(base, evidence, query, rules)
                 answer.notes.append("the model gave no supported short answer: the best evidence sentence "
                                     "is shown")
             # The signals read the cited sentence that best matches the question (a header answer also cites
@@ -604,8 +658,9 @@ class Assistant:
                                             clause_semantic=clause_semantic, ranking_clause=ranking_clause,
                                             window_semantic=self._window_semantic(ranked, cited[:1],
                                                                                   answer.short_answer))
-            answer = self._decide(answer, model, base, passages, set_aside=first_phrase if fallback else "")
-            if _sentence_stands_in(answer, cited, misleading, fallback):
+            answer = self._decide(answer, model, base, passages, rules, set_aside=first_phrase if fallback else "")
+            if reply.calls < self.settings.max_llm_calls and rules.check(
+                    "sentence_alone", lambda: _sentence_stands_in(answer, cited, misleading, fallback)):
                 # A sentence stands in for the model's reply: its replies only repeated the question, or none
                 # stood. Asked about that one sentence alone, with nothing else to distract it, the model names
                 # the words that answer far more often (on 29 such SQuAD answers, word F1 0.25 -> 0.36 as
@@ -615,10 +670,10 @@ class Assistant:
                 # that was set aside, as the sentence says them.
                 alone = (ask_again(self.llm, _answer_messages(query, cited[:1]), REFUSAL_TOKENS).text
                          if self._can_ban else "")
-                if self._misread_sentence(alone, cited[:1], query) is not None:
+                if self._misread_sentence(alone, cited[:1], query, rules) is not None:
                     alone = ""  # a name for what the question's subject owns: the sentence stays the answer
-                if not self._show_model_words(answer, alone, cited[:1], query) and fallback:
-                    self._show_model_words(answer, generation.text, cited[:1], query)
+                if not self._show_model_words(answer, alone, cited[:1], query, rules) and fallback:
+                    self._show_model_words(answer, generation.text, cited[:1], query, rules)
         answer.refusal_probability = round(refusal, 4)
         return answer
 
@@ -702,21 +757,21 @@ class Assistant:
                              "essentials first), in the source's own words")
         return Answer(answer=text, short_answer=short, abstained=False, citations=to_citations(cited), **base)
 
-    def _extractive(self, base: dict[str, Any], evidence: list[Evidence], question: str) -> Answer:
+    def _extractive(self, base: dict[str, Any], evidence: list[Evidence], question: str, rules: Rules) -> Answer:
         """Fast mode: the best evidence sentence, cited, as the answer.
 
         Its short answer is the phrase of the kind the question asks for (a date for "when", a place for
         "where"...) found in that sentence, or the whole sentence when the question names no kind.
         """
-        best, typed = evidence[0], self._typed_answer(evidence[0], question)
+        best, typed = evidence[0], self._typed_answer(evidence[0], question, rules)
         if typed is None and len(evidence) > 1:
             # The best sentence answers for what the question's subject owns ("The president of Syria's
             # opposition National Coalition Ahmed Jarba ..." for "Who is the president of Syria?"), or a sum of
             # money to a "how many" question: the next one.
-            best, typed = evidence[1], self._typed_answer(evidence[1], question)
+            best, typed = evidence[1], self._typed_answer(evidence[1], question, rules)
         # Asked for an article's headline or date, the best sentence may be another line of that header (the one
         # the question quotes): the line asked for is the answer, and the matched line stays cited beside it.
-        line = asked_header_line(best, evidence, question)
+        line = rules.apply("asked_line", asked_header_line, best, evidence, question)
         if line is not None:
             shown = short = line.text.strip()
             cited = [line, best]
@@ -727,20 +782,21 @@ class Assistant:
                       citations=citations, **base)
 
     @staticmethod
-    def _typed_answer(sentence: Evidence, question: str) -> str | None:
+    def _typed_answer(sentence: Evidence, question: str, rules: Rules) -> str | None:
         """The phrase of the kind the question asks for in `sentence`, or the whole sentence when it names none;
         None when that phrase names the holder of something the question's subject owns (`possessive_mismatch`)
         or is a sum of money for a count (`money_for_a_count`)."""
         span = typed_phrase(expected_answer_type(question), sentence.text, question)
         phrase = sentence.text[span[0]:span[1]] if span else sentence.text
-        misleads = possessive_mismatch(phrase, sentence.text, question) or money_for_a_count(phrase, sentence.text,
-                                                                                              question)
+        misleads = (rules.apply("misread_possessive", possessive_mismatch, phrase, sentence.text, question)
+                    or rules.apply("misread_money_count", money_for_a_count, phrase, sentence.text, question))
         return None if misleads else phrase
 
-    def _generative(self, base: dict[str, Any], reply: str, evidence: list[Evidence], question: str
+    def _generative(self, base: dict[str, Any], reply: str, evidence: list[Evidence], question: str, rules: Rules
                     ) -> Answer | None:
         """The model's reply as a verified, cited answer; None when it is a refusal or no mark is supported."""
-        checked = answer_the_asked_line(check_reply(reply, evidence), evidence, question)
+        checked = rules.transform("asked_line", answer_the_asked_line, check_reply(reply, evidence), evidence,
+                                  question)
         if checked.said_not_found or not checked.supported:
             if not checked.said_not_found and checked.phrase:
                 base["notes"].append(
@@ -750,9 +806,9 @@ class Assistant:
             return None
         citations = to_citations(checked.supported)
         marks = marks_of(citations)
-        located = short_answer_from(checked.phrase, checked.supported, question)
-        short = _bare_phrase(located, checked.supported, question)
-        asked_form = _asked_form(located, [checked.supported[0], *evidence], question)
+        located = short_answer_from(checked.phrase, checked.supported, question, rules)
+        short = _bare_phrase(located, checked.supported, question, rules)
+        asked_form = _asked_form(located, [checked.supported[0], *evidence], question, rules)
         if asked_form:
             shown_in, located, note = asked_form
             short = located
@@ -760,15 +816,15 @@ class Assistant:
                 citations = to_citations([shown_in])
                 marks = marks_of(citations)
             base["notes"].append(note)
-        elif (echoes_question(located, question) and not OFFERS_CHOICE.search(question)
-                and names_as_asked(located, question)):
+        elif rules.check("echo_shows_sentence", lambda: echoes_question(located, question)
+                         and not OFFERS_CHOICE.search(question) and names_as_asked(located, question)):
             # "Kerry said" for "What did Kerry say?", still after being asked again: the model found the sentence
             # but not the words. The sentence it cited is the answer (a choice: "north or south?" -> "south", and
             # a name made of a question word, "ARTS" for "which channel ... arts programming?", excepted);
             # `_decide` still abstains if that sentence only restates the question too.
             located = short = checked.supported[0].text.strip()
             base["notes"].append("the model's reply only repeated the question: the sentence it cited is shown")
-        elif ASKS_WHAT_WAS_SAID.search(question):
+        elif rules.check("statement_for_said", lambda: ASKS_WHAT_WAS_SAID.search(question)):
             # "What did he say about Iran?" -> "absolutely apparent need": the words are right but a reader asking
             # what someone said wants the statement. The answer line shows the cited sentence, which holds the
             # words; the short answer stays the phrase.
@@ -781,7 +837,7 @@ class Assistant:
         return answer
 
     @staticmethod
-    def _show_model_words(answer: Answer, reply: str, shown: Sequence[Evidence], question: str) -> bool:
+    def _show_model_words(answer: Answer, reply: str, shown: Sequence[Evidence], question: str, rules: Rules) -> bool:
         """Make the short answer of a shown sentence the model's answer words in `reply`, when that sentence backs
         them; whether it did.
 
@@ -799,8 +855,8 @@ class Assistant:
         span = locate(phrase, shown[0].text) or longest_shared_run(phrase, shown[0].text)
         if span is None:
             return False
-        start, end = widened_span(shown[0].text, *span, question)
-        short = _bare_phrase(shown[0].text[start:end], shown, question)
+        start, end = widened_span(shown[0].text, *span, question, rules)
+        short = _bare_phrase(shown[0].text[start:end], shown, question, rules)
         if not (set(words(short)) - STOP_WORDS) or echoes_question(short, question) or short == answer.short_answer:
             return False  # only the question's words, or joining words
         answer.short_answer = short
@@ -859,7 +915,7 @@ class Assistant:
         return float(cosines[best]), texts[best]
 
     def _decide(self, answer: Answer, model: AbstentionModel | None, base: dict[str, Any],
-                passages: list[Passage], set_aside: str = "") -> Answer:
+                passages: list[Passage], rules: Rules, set_aside: str = "") -> Answer:
         """Keep `answer`, or abstain when it only restates the question, names none of the things a "Which ...?"
         asks for, or the calibrated abstention model judges that the corpus does not answer.
 
@@ -867,7 +923,7 @@ class Assistant:
         reply named none of the things asked for ("Eleven states" for "Which eleven states ...?"), the model read
         the evidence as saying only that there were some, and the sentence shown says no more.
         """
-        if restates_question(answer, base["standalone_question"]):
+        if rules.check("restated_line", lambda: restates_question(answer, base["standalone_question"])):
             # "Who wrote the article "Joint call by US and Russia ..."?" answered with that headline: the line the
             # question quotes matches it best, but says nothing the question does not. No other sentence was
             # better, so the documents do not answer.
@@ -876,7 +932,10 @@ class Assistant:
             result.signals = answer.signals
             return result
         vague = next((phrase for phrase in (answer.short_answer, set_aside)
-                      if phrase and names_none_of_them(phrase, base["standalone_question"])), None)
+                      if phrase and names_none_of_them(phrase, base["standalone_question"])), None
+                     ) if rules.on("names_none") else None
+        if vague:
+            rules.mark("names_none")
         if vague:
             # "top officials" for "Which Vatican officials did Kerry meet?": the source says there were some, and
             # the question asks which. An answer naming none of them does not answer.
@@ -899,7 +958,8 @@ class Assistant:
 
     # -- judging the LLM's reply (asking and reading it: assistant/replies.py) -----------------------------------
     @staticmethod
-    def _misread_sentence(reply: str, evidence: list[Evidence], question: str) -> tuple[Evidence, str] | None:
+    def _misread_sentence(reply: str, evidence: list[Evidence], question: str, rules: Rules
+                          ) -> tuple[Evidence, str] | None:
         """The sentence that supports the reply's phrase, with why, when there the phrase does not answer what
         is asked: it names the holder of something the question's subject owns (`possessive_mismatch`), the
         sentence does not name the one a "Who/Where is <Name>?" asks about (`omits_asked_name`), the phrase
@@ -910,17 +970,17 @@ class Assistant:
         if not checked.supported:
             return None
         sentence = checked.supported[0]
-        if possessive_mismatch(checked.phrase, sentence.text, question):
+        if rules.apply("misread_possessive", possessive_mismatch, checked.phrase, sentence.text, question):
             return sentence, "where the question's words own something else"
-        if omits_asked_name(sentence.text, question):
+        if rules.apply("misread_unnamed", omits_asked_name, sentence.text, question):
             return sentence, "that does not name the one asked about"
         # The model may reword ("Syria's President" for "president of Syria's ..."): judge the source's words.
-        located = short_answer_from(checked.phrase, [sentence], question)
-        if detached_description(located, sentence.text, question):
+        located = short_answer_from(checked.phrase, [sentence], question, Rules(rules.disabled))
+        if rules.apply("misread_detached", detached_description, located, sentence.text, question):
             return sentence, "where those words stand apart from the name asked about"
-        if money_for_a_count(located, sentence.text, question):
+        if rules.apply("misread_money_count", money_for_a_count, located, sentence.text, question):
             return sentence, "where that number is a sum of money, not a count of what is asked"
-        if speaks_of_another_topic(sentence.text, question):
+        if rules.apply("misread_other_topic", speaks_of_another_topic, sentence.text, question):
             return sentence, "that reports words on another topic than the one asked about"
         return None
 
@@ -947,7 +1007,8 @@ def restates_question(answer: Answer, question: str) -> bool:
             and only_question_words(shown, question) and not asks_for_source(question))
 
 
-def _asked_form(phrase: str, sentences: Sequence[Evidence], question: str) -> tuple[Evidence, str, str] | None:
+def _asked_form(phrase: str, sentences: Sequence[Evidence], question: str, rules: Rules
+                ) -> tuple[Evidence, str, str] | None:
     """The words a question asks for where the model's phrase only points at them, with the sentence of
     `sentences` (the cited one first) that writes them and a note saying why they replace the phrase; None when
     the phrase stands.
@@ -958,25 +1019,27 @@ def _asked_form(phrase: str, sentences: Sequence[Evidence], question: str) -> tu
     coalition?" -> "Syrian National Coalition": a sentence that writes the name longer ("National Coalition for
     Syrian Revolutionary and Opposition Forces") holds what was asked.
     """
-    if gives_no_title(phrase, question):
+    if rules.on("title_for_name") and gives_no_title(phrase, question):
         for sentence in sentences:
-            title = title_before_name(sentence.text, question)
+            title = rules.apply("title_for_name", title_before_name, sentence.text, question)
             if title:
                 return sentence, title, ("the model's reply named the one asked about without saying who they are: "
                                          "the title a cited sentence gives that name is shown")
-    fuller = fuller_name(phrase, sentences, question)
+    fuller = rules.apply("fuller_name", fuller_name, phrase, sentences, question)
     if fuller:
         return (*fuller, "a full name was asked for: the longest form of the model's answer in the evidence is "
                          "shown")
     return None
 
 
-def _bare_phrase(located: str, cited: Sequence[Evidence], question: str) -> str:
+def _bare_phrase(located: str, cited: Sequence[Evidence], question: str, rules: Rules) -> str:
     """The short answer of a phrase found in `cited`: without half a bracketed aside, the question's own words
     around it (`trim_echo`) or the name the question asks about, and for "How many ...?" the count alone."""
     starts_sentence = any(e.text.startswith(located) for e in cited)
-    trimmed = trim_echo(without_open_aside(located), question, starts_sentence=starts_sentence)
-    return count_alone(without_asked_name(trimmed, question), question)
+    phrase = rules.transform("drop_open_aside", without_open_aside, located)
+    phrase = rules.transform("trim_echo", trim_echo, phrase, question, starts_sentence=starts_sentence)
+    phrase = rules.transform("drop_asked_name", without_asked_name, phrase, question)
+    return rules.transform("count_alone", count_alone, phrase, question)
 
 
 def _sentence_stands_in(answer: Answer, cited: Sequence[Evidence], misleading: Evidence | None,
@@ -987,6 +1050,15 @@ def _sentence_stands_in(answer: Answer, cited: Sequence[Evidence], misleading: E
     if answer.abstained or not cited or cited[0].role or cited[0] is misleading:
         return False
     return fallback or answer.short_answer.strip() == cited[0].text.strip()
+
+
+def _passages_read(passages: list[Passage], evidence: Sequence[Evidence]) -> list[Passage]:
+    """`passages` reordered as the answer read them: those holding its evidence sentences first, in the sentences'
+    order (the sentence ranking the answer used), then the rest in passage order."""
+    first_read = {}
+    for rank, sentence in enumerate(evidence):
+        first_read.setdefault(sentence.chunk_id, rank)
+    return sorted(passages, key=lambda p: first_read.get(p.chunk_id, len(evidence)))
 
 
 def _cited_evidence(answer: Answer, evidence: Sequence[Evidence]) -> list[Evidence]:

@@ -34,6 +34,7 @@ import html
 import logging
 import os
 import re
+import shutil
 import sys
 import threading
 import time
@@ -47,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from assistant.source_text import SourceText
 from assistant.types import Answer, Citation
 
 if TYPE_CHECKING:
@@ -157,12 +159,14 @@ def _link_unique(temp: Path, corpus_dir: Path, name: str) -> Path:
     raise UploadError(f"{name}: too many files with this name")
 
 
-def save_upload(source: Path, original_name: str, corpus_dir: Path,
-                max_bytes: int = MAX_UPLOAD_BYTES) -> tuple[Path, str]:
-    """Copy one uploaded file into the corpus folder; returns (saved path, note for the user).
+def save_upload(source: Path, original_name: str, corpus_dir: Path, max_bytes: int = MAX_UPLOAD_BYTES,
+                max_chunks: int | None = None, chunk_words: int = 180) -> tuple[Path, str, int]:
+    """Copy one uploaded file into the corpus folder; returns (saved path, note for the user, the passages it will
+    make, about).
 
     Checks, in order: extension, size, readable content (the indexer's own reader, so a binary file named
-    `.txt` or a PDF without text is refused now rather than silently skipped later), and duplicates. The file
+    `.txt` or a PDF without text is refused now rather than silently skipped later), the indexing budget
+    (`max_chunks` passages of `chunk_words` words: what this upload may still cost), and duplicates. The file
     is staged under a hidden name inside the corpus folder, then hard-linked to its final name, so a half-written
     file is never indexed and an existing file is never replaced.
     """
@@ -175,9 +179,16 @@ def save_upload(source: Path, original_name: str, corpus_dir: Path,
     try:
         temp.write_bytes(source.read_bytes())
         try:
-            read_document(temp, corpus_dir)
+            text = read_document(temp, corpus_dir).text
         except UnusableDocument as exc:
             raise UploadError(f"{name}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001  (a malformed file may break its parser any way)
+            raise UploadError(f"{name}: could not be read ({type(exc).__name__}: {exc})") from exc
+        chunks = max(1, len(text.split()) // max(1, chunk_words) + 1)
+        if max_chunks is not None and chunks > max_chunks:
+            raise UploadError(f"{name}: about {chunks:,} passages to index, over what one upload may add "
+                              f"({max_chunks:,} left of the upload budget, setting max_upload_chunks); add it "
+                              "from the command line (`assistant index PATH`) or split it")
         duplicate = _same_content(_sha256(temp), corpus_dir)
         if duplicate is not None:
             raise UploadError(f"{name}: the corpus already has this exact file as {duplicate}")
@@ -185,11 +196,12 @@ def save_upload(source: Path, original_name: str, corpus_dir: Path,
     finally:
         temp.unlink(missing_ok=True)
     note = f"saved as {target.name} (a different {name} already exists)" if target.name != name else ""
-    return target, note
+    return target, note, chunks
 
 
-def remove_document_file(doc: str, corpus_dir: Path) -> Path:
-    """Delete a document's file from the corpus folder (only there: anything resolving outside is refused)."""
+def remove_document_file(doc: str, corpus_dir: Path, trash_dir: Path) -> Path:
+    """Move a document's file from the corpus folder into `trash_dir/<time>/` (only from there: anything resolving
+    outside is refused); returns where it went, from where it can be moved back."""
     if not doc:
         raise UploadError("choose a document to remove")
     target = corpus_dir / doc
@@ -197,8 +209,10 @@ def remove_document_file(doc: str, corpus_dir: Path) -> Path:
         raise UploadError(f"{doc}: not a file in the corpus folder")
     if not target.is_file():
         raise UploadError(f"{doc}: no such file in the corpus folder (already removed?)")
-    target.unlink()
-    return target
+    kept = trash_dir / time.strftime("%Y%m%d-%H%M%S") / doc
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(target), str(kept))
+    return kept
 
 
 # -- rendering --------------------------------------------------------------------------------------------------
@@ -262,14 +276,15 @@ def highlight_span(text: str, start: int, end: int, radius: int, whole: bool = F
     return f"{before}<mark>{escape_html(text[start:end])}</mark>{after}"
 
 
-def _document_text(source_text: Callable[[str], str] | None, doc: str,
-                   cache: dict[str, str | None]) -> str | None:
+def _document_text(source_text: Callable[[str], str | SourceText] | None, doc: str,
+                   cache: dict[str, SourceText | None]) -> SourceText | None:
     if source_text is None:
         return None
     if doc not in cache:
         try:
-            cache[doc] = source_text(doc)
-        except (KeyError, OSError, ValueError) as exc:
+            found = source_text(doc)
+            cache[doc] = found if isinstance(found, SourceText) else SourceText(found)
+        except Exception as exc:  # noqa: BLE001  (a source panel never costs the user the answer)
             log.warning("cannot read source text of %s: %s", doc, exc)
             cache[doc] = None
     return cache[doc]
@@ -282,9 +297,12 @@ def _source_header(number: str, citation: Citation, kind: str) -> str:
             f'<div class="src-title">{title}</div><div class="src-meta">{meta}</div></div></div>')
 
 
-def citation_card(citation: Citation, text: str | None) -> str:
-    """One cited passage: header, the span highlighted in its paragraph, wider context in a `<details>`."""
+def citation_card(citation: Citation, text: str | None, note: str = "") -> str:
+    """One cited passage: header, the span highlighted in its paragraph, wider context in a `<details>`; `note`
+    says why the text around it may be incomplete."""
     header = _source_header(f"[{citation.id}]", citation, "cited")
+    if note:
+        header += f'<p class="src-note">{escape_html(note[:1].upper() + note[1:])}.</p>'
     if text is None or text[citation.start:citation.end] != citation.quote:
         body = f'<p class="src-passage"><mark>{escape_html(citation.quote)}</mark></p>'
         note = '<p class="src-note">The document has changed since this answer; showing the quoted span only.</p>'
@@ -308,15 +326,17 @@ def related_card(citation: Citation) -> str:
             f'{more}</article>')
 
 
-def sources_html(answer: Answer | None, source_text: Callable[[str], str] | None = None) -> str:
+def sources_html(answer: Answer | None, source_text: Callable[[str], str | SourceText] | None = None) -> str:
     """The sources panel for one answer (safe HTML: every piece of document text is escaped)."""
     if answer is None:
         return ('<div class="sources empty"><div class="sources-title">Sources</div>'
                 '<p>Ask a question: the passages each answer cites appear here, the cited words highlighted.</p>'
                 '</div>')
-    cache: dict[str, str | None] = {}
+    cache: dict[str, SourceText | None] = {}
     if answer.citations:
-        cards = "".join(citation_card(c, _document_text(source_text, c.doc, cache)) for c in answer.citations)
+        found = {c.doc: _document_text(source_text, c.doc, cache) for c in answer.citations}
+        cards = "".join(citation_card(c, found[c.doc].text if found[c.doc] else None,
+                                      found[c.doc].note if found[c.doc] else "") for c in answer.citations)
         count = len(answer.citations)
         title = f'Sources <span class="sources-count">{count} cited passage{"s" if count != 1 else ""}</span>'
         return f'<div class="sources"><div class="sources-title">{title}</div>{cards}</div>'
@@ -370,6 +390,10 @@ class Status:
     started: float = field(default_factory=time.time)
 
 
+class IndexCancelled(RuntimeError):
+    """The user cancelled an index run; the previous index still answers."""
+
+
 class Service:
     """The one object all sessions share: the `Assistant`, the corpus folder and the startup state.
 
@@ -382,6 +406,8 @@ class Service:
         self.status = Status()
         self.ready = threading.Event()  # the index is usable
         self.index_lock = threading.Lock()  # one corpus change at a time within this process
+        self.cancel = threading.Event()  # set by the Cancel button: the index run in progress stops, nothing lost
+        self.index_error: str | None = None  # why the last index run failed (the previous index still answers)
         self._thread: threading.Thread | None = None
 
     # -- startup ------------------------------------------------------------------------------------------------
@@ -401,13 +427,16 @@ class Service:
             _ = self.assistant.embed_model
             self._set("indexing", f"Checking the corpus folder {self.settings.corpus_dir}…")
             report = self.run_index(self._startup_progress)
-        except Exception as exc:  # fatal: shown on the page and the console; the server keeps running
-            log.exception("startup failed")
-            self.status.error = f"{type(exc).__name__}: {exc}"
-            self._set("error", f"Startup failed: {self.status.error}")
-            self.ready.set()
-            return
-        self._set("warming", f"Index ready: {report.summary()}. Loading the answer models…")
+            summary = f"Index ready: {report.summary()}"
+        except Exception as exc:  # the last good index, if there is one, still answers
+            log.exception("indexing at startup failed")
+            if not self._has_index():
+                self.status.error = f"{type(exc).__name__}: {exc}"
+                self._set("error", f"Startup failed: {self.status.error}")
+                self.ready.set()
+                return
+            summary = "Serving the last good index (indexing failed: see the Documents tab)"
+        self._set("warming", f"{summary}. Loading the answer models…")
         self.ready.set()
         try:
             self.assistant.warm_up()
@@ -417,7 +446,8 @@ class Service:
             self._set("degraded", f"Ready, but the answer model could not be loaded ({self.status.error}); "
                       "fast mode still works. " + self.corpus_summary())
             return
-        self._set("ready", "Ready. " + self.corpus_summary())
+        self._set("ready", "Ready. " + self.corpus_summary() + (" Indexing failed: see the Documents tab."
+                                                                 if self.index_error else ""))
         if self.settings.mode == "llm":
             try:
                 self.assistant.prime_prompt_cache()  # the first question then reads only its own evidence
@@ -438,9 +468,33 @@ class Service:
 
     # -- corpus ---------------------------------------------------------------------------------------------
     def run_index(self, progress: Callable[[int, int, str], None] | None = None) -> Any:
-        """Bring the index in step with the corpus folder (only changed files are embedded)."""
+        """Bring the index in step with the corpus folder (only changed files are embedded).
+
+        Raises what the run raised (IndexRefused, IndexCancelled, a broken store...), after noting it in
+        `index_error`; the previous index keeps answering either way. Never empties a non-empty index.
+        """
+        def checked(done: int, total: int, stage: str) -> None:
+            if self.cancel.is_set():
+                raise IndexCancelled("indexing was cancelled: the previous index still answers; uploaded files "
+                                     "stay in the corpus folder and are indexed by the next run")
+            if progress is not None:
+                progress(done, total, stage)
+
         with self.index_lock:
-            return self.assistant.index(progress=progress)
+            self.cancel.clear()
+            try:
+                report = self.assistant.index(progress=checked)
+            except Exception as exc:
+                self.index_error = f"{type(exc).__name__}: {exc}" if not isinstance(exc, IndexCancelled) else str(exc)
+                raise
+            self.index_error = None
+            return report
+
+    def _has_index(self) -> bool:
+        try:
+            return bool(self.assistant.documents())
+        except Exception:  # noqa: BLE001  (no store, a broken one: no index to serve)
+            return False
 
     def documents(self) -> list[dict[str, Any]]:
         """The indexed documents, or [] before the first index exists."""
@@ -512,7 +566,7 @@ def make_chat_handler(service: Service) -> Callable[..., Iterator[ChatOutputs]]:
                     yield chat, history, gr.skip(), "", gr.skip()
                     continue
                 chat[-1] = {"role": "assistant", "content": answer_markdown(event)}
-                sources = sources_html(event, service.assistant.source_text)
+                sources = sources_html(event, service.assistant.source_document)
                 yield chat, _remember(history, event), sources, "", event.to_json()
         except (QuestionError, gr.Error) as exc:
             chat[-1] = {"role": "assistant", "content": "⚠️ " + escape_markdown(str(exc))}
@@ -590,18 +644,22 @@ def make_upload_handler(service: Service) -> Callable[..., tuple[Any, ...]]:
         service.wait_ready()
         messages: list[str] = []
         saved = 0
+        budget = service.settings.max_upload_chunks
         for item in files or []:
             path = Path(item)
             try:
-                target, note = save_upload(path, path.name, service.settings.corpus_dir)
+                target, note, chunks = save_upload(path, path.name, service.settings.corpus_dir, max_chunks=budget,
+                                                   chunk_words=service.settings.chunk_words)
                 saved += 1
+                budget -= chunks
                 messages.append(f"Added {target.name}" + (f" ({note})" if note else ""))
             except (UploadError, OSError) as exc:
                 messages.append(f"Refused {exc}" if isinstance(exc, UploadError) else f"Could not save: {exc}")
+        kind = "ok" if saved else "error"
         if saved:
-            messages += _index_message(service.run_index(_progress_reporter(progress)))
+            messages, kind = _run_index_with_messages(service, progress, messages, kind)
         _refresh_summary(service)
-        return (*_corpus_outputs(service, messages, "ok" if saved else "error"), None)
+        return (*_corpus_outputs(service, messages, kind), None)
 
     return upload
 
@@ -612,14 +670,50 @@ def make_remove_handler(service: Service) -> Callable[..., tuple[Any, ...]]:
     def remove(doc: str | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         service.wait_ready()
         try:
-            remove_document_file(doc or "", service.settings.corpus_dir)
-        except UploadError as exc:
+            kept = remove_document_file(doc or "", service.settings.corpus_dir, service.settings.data_dir / "trash")
+        except (UploadError, OSError) as exc:
             return _corpus_outputs(service, [str(exc)], "error")
-        messages = [f"Removed {doc}", *_index_message(service.run_index(_progress_reporter(progress)))]
+        messages, kind = _run_index_with_messages(
+            service, progress, [f"Removed {doc} (its file was moved to {kept}: move it back to restore it)"], "ok")
         _refresh_summary(service)
-        return _corpus_outputs(service, messages)
+        return _corpus_outputs(service, messages, kind)
 
     return remove
+
+
+def _run_index_with_messages(service: Service, progress: gr.Progress, messages: list[str], kind: str
+                             ) -> tuple[list[str], str]:
+    """Index after a corpus change: the report's lines, or why it failed (the previous index still answers)."""
+    try:
+        return [*messages, *_index_message(service.run_index(_progress_reporter(progress)))], kind
+    except Exception as exc:  # noqa: BLE001  (shown, never fatal: the last good index keeps answering)
+        log.warning("indexing failed: %s", exc)
+        return [*messages, f"Indexing did not finish: {service.index_error}. The previous index still answers; "
+                           "use Retry indexing."], "error"
+
+
+def make_retry_handler(service: Service) -> Callable[..., tuple[Any, ...]]:
+    """Run the index again (after a failed or cancelled run)."""
+
+    def retry(progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+        service.wait_ready()
+        messages, kind = _run_index_with_messages(service, progress, [], "ok")
+        _refresh_summary(service)
+        return _corpus_outputs(service, messages, kind)
+
+    return retry
+
+
+def make_cancel_handler(service: Service) -> Callable[[], str]:
+    """Ask the index run in progress to stop at its next group of passages."""
+
+    def cancel() -> str:
+        if not service.index_lock.locked():
+            return '<ul class="notice ok"><li>No indexing is running.</li></ul>'
+        service.cancel.set()
+        return '<ul class="notice ok"><li>Cancelling: the run stops after its current group of passages.</li></ul>'
+
+    return cancel
 
 
 def _mode_choices(settings: Settings) -> list[tuple[str, str]]:
@@ -740,10 +834,15 @@ def _build_corpus_tab(service: Service, status: gr.HTML) -> tuple[gr.HTML, gr.Dr
         with gr.Column():
             chooser = gr.Dropdown([], label="Remove a document", elem_id="remove-choice", interactive=True)
             remove = gr.Button("Remove document and re-index", variant="stop", size="sm", elem_id="remove-button")
+            with gr.Row():
+                retry = gr.Button("Retry indexing", size="sm", elem_id="retry-button")
+                cancel = gr.Button("Cancel indexing", size="sm", elem_id="cancel-button")
     corpus = {"concurrency_id": "corpus", "concurrency_limit": 1, "api_visibility": "private"}
     upload.upload(make_upload_handler(service), [upload], [table, notice, chooser, status, upload], **corpus)
     remove.click(make_remove_handler(service), [chooser], [table, notice, chooser, status], **corpus)
-    return table, chooser
+    retry.click(make_retry_handler(service), None, [table, notice, chooser, status], **corpus)
+    cancel.click(make_cancel_handler(service), None, [notice], queue=False, api_visibility="private")
+    return table, chooser, notice
 
 
 def build_app(assistant: Assistant) -> gr.Blocks:
@@ -760,17 +859,20 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             with gr.Tab("Chat", id="chat"):
                 _build_chat_tab(service)
             with gr.Tab("Documents", id="documents"):
-                table, chooser = _build_corpus_tab(service, status)
+                table, chooser, notice = _build_corpus_tab(service, status)
         gr.api(make_api_handler(service), api_name="ask", concurrency_id="answer",
                concurrency_limit=ANSWER_CONCURRENCY)
 
         def refresh() -> tuple[Any, ...]:
             docs = service.documents()
             done = service.status.stage in ("ready", "degraded", "error")
+            failed = (f'<ul class="notice error"><li>Indexing did not finish: {escape_html(service.index_error)}. '
+                      'The previous index still answers; use Retry indexing.</li></ul>'
+                      if service.index_error else gr.skip())
             return (status_html(service.status), documents_html(docs),
-                    gr.update(choices=[d["doc"] for d in docs]), gr.Timer(active=not done))
+                    gr.update(choices=[d["doc"] for d in docs]), gr.Timer(active=not done), failed)
 
-        outputs = [status, table, chooser, timer]
+        outputs = [status, table, chooser, timer, notice]
         timer.tick(refresh, None, outputs, queue=False, show_progress="hidden", api_visibility="private")
         demo.load(refresh, None, outputs, queue=False, show_progress="hidden", api_visibility="private")
     demo.service = service  # type: ignore[attr-defined]  (for tests and the launcher)
@@ -788,11 +890,40 @@ def theme() -> gr.themes.Base:
                              font_mono=mono)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether `host` is reachable from this machine only."""
+    import ipaddress
+
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, share: bool, auth: str | None) -> tuple[str, str] | None:
+    """The login the page needs: (user, password) from `auth`; None on loopback without one. Listening beyond this
+    machine without a login is refused: anyone reaching the page could upload and remove the user's documents."""
+    if auth:
+        user, password = auth.split(":", 1)
+        return user, password
+    if share or not is_loopback(host):
+        from assistant.config import ConfigError
+
+        where = "--share" if share else f"--host {host}"
+        raise ConfigError(f"{where} makes the page reachable from other machines, where anyone could upload and "
+                          "remove your documents: pass --auth user:password (or set ASSISTANT_AUTH), or listen on "
+                          "127.0.0.1")
+    return None
+
+
 def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, share: bool = False,
-           block: bool = True) -> str:
+           block: bool = True, auth: tuple[str, str] | None = None) -> str:
     """Serve the page with the queue on; returns the local URL (blocks until Ctrl-C when `block`)."""
     demo.queue(default_concurrency_limit=ANSWER_CONCURRENCY, max_size=256)
     _, url, _ = demo.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block,
+                            auth=auth,
                             theme=theme(), css=CSS, show_error=True, max_file_size=MAX_UPLOAD_BYTES,
                             ssr_mode=False, quiet=not block, footer_links=["api"],
                             run_history=False)
@@ -800,9 +931,11 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, sh
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, share: bool = False) -> None:
-    """Start the web UI: serve at once, catch the index up with the corpus (progress on console and page)."""
+    """Start the web UI: serve at once, catch the index up with the corpus (progress on console and page).
+    Raises ConfigError, before anything starts, for a page reachable from other machines without a login."""
     from assistant.pipeline import Assistant
 
+    login = check_exposure(host, share, settings.auth)
     print(f"[assistant] starting the web UI on http://{host}:{port} (corpus: {settings.corpus_dir})",
           file=sys.stderr, flush=True)
-    launch(build_app(Assistant(settings)), host=host, port=port, share=share, block=True)
+    launch(build_app(Assistant(settings)), host=host, port=port, share=share, block=True, auth=login)

@@ -180,3 +180,23 @@ def test_hostile_document_runs_no_script(page: Any, app: SimpleNamespace) -> Non
     assert page.locator("#sources-panel script, #sources-panel img, #chatbot .message img").count() == 0
     assert page.dialogs == [], f"a script ran: {page.dialogs}"
     screenshot(page, "ui-xss.png")
+
+
+def test_a_malformed_pdf_uploaded_with_a_good_file_is_refused_alone(page: Any, app: SimpleNamespace) -> None:
+    broken = app.files / "broken.pdf"
+    broken.write_bytes(b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\n%%EOF\n")
+    good = app.files / "wrenfield.txt"
+    good.write_text("Wrenfield ferry notes\n\nThe Wrenfield ferry leaves the harbour at half past seven.\n",
+                    encoding="utf-8")
+    page.get_by_role("tab", name="Documents").click()
+    page.set_input_files("#upload input[type=file]", [str(broken), str(good)])
+    page.wait_for_selector("#corpus-notice li:has-text('Index updated')", timeout=ANSWER_TIMEOUT_MS)
+    notice = page.inner_text("#corpus-notice")
+    assert "Refused broken.pdf: cannot parse PDF" in notice and "Added wrenfield.txt" in notice
+    assert "wrenfield.txt" in page.inner_text("#documents-table")
+    assert "broken.pdf" not in page.inner_text("#documents-table")
+    screenshot(page, "ui-bad-upload.png")
+    page.get_by_role("tab", name="Chat").click()
+    ask(page, "When does the Wrenfield ferry leave the harbour?")
+    assert "wrenfield.txt" in page.inner_text("#sources-panel")
+    assert "seven" in page.locator("#chatbot .message.bot").last.inner_text()

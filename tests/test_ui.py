@@ -183,7 +183,7 @@ def test_xss_document_is_cited_and_shown_escaped(app: SimpleNamespace, tmp_path:
     """A document carrying script and onerror markup is uploaded, indexed, cited, and rendered inert."""
     upload = tmp_path / "quillfeather.txt"
     upload.write_text(XSS_TEXT, encoding="utf-8")
-    saved, _ = save_upload(upload, upload.name, app.corpus)
+    saved, _, _ = save_upload(upload, upload.name, app.corpus)
     app.service.run_index()
     assert saved.name in {d["doc"] for d in app.service.documents()}
 
@@ -203,16 +203,17 @@ def test_documents_panel_lists_the_corpus(app: SimpleNamespace) -> None:
     assert DOC_A in table and "Joint call by US and Russia" in table
 
 
-def test_remove_document_deletes_and_reindexes(app: SimpleNamespace, tmp_path: Path) -> None:
+def test_remove_document_moves_it_to_the_trash_and_reindexes(app: SimpleNamespace, tmp_path: Path) -> None:
     upload = tmp_path / "temporary note.md"
     upload.write_text("# Temporary note\n\nThe Brindlewick bridge is painted green.\n", encoding="utf-8")
-    saved, _ = save_upload(upload, upload.name, app.corpus)
+    saved, _, _ = save_upload(upload, upload.name, app.corpus)
     assert saved.name == "temporary_note.md"
     app.service.run_index()
     assert saved.name in {d["doc"] for d in app.service.documents()}
-    remove_document_file(saved.name, app.corpus)
+    kept = remove_document_file(saved.name, app.corpus, tmp_path / "trash")
     app.service.run_index()
-    assert not saved.exists()
+    assert not saved.exists() and kept.read_text(encoding="utf-8").startswith("# Temporary note")
+    assert kept.is_relative_to(tmp_path / "trash")
     assert saved.name not in {d["doc"] for d in app.service.documents()}
 
 
@@ -242,7 +243,7 @@ def test_path_traversal_upload_stays_in_the_corpus(tmp_path: Path) -> None:
     corpus.mkdir(parents=True)
     source = tmp_path / "upload.bin"
     source.write_text("Evil text that wants to escape.\n", encoding="utf-8")
-    saved, _ = save_upload(source, "../../evil.txt", corpus)
+    saved, _, _ = save_upload(source, "../../evil.txt", corpus)
     assert saved == corpus / "evil.txt" and saved.read_text(encoding="utf-8").startswith("Evil")
     assert not (tmp_path / "a" / "evil.txt").exists() and not (tmp_path / "evil.txt").exists()
     assert [p.name for p in corpus.iterdir()] == ["evil.txt"], "no staging file is left behind"
@@ -281,8 +282,8 @@ def test_same_name_different_content_never_overwrites(tmp_path: Path) -> None:
     first, second = tmp_path / "one.txt", tmp_path / "two.txt"
     first.write_text("First version of the notes.\n", encoding="utf-8")
     second.write_text("Second, different notes.\n", encoding="utf-8")
-    saved_one, note_one = save_upload(first, "notes.txt", corpus)
-    saved_two, note_two = save_upload(second, "notes.txt", corpus)
+    saved_one, note_one, _ = save_upload(first, "notes.txt", corpus)
+    saved_two, note_two, _ = save_upload(second, "notes.txt", corpus)
     assert (saved_one.name, note_one) == ("notes.txt", "")
     assert saved_two.name == "notes-2.txt" and "already exists" in note_two
     assert saved_one.read_text(encoding="utf-8").startswith("First")
@@ -295,8 +296,18 @@ def test_remove_refuses_paths_outside_the_corpus(tmp_path: Path) -> None:
     outside.write_text("keep me\n", encoding="utf-8")
     for name in ("../keep.txt", str(outside), "", ".", "missing.txt"):
         with pytest.raises(UploadError):
-            remove_document_file(name, corpus)
+            remove_document_file(name, corpus, tmp_path / "trash")
     assert outside.exists()
+
+
+def test_an_upload_over_the_indexing_budget_is_refused(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    long = tmp_path / "long.txt"
+    long.write_text("The orchard notes. " * 2000 + "\n", encoding="utf-8")  # 6,000 words: about 34 passages
+    with pytest.raises(UploadError, match="about 34 passages to index, over what one upload may add"):
+        save_upload(long, "long.txt", corpus, max_chunks=20)
+    assert not corpus.exists() or not any(corpus.iterdir())
+    assert save_upload(long, "long.txt", corpus, max_chunks=40)[2] == 34
 
 
 # -- escaping (helpers) -------------------------------------------------------------------------------------------
