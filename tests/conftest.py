@@ -37,6 +37,27 @@ SEED_DOC_A = "000_ba464c03508296b8.txt"
 SEED_DOC_B = "004_e31eb55d49d7f6ac.txt"
 
 
+# A test is end-to-end (marker "e2e") when it asks for a loaded model or an index built with one, lives in a module
+# whose tests start the app, a server, a browser, a compiler or a model in their own way, or is marked e2e itself
+# (a slow computation); every other test is a unit test (marker "unit", `make check`), which must stay fast.
+MODEL_FIXTURES = frozenset({"embed_model", "llm", "ranking_model", "seed_assistant", "seed_settings"})
+E2E_MODULES = frozenset({"test_browser", "test_chroma_server", "test_kill_index", "test_native_build", "test_ui",
+                         "test_seed_eval", "test_cli", "test_reliability", "test_indexer", "test_eval_runner",
+                         "test_embeddings", "test_llm", "test_answer_ceiling", "test_rerank", "test_index_safety",
+                         "test_ui_resilience"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if getattr(item, "module", None) else ""
+        e2e = (module in E2E_MODULES or bool(MODEL_FIXTURES & set(getattr(item, "fixturenames", ())))
+               or item.get_closest_marker("e2e") is not None)  # a slow test may say so itself
+        if not e2e:
+            item.add_marker(pytest.mark.unit)
+        elif item.get_closest_marker("e2e") is None:
+            item.add_marker(pytest.mark.e2e)
+
+
 def make_settings(tmp: Path, corpus: Path | None = None, **overrides: Any) -> Settings:
     """Settings pointing at a private corpus copy and data folder, never at the user's .data/."""
     if corpus is None:

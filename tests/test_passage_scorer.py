@@ -97,6 +97,7 @@ def test_the_learned_score_orders_passages_and_leaves_sentence_scores_alone() ->
         question, axes[3], [passage(0), passage(1)], stats).passages]  # no ranking model: the linear weights
 
 
+@pytest.mark.e2e  # fits five small networks: seconds of numerics, not the edit-test loop
 def test_fitting_learns_an_interaction_and_keeps_the_linear_spread() -> None:
     """`bench.fit_ranker.fit_scorer` on made-up candidates whose gold one is where two features are both high or
     both low (which no linear score can tell apart from one high and one low): it ranks the gold one first on new
