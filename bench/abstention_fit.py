@@ -1,0 +1,232 @@
+"""Fit LLM-mode abstention on the tuning parts; measure it, and the calibration it replaces, on the validation parts.
+
+Abstaining is a decision on an answer already made: with abstention off, the answer a question gets is the same
+whatever the decision would have been. So every question is asked once with abstention off (`record`), keeping the
+answer, its score and the signals the decision reads, and any abstention rule is then replayed on those records in
+a second (`fit`): the answer stands, or the fixed refusal replaces it.
+
+- Tuning parts (fitted on): SQuAD-even's tuning articles (a sample; all answerable), ClapNQ-even's tuning lines
+  (answerable and unanswerable) and tests/data/seed_paraphrases_tuning.json.
+- Validation parts (reported, never fitted on): SQuAD-even's validation articles (a sample), ClapNQ-even's validation
+  lines and tests/data/seed_paraphrases.json; the project's seed pairs (tests/data/seed_qa.json) are reported too.
+
+The model is a logistic regression over a few signals a reader can follow (`FEATURES`), each data set weighted
+equally; its threshold maximises the balanced accuracy across the tuning sets: the mean of each set's share of
+answerable questions answered and of unanswerable ones abstained. No evidence-score cut comes before the LLM.
+
+Usage:
+    python -m bench.abstention_fit record --out DIR [--sets ...] [--squad-limit 500] [--squad-tuning-limit 300]
+    python -m bench.abstention_fit fit --records DIR [--write]   # fit, compare, and write assistant/calibration.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import assistant.pipeline as pipeline
+from assistant.abstention import AbstentionModel, fit_logistic
+from assistant.config import PROJECT_ROOT, load_settings
+from assistant.evaluation.report import write_report
+from assistant.evaluation.runner import default_eval_dir, evaluate
+
+DATA = PROJECT_ROOT / "tests" / "data"
+SQUAD = Path("squad_v1.1_dev/squad-dev-v1.1-even-articles.json")
+CLAPNQ = [Path("clapnq_dev/clapnq_dev_answerable_even.jsonl"), Path("clapnq_dev/clapnq_dev_unanswerable_even.jsonl")]
+# name: (files, part, role); files relative to the evaluation folder unless absolute.
+SETS: dict[str, tuple[list[Path], str | None, str]] = {
+    "squad-tuning": ([SQUAD], "tuning", "tuning"),
+    "clapnq-tuning": (CLAPNQ, "tuning", "tuning"),
+    "paraphrases-tuning": ([DATA / "seed_paraphrases_tuning.json"], None, "tuning"),
+    "squad-validation": ([SQUAD], "validation", "validation"),
+    "clapnq-validation": (CLAPNQ, "validation", "validation"),
+    "paraphrases-validation": ([DATA / "seed_paraphrases.json"], None, "validation"),
+    "seed-pairs": ([DATA / "seed_qa.json"], None, "report"),
+}
+# What the decision reads: the model's own refusal (its probability of starting with NOT FOUND, and whether it
+# had to be asked again with that banned), whether a phrase of its reply was supported by the sentence it cited
+# (else the sentence stands in: "fallback"), how sure it was of the phrase's words, and how closely the cited
+# sentence's best clause means what the question asks.
+FEATURES = ("refusal", "reasked", "fallback", "phrase_logprob", "cited_clause")
+NEVER_ABSTAIN = -math.inf
+
+
+@contextlib.contextmanager
+def abstention_off() -> Iterator[None]:
+    """Assistants built inside answer every question they have evidence for: no evidence cut, no abstention model,
+    and the LLM's refusals recorded (it is asked again with them banned), not acted upon."""
+    saved = pipeline.load_thresholds, pipeline.load_abstention_models
+
+    def thresholds(settings: Any) -> dict[str, float]:
+        return {**saved[0](settings), "fast": NEVER_ABSTAIN, "llm": NEVER_ABSTAIN, "refusal": 1.01}
+
+    pipeline.load_thresholds, pipeline.load_abstention_models = thresholds, lambda settings: {}
+    try:
+        yield
+    finally:
+        pipeline.load_thresholds, pipeline.load_abstention_models = saved
+
+
+def record(out: Path, names: Sequence[str], squad_limits: Mapping[str, int], eval_dir: Path) -> None:
+    """Ask each set's questions in LLM mode with abstention off; each set's results.json under `out`."""
+    settings = load_settings(overrides={"mode": "llm"})
+    for name in names:
+        files, part, _ = SETS[name]
+        paths = [p if p.is_absolute() else eval_dir / p for p in files]
+        limit = squad_limits.get(name)
+        with abstention_off():
+            run = evaluate(paths, settings, limit=limit, part=part, progress=False)
+        write_report(run, out / name, command=f"python -m bench.abstention_fit record --sets {name}")
+        print(f"{name}: {run.questions} questions recorded", flush=True)
+
+
+def load_records(folder: Path) -> dict[str, list[dict[str, Any]]]:
+    """Each recorded set's items, by set name."""
+    found = {}
+    for name in SETS:
+        path = folder / name / "results.json"
+        if path.is_file():
+            found[name] = json.loads(path.read_text(encoding="utf-8"))["items"]
+    return found
+
+
+Decision = Any  # a callable: item -> True to abstain
+
+
+def replayed(item: Mapping[str, Any], abstain: bool) -> dict[str, float]:
+    """The item's scores had the decision been `abstain`: the recorded answer stands, or the refusal replaces it."""
+    if item["abstained"] or not abstain:
+        scores = item.get("scores", {})
+        return {"answered": float(not item["abstained"]), "passed": float(item["passed"]),
+                "em": scores.get("em", 0.0), "f1": scores.get("f1", 0.0)}
+    return {"answered": 0.0, "passed": float(not item["answerable"]), "em": 0.0, "f1": 0.0}
+
+
+def figures(items: Sequence[Mapping[str, Any]], decide: Decision) -> dict[str, Any]:
+    """A set's validation figures under a decision rule."""
+    rows = [(item, replayed(item, decide(item))) for item in items]
+    answerable = [r for i, r in rows if i["answerable"]]
+    unanswerable = [r for i, r in rows if not i["answerable"]]
+    dialogues: dict[str, list[float]] = {}
+    for item, r in rows:
+        if item.get("dialogue") is not None:
+            dialogues.setdefault(item["dialogue"], []).append(r["passed"])
+    result: dict[str, Any] = {"questions": len(rows)}
+    if answerable:
+        result |= {"answered": _mean(r["answered"] for r in answerable),
+                   "answerable_passed": _mean(r["passed"] for r in answerable)}
+        if any("em" in (i.get("scores") or {}) for i, _ in rows):
+            result |= {"em": round(100 * _mean(r["em"] for r in answerable), 1),
+                       "f1": round(100 * _mean(r["f1"] for r in answerable), 1)}
+    if unanswerable:
+        result["unanswerable_abstained"] = _mean(1.0 - r["answered"] for r in unanswerable)
+    if dialogues:
+        result["dialogues_all_right"] = f"{sum(all(t) for t in dialogues.values())}/{len(dialogues)}"
+    result["passed"] = f"{int(sum(r['passed'] for _, r in rows))}/{len(rows)}"
+    return result
+
+
+def _mean(values: Any) -> float:
+    values = list(values)
+    return round(float(np.mean(values)), 3) if values else 0.0
+
+
+def signals_of(item: Mapping[str, Any]) -> dict[str, float] | None:
+    return (item.get("extra") or {}).get("signals") or None
+
+
+def model_decision(model: AbstentionModel, threshold: float | None = None) -> Decision:
+    cut = model.threshold if threshold is None else threshold
+    return lambda item: signals_of(item) is not None and model.p_answerable(signals_of(item)) < cut
+
+
+def calibrated_decision(calibration: Mapping[str, Any]) -> Decision:
+    """The decision of a calibration file as the pipeline applies it: the evidence cut, then the model."""
+    cut = float(calibration.get("min_evidence_score", {}).get("llm", NEVER_ABSTAIN))
+    model = AbstentionModel.from_json(calibration["abstention"]["llm"])
+    by_model = model_decision(model)
+    return lambda item: (signals_of(item) is not None
+                         and (signals_of(item).get("evidence", 1.0) < cut or by_model(item)))
+
+
+def balanced_accuracy(sets: Mapping[str, Sequence[Mapping[str, Any]]], decide: Decision) -> float:
+    """The mean over the sets of each one's answered rate (answerable) and abstained rate (unanswerable)."""
+    rates = []
+    for items in sets.values():
+        answerable = [not decide(i) for i in items if i["answerable"] and not i["abstained"]]
+        unanswerable = [decide(i) or i["abstained"] for i in items if not i["answerable"]]
+        rates += [float(np.mean(flags)) for flags in (answerable, unanswerable) if flags]
+    return float(np.mean(rates))
+
+
+def fit(tuning: Mapping[str, Sequence[Mapping[str, Any]]], features: Sequence[str] = FEATURES,
+        l2: float = 1.0) -> AbstentionModel:
+    """The logistic model over `features`, each tuning set weighted equally (a set's rows repeated to the largest
+    set's size), and the threshold of the best balanced accuracy across the tuning sets."""
+    rows: list[dict[str, float]] = []
+    labels: list[bool] = []
+    largest = max(len(items) for items in tuning.values())
+    for items in tuning.values():
+        usable = [i for i in items if signals_of(i) is not None]
+        repeat = max(1, round(largest / max(1, len(usable))))
+        for item in usable:
+            rows += [signals_of(item)] * repeat
+            labels += [bool(item["answerable"])] * repeat
+    model = fit_logistic(rows, labels, features, l2=l2)
+    candidates = sorted({round(model.p_answerable(r), 4) for r in rows})
+    best = max(candidates, key=lambda t: balanced_accuracy(tuning, model_decision(model, t)))
+    return AbstentionModel(model.features, model.weights, model.bias, model.means, model.scales, best)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_record = sub.add_parser("record")
+    p_record.add_argument("--out", type=Path, required=True)
+    p_record.add_argument("--sets", nargs="+", choices=tuple(SETS), default=list(SETS))
+    p_record.add_argument("--squad-limit", type=int, default=500, help="SQuAD validation questions (a sample)")
+    p_record.add_argument("--squad-tuning-limit", type=int, default=300, help="SQuAD tuning questions (a sample)")
+    p_record.add_argument("--eval-dir", type=Path, default=None)
+    p_fit = sub.add_parser("fit")
+    p_fit.add_argument("--records", type=Path, required=True)
+    p_fit.add_argument("--write", action="store_true", help="write the fitted model into assistant/calibration.json")
+    args = parser.parse_args(argv)
+    if args.command == "record":
+        limits = {"squad-validation": args.squad_limit, "squad-tuning": args.squad_tuning_limit}
+        record(args.out, args.sets, limits, args.eval_dir or default_eval_dir())
+        return 0
+    records = load_records(args.records)
+    tuning = {name: items for name, items in records.items() if SETS[name][2] == "tuning"}
+    model = fit(tuning)
+    current = json.loads(pipeline.CALIBRATION_FILE.read_text(encoding="utf-8"))
+    rules = {"no abstention": lambda item: False, "current calibration": calibrated_decision(current),
+             "fitted model": model_decision(model)}
+    print("fitted:", json.dumps(model.to_json()))
+    print(f"balanced accuracy on the tuning sets: {balanced_accuracy(tuning, model_decision(model)):.3f}")
+    report: dict[str, Any] = {}
+    for name, items in records.items():
+        report[name] = {rule: figures(items, decide) for rule, decide in rules.items()}
+        for rule, row in report[name].items():
+            print(f"{name:24s} {rule:20s} {json.dumps(row)}")
+    (args.records / "fit.json").write_text(json.dumps({"model": model.to_json(), "sets": report}, indent=1) + "\n",
+                                           encoding="utf-8")
+    if args.write:
+        current["abstention"]["llm"] = model.to_json()
+        current["min_evidence_score"]["llm"] = 0.0
+        current["note"] = ("LLM mode: the abstention model fitted by `python -m bench.abstention_fit` on the tuning "
+                           "parts (no evidence cut before the LLM). Fast mode: the evidence cut and model of "
+                           "`python -m bench.calibrate`. See docs/BENCHMARKS.md.")
+        current.pop("measured", None)
+        pipeline.CALIBRATION_FILE.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
