@@ -10,9 +10,10 @@ a second (`fit`): the answer stands, or the fixed refusal replaces it.
 - Validation parts (reported, never fitted on): SQuAD-even's validation articles (a sample), ClapNQ-even's validation
   lines and tests/data/seed_paraphrases.json; the project's seed pairs (tests/data/seed_qa.json) are reported too.
 
-The model is a logistic regression over a few signals a reader can follow (`FEATURES`), each data set weighted
-equally; its threshold maximises the balanced accuracy across the tuning sets: the mean of each set's share of
-answerable questions answered and of unanswerable ones abstained. No evidence-score cut comes before the LLM.
+The model is a logistic regression over a few signals a reader can follow (one of `CANDIDATES`, chosen by
+cross-validation on the tuning parts), each data set weighted equally; its threshold maximises the balanced accuracy
+across the tuning sets: the mean of each set's share of answerable questions answered and of unanswerable ones
+abstained. No evidence-score cut comes before the LLM.
 
 Usage:
     python -m bench.abstention_fit record --out DIR [--sets ...] [--squad-limit 500] [--squad-tuning-limit 300]
@@ -55,6 +56,12 @@ SETS: dict[str, tuple[list[Path], str | None, str]] = {
 # (else the sentence stands in: "fallback"), how sure it was of the phrase's words, and how closely the cited
 # sentence's best clause means what the question asks.
 FEATURES = ("refusal", "reasked", "fallback", "phrase_logprob", "cited_clause")
+# The candidate signal sets, chosen between by two-fold cross-validation on the tuning parts alone (`choose`): the
+# fewest signals within CHOICE_MARGIN of the best balanced accuracy win. "ranking_clause" is the same meaning
+# signal as "cited_clause" read by the larger ranking model; "question_covered" the share of the question's words the
+# cited sentence has.
+CANDIDATES = (FEATURES[:4], FEATURES, (*FEATURES, "ranking_clause"), (*FEATURES, "ranking_clause", "question_covered"))
+CHOICE_MARGIN = 0.005
 NEVER_ABSTAIN = -math.inf
 
 
@@ -185,6 +192,33 @@ def fit(tuning: Mapping[str, Sequence[Mapping[str, Any]]], features: Sequence[st
     return AbstentionModel(model.features, model.weights, model.bias, model.means, model.scales, best)
 
 
+def fold_of(item: Mapping[str, Any]) -> int:
+    """A stable two-way split of a set's items (whole dialogues together), by a hash of the id."""
+    import hashlib
+
+    key = str(item.get("dialogue") or item["id"])
+    return hashlib.sha256(key.encode("utf-8")).digest()[0] % 2
+
+
+def cross_validated(tuning: Mapping[str, Sequence[Mapping[str, Any]]], features: Sequence[str]) -> float:
+    """Mean balanced accuracy of the model over `features` fitted on one fold of every tuning set, measured on the
+    other fold, both ways round."""
+    scores = []
+    for held in (0, 1):
+        train = {n: [i for i in items if fold_of(i) != held] for n, items in tuning.items()}
+        test = {n: [i for i in items if fold_of(i) == held] for n, items in tuning.items()}
+        scores.append(balanced_accuracy(test, model_decision(fit(train, features))))
+    return float(np.mean(scores))
+
+
+def choose(tuning: Mapping[str, Sequence[Mapping[str, Any]]]) -> tuple[tuple[str, ...], dict[str, float]]:
+    """The candidate signal set to fit (`CANDIDATES`), by cross-validation on the tuning parts; every score."""
+    scores = {",".join(c): round(cross_validated(tuning, c), 4) for c in CANDIDATES}
+    best = max(scores.values())
+    chosen = min((c for c in CANDIDATES if scores[",".join(c)] >= best - CHOICE_MARGIN), key=len)
+    return chosen, scores
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -204,7 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     records = load_records(args.records)
     tuning = {name: items for name, items in records.items() if SETS[name][2] == "tuning"}
-    model = fit(tuning)
+    features, scores = choose(tuning)
+    print("cross-validated balanced accuracy on the tuning parts:", json.dumps(scores))
+    model = fit(tuning, features)
     current = json.loads(pipeline.CALIBRATION_FILE.read_text(encoding="utf-8"))
     rules = {"no abstention": lambda item: False, "current calibration": calibrated_decision(current),
              "fitted model": model_decision(model)}
@@ -215,8 +251,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         report[name] = {rule: figures(items, decide) for rule, decide in rules.items()}
         for rule, row in report[name].items():
             print(f"{name:24s} {rule:20s} {json.dumps(row)}")
-    (args.records / "fit.json").write_text(json.dumps({"model": model.to_json(), "sets": report}, indent=1) + "\n",
-                                           encoding="utf-8")
+    (args.records / "fit.json").write_text(json.dumps({"model": model.to_json(), "candidates": scores,
+                                                       "sets": report}, indent=1) + "\n", encoding="utf-8")
     if args.write:
         current["abstention"]["llm"] = model.to_json()
         current["min_evidence_score"]["llm"] = 0.0

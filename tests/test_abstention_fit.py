@@ -1,0 +1,45 @@
+"""The abstention fit's replay and choice, on toy records: an abstention replaces the recorded answer, never another
+answer, and the fitted decision separates what its signals separate."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from bench.abstention_fit import balanced_accuracy, choose, figures, fit, model_decision, replayed
+from bench.rule_ablation import affected, sign_test
+
+
+def record(i: int, answerable: bool, refusal: float, passed: bool = True, dialogue: str | None = None) -> dict[str, Any]:
+    signals = {"refusal": refusal, "reasked": 0.0, "fallback": 0.0, "phrase_logprob": -1.0, "cited_clause": 0.5,
+               "ranking_clause": 0.5, "question_covered": 0.5}
+    return {"id": f"q{i}", "answerable": answerable, "abstained": False, "passed": passed if answerable else False,
+            "dialogue": dialogue, "scores": {"em": 1.0 if passed else 0.0, "f1": 1.0 if passed else 0.5},
+            "extra": {"signals": signals}}
+
+
+def test_an_abstention_replaces_the_recorded_answer() -> None:
+    right, wrong, trap = record(1, True, 0.1), record(2, True, 0.1, passed=False), record(3, False, 0.9)
+    assert replayed(right, abstain=True) == {"answered": 0.0, "passed": 0.0, "em": 0.0, "f1": 0.0}
+    assert replayed(right, abstain=False)["passed"] == 1.0
+    assert replayed(wrong, abstain=False) == {"answered": 1.0, "passed": 0.0, "em": 0.0, "f1": 0.5}
+    assert replayed(trap, abstain=True)["passed"] == 1.0 and replayed(trap, abstain=False)["passed"] == 0.0
+    shown = figures([right, wrong, trap], lambda item: item["id"] == "q3")
+    assert shown["answered"] == 1.0 and shown["unanswerable_abstained"] == 1.0 and shown["passed"] == "2/3"
+
+
+def test_the_fit_learns_what_the_refusal_signal_separates() -> None:
+    rng = random.Random(3)
+    sets = {name: [record(i, i % 2 == 0, rng.uniform(0, 0.4) if i % 2 == 0 else rng.uniform(0.6, 1.0))
+                   for i in range(60)] for name in ("a", "b")}
+    model = fit(sets)
+    assert balanced_accuracy(sets, model_decision(model)) == 1.0
+    features, scores = choose(sets)
+    assert len(features) == 4 and all(0.9 <= s <= 1.0 for s in scores.values())  # the fewest signals that do
+
+
+def test_ablation_reasks_whole_dialogues_and_its_sign_test() -> None:
+    items = [record(1, True, 0.1, dialogue="d1"), record(2, True, 0.1, dialogue="d1"), record(3, True, 0.1)]
+    items[1]["extra"]["rules"] = ["widen_date"]
+    assert affected(items, lambda i: "widen_date" in i["extra"].get("rules", []), None) == {"q1", "q2"}
+    assert sign_test(0, 0) == 1.0 and sign_test(6, 0) < 0.05 < sign_test(3, 1)
