@@ -1,13 +1,16 @@
-"""Answer or abstain: a small logistic model over signals the pipeline already has, fitted on ClapNQ.
+"""Answer or abstain: a small logistic model over a few signals the pipeline already has.
 
 A single number is a poor judge of "does the corpus answer this?". The LLM's probability of replying NOT FOUND
-misses most unanswerable ClapNQ questions: their passage is on the topic, and the model picks some phrase from it.
-But a guessed phrase looks different from a read one: its tokens are less likely (the model hesitates), it is
-cited to a sentence sharing fewer of the question's words, the model needed its refusal banned to produce it.
-`answer_signals` gathers those cheap signals (in LLM mode, one small embedding call for the clauses of the cited
-sentence and one for the words around the answer phrase) and `AbstentionModel` weighs them; the weights,
-the feature scaling and the decision threshold are fitted by `python -m bench.calibrate` and stored in
-assistant/calibration.json next to the models they were measured with.
+misses most near misses: their passage is on the topic, and the model picks some phrase from it. But a guessed
+phrase looks different from a read one: the model leaned to refusing, had to be asked again with the refusal banned,
+gave no phrase the cited sentence supports, was unsure of its words (their log-probabilities), or cited a sentence
+whose best clause means something else than the question asks. `answer_signals` gathers those signals (and a few
+more, reported in each answer's `signals`) and `AbstentionModel` weighs the ones it was fitted on.
+
+The LLM-mode model is fitted by `python -m bench.abstention_fit` on the tuning parts of SQuAD, ClapNQ and the seed
+paraphrases together, each data set weighted alike, its threshold set for the best balanced accuracy across them;
+the fast-mode model by `python -m bench.calibrate`. Both live in assistant/calibration.json beside the models they
+were measured with, and apply only with those models.
 
 Example:
     >>> model = AbstentionModel(features=("refusal",), weights=(-4.0,), bias=2.0, means=(0.0,), scales=(1.0,),

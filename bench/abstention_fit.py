@@ -11,9 +11,10 @@ a second (`fit`): the answer stands, or the fixed refusal replaces it.
   lines and tests/data/seed_paraphrases.json; the project's seed pairs (tests/data/seed_qa.json) are reported too.
 
 The model is a logistic regression over a few signals a reader can follow (one of `CANDIDATES`, chosen by
-cross-validation on the tuning parts), each data set weighted equally; its threshold maximises the balanced accuracy
-across the tuning sets: the mean of each set's share of answerable questions answered and of unanswerable ones
-abstained. No evidence-score cut comes before the LLM.
+cross-validation on the tuning parts), each data set weighted equally; its threshold is the lowest within 0.005 of
+the best balanced accuracy across the tuning sets (the mean of each set's share of answerable questions answered and
+of unanswerable ones abstained): abstaining is only worth what it measurably buys. No evidence-score cut comes before
+the LLM.
 
 Usage:
     python -m bench.abstention_fit record --out DIR [--sets ...] [--squad-limit 500] [--squad-tuning-limit 300]
@@ -176,7 +177,8 @@ def balanced_accuracy(sets: Mapping[str, Sequence[Mapping[str, Any]]], decide: D
 def fit(tuning: Mapping[str, Sequence[Mapping[str, Any]]], features: Sequence[str] = FEATURES,
         l2: float = 1.0) -> AbstentionModel:
     """The logistic model over `features`, each tuning set weighted equally (a set's rows repeated to the largest
-    set's size), and the threshold of the best balanced accuracy across the tuning sets."""
+    set's size), and the lowest threshold within CHOICE_MARGIN of the best balanced accuracy across the tuning
+    sets."""
     rows: list[dict[str, float]] = []
     labels: list[bool] = []
     largest = max(len(items) for items in tuning.values())
@@ -188,8 +190,12 @@ def fit(tuning: Mapping[str, Sequence[Mapping[str, Any]]], features: Sequence[st
             labels += [bool(item["answerable"])] * repeat
     model = fit_logistic(rows, labels, features, l2=l2)
     candidates = sorted({round(model.p_answerable(r), 4) for r in rows})
-    best = max(candidates, key=lambda t: balanced_accuracy(tuning, model_decision(model, t)))
-    return AbstentionModel(model.features, model.weights, model.bias, model.means, model.scales, best)
+    scores = {t: balanced_accuracy(tuning, model_decision(model, t)) for t in candidates}
+    best = max(scores.values())
+    # Abstaining is only worth what it measurably buys: of the thresholds within CHOICE_MARGIN of the best balanced
+    # accuracy, the lowest (the one that answers most) is taken.
+    threshold = min(t for t, score in scores.items() if score >= best - CHOICE_MARGIN)
+    return AbstentionModel(model.features, model.weights, model.bias, model.means, model.scales, threshold)
 
 
 def fold_of(item: Mapping[str, Any]) -> int:
@@ -259,7 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         current["note"] = ("LLM mode: the abstention model fitted by `python -m bench.abstention_fit` on the tuning "
                            "parts (no evidence cut before the LLM). Fast mode: the evidence cut and model of "
                            "`python -m bench.calibrate`. See docs/BENCHMARKS.md.")
-        current.pop("measured", None)
+        current["measured"] = {"llm": {"signal_sets_cross_validated": scores,
+                                       **{name: rows["fitted model"] for name, rows in report.items()}}}
         pipeline.CALIBRATION_FILE.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
     return 0
 

@@ -64,13 +64,16 @@ def test_calibrated_models_apply_only_to_the_models_they_were_fitted_with(tmp_pa
     assert set(endpoint) == {"fast"}
 
 
-def test_calibration_records_held_out_rates_for_both_modes() -> None:
+def test_the_llm_decision_reads_a_few_signals_and_was_measured_on_the_validation_parts() -> None:
     from assistant.pipeline import CALIBRATION_FILE
 
-    measured = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))["measured"]
-    for mode in ("fast", "llm"):
-        held = measured[mode]["held_out"]
-        assert 0.0 <= held["answered"] <= 1.0 and 0.0 <= held["abstained_unanswerable"] <= 1.0
+    calibration = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
+    model = calibration["abstention"]["llm"]
+    assert {"refusal", "fallback"} <= set(model["features"]) and len(model["features"]) <= 8
+    assert calibration["min_evidence_score"]["llm"] == 0.0  # no score cut before the LLM reads the evidence
+    measured = calibration["measured"]["llm"]
+    for part in ("squad-validation", "clapnq-validation", "paraphrases-validation"):
+        assert 0.0 <= measured[part]["answered"] <= 1.0
 
 
 def test_calibrate_refits_only_the_modes_asked_and_keeps_the_others() -> None:

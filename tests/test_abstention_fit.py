@@ -10,7 +10,8 @@ from bench.abstention_fit import balanced_accuracy, choose, figures, fit, model_
 from bench.rule_ablation import affected, sign_test
 
 
-def record(i: int, answerable: bool, refusal: float, passed: bool = True, dialogue: str | None = None) -> dict[str, Any]:
+def record(i: int, answerable: bool, refusal: float, passed: bool = True,
+           dialogue: str | None = None) -> dict[str, Any]:
     signals = {"refusal": refusal, "reasked": 0.0, "fallback": 0.0, "phrase_logprob": -1.0, "cited_clause": 0.5,
                "ranking_clause": 0.5, "question_covered": 0.5}
     return {"id": f"q{i}", "answerable": answerable, "abstained": False, "passed": passed if answerable else False,
