@@ -31,8 +31,6 @@ from assistant.text import (
     enclosing_date,
     enclosing_deed,
     enclosing_direction,
-    enclosing_region,
-    expected_answer_type,
     named_speakers,
     reports_speech,
     whole_name,
@@ -146,22 +144,6 @@ def snap_phrase(phrase: str, sentence: str) -> str | None:
 # date is 0.89) and at least this long (shorter phrases are too easily alike by chance).
 SNAP_MIN_RATIO = 0.85
 SNAP_MIN_CHARS = 4
-
-
-def bare_mark(reply: str, evidence: Sequence[Evidence], question: str = "") -> int:
-    """The mark number of a reply that is only a mark ("[2]") on a sentence of the body, else 0. A bare mark on a
-    header line is an answer already: that whole line (`check_reply`).
-
-    A reply that is only a number ("2") is a mark without its brackets when the question asks for no number or
-    date ("Which French foreign minister ...?"), or when no sentence holds that number: the small model writes one
-    now and then, and the sentence it points at need not be the best-scored one the fallback would show.
-    """
-    phrase, marks = parse_reply(reply)
-    if not marks and phrase.isdigit() and (expected_answer_type(question) not in ("number", "date")
-                                           or not any(supports(phrase, e.text) for e in evidence)):
-        phrase, marks = "", [int(phrase)]
-    first = marks[0] if marks and not phrase else 0
-    return first if 1 <= first <= len(evidence) and not evidence[first - 1].role else 0
 
 
 def check_reply(reply: str, evidence: Sequence[Evidence]) -> CheckedAnswer:
@@ -439,8 +421,8 @@ def short_answer_from(phrase: str, cited: Sequence[Evidence], question: str = ""
 def widened_span(text: str, start: int, end: int, question: str = "", rules: Rules | None = None
                  ) -> tuple[int, int]:
     """A phrase located at start:end of the sentence `text`, widened to what a reader asking `question` is shown:
-    whole words; for a "when" question the whole date, for "where" the compass word before the place and the
-    region after it, for "What did they fail to do?" the whole deed; a name with the capitalised words that go on
+    whole words; for a "when" question the whole date, for "where" the compass word before the place, for "What
+    did they fail to do?" the whole deed; a name with the capitalised words that go on
     with it; an acronym with the words it stands for; a clause the phrase leaves open, closed. Every located
     answer goes through here, whichever way it was found; each step is a rule of `assistant.rules` (`rules`: which
     are on, and a record of those that changed the span; all on without it)."""
@@ -453,8 +435,7 @@ def widened_span(text: str, start: int, end: int, question: str = "", rules: Rul
             span = widened
             break
     span = rules.transform("widen_acronym", lambda s: spelled_out(text, *s), span)
-    for name, widen in (("widen_name", whole_name), ("widen_region", enclosing_region),
-                        ("widen_conjunct", enclosing_conjunct)):
+    for name, widen in (("widen_name", whole_name), ("widen_conjunct", enclosing_conjunct)):
         span = rules.transform(name, lambda s, w=widen: w(question, text, *s) or s, span)
     return span[0], rules.transform("close_clause", lambda e: _past_dangling_word(text, span[0], e), span[1])
 
@@ -502,55 +483,6 @@ _DANGLING_WORDS = frozenset({"to", "of", "for", "and", "or", "the", "a", "an", "
                              "at", "not", "that", "than", "as", "into", "its", "their", "his", "her"})
 
 
-def trim_echo(phrase: str, question: str, starts_sentence: bool = False) -> str:
-    """The phrase without the words the question already says around its new part ("61" for "61 yards" asked
-    "How many yards").
-
-    An answer is what the question does not know yet: "guilty of the murder of Christ" answers "what were they
-    guilty of" with "the murder of Christ", and "general-purpose aggressiveness" answers "general-purpose what?"
-    with "aggressiveness". Inner words stay, and a phrase made only of question words is kept.
-    A capitalised word is part of a name and stays ("Tower District" answers "Which district...", "Fort
-    Niagara" answers "...attack which fort"): on 500 SQuAD questions, trimming names lost 12 exact matches and
-    won 1. The first word of a phrase that `starts_sentence` is the exception: its capital may only mark the
-    start of the sentence, unless the question too writes it with a capital ("Kearney Park" answers "Which park is
-    home to the Kearney Mansion?", from "Kearney Park is the largest ...").
-    Trailing words go only when a number is left ("61 yards" -> "61", the unit the question named): elsewhere
-    the last word is the head of the phrase ("Turing machine", "world systems theory") or a verb that ends it
-    ("remain silent if his opponents did"). Replayed on 100 SQuAD answers (seed 13), keeping it won 3 exact
-    matches and lost 1 ("East Asian cultural festival" for "What cultural festival..."); counting a hyphenated
-    word as echoed when each of its parts is won 1 more.
-    """
-    asked = set(words(question))
-    asked_keys = {word_key(w) for w in asked}
-    # Words the question writes with a capital after its first word: names there, so names in the answer too.
-    asked_names = {w for w in re.findall(r"\w+", question)[1:] if w[:1].isupper()}
-    # A number's unit joined by a hyphen ("61-yard") is a word of its own: the question may name it ("yards").
-    tokens = list(re.finditer(r"\d[\d.,]*(?=-[A-Za-z])|\w+(?:['’.,-]\w+)*", phrase))
-
-    def echoed(index: int, by_stem: bool = False) -> bool:
-        word = tokens[index].group(0)
-        in_name = word[:1].isupper() and word.lower() not in STOP_WORDS and not (
-            index == 0 and starts_sentence and word not in asked_names)
-        parts = words(word)
-        said = {word_key(w) for w in parts} <= asked_keys if by_stem else set(parts) <= asked
-        return said and not in_name
-
-    lo, hi = 0, len(tokens)
-    while lo < hi and echoed(lo):
-        lo += 1
-    if 0 < lo < hi and tokens[lo].group(0).lower() == "of":
-        lo -= 1  # "exchange of prisoners" for "What exchange ...?": "of prisoners" would dangle; the head stays
-    # A unit after a number may be the question's in another form ("61-yard" asked "How many yards"); trailing
-    # words go only when a number is left (below), so comparing them by stem trims nothing else.
-    while hi > lo and echoed(hi - 1, by_stem=True):
-        hi -= 1
-    if hi < len(tokens) and not _NUMBER_END.search(tokens[hi - 1].group(0) if hi > lo else ""):
-        hi = len(tokens)
-    if lo == hi or (lo, hi) == (0, len(tokens)):
-        return phrase
-    return phrase[tokens[lo].start():tokens[hi - 1].end()].strip()
-
-
 def without_open_aside(phrase: str) -> str:
     """The phrase without a bracketed aside it opens but does not close ("Politics and Polemics 1531–46 (1983" ->
     "Politics and Polemics 1531–46"), and without an aside's end it starts inside ("RCA), which owned two radio
@@ -581,21 +513,6 @@ _JOINED_COUNT = re.compile(r"(?P<count>\d[\d.,]*|(?:one|two|three|four|five|six|
                            r"-[a-z]+", re.IGNORECASE)
 
 
-def without_asked_name(phrase: str, question: str) -> str:
-    """For "Who is <name>?", the phrase without that name at either end ("French Foreign Minister" for "French
-    Foreign Minister Laurent Fabius"): the reader knows the name and asked what the person is. `trim_echo` keeps a
-    question's capitalised words, since elsewhere they are part of the answer's own name ("Fort Niagara")."""
-    asked = _WHO_IS.match(question)
-    if not asked:
-        return phrase
-    name = re.escape(asked.group("name").strip())
-    for pattern in (rf"^\s*{name}(?:['\u2019]s)?[\s,:;-]+(?=\w)", rf"(?<=\w)[\s,(-]+{name}[\s).]*$"):
-        rest = re.sub(pattern, "", phrase, count=1, flags=re.IGNORECASE)
-        if rest != phrase and words(rest):
-            return rest.strip()
-    return phrase
-
-
 _WHO_IS = re.compile(r"^\s*who\s+(?:is|was|are|were)\s+(?P<name>[^?]+?)\s*\?*\s*$", re.IGNORECASE)
 
 
@@ -619,113 +536,14 @@ def detached_description(phrase: str, sentence: str, question: str) -> bool:
     return len(words(between)) > _MAX_WORDS_TO_NAME
 
 
-def omits_asked_name(sentence: str, question: str) -> bool:
-    """For "Who is <Name>?" or "Where is <Name>?" and nothing more, whether `sentence` neither names that one nor
-    opens with a pronoun that may stand for it: it cannot say who or where.
-
-    "Where is it?" after "Which city would the ceasefire begin with?" is "Where is Aleppo?", and the model answered
-    "Syria" from the headline "Russia and America discuss local ceasefires in Syria", which does not name Aleppo.
-    Only the bare form is judged: with more words ("Who was Emma's brother?", "Where was Super Bowl 50 held?") the
-    answer's sentence often names something else (8 of SQuAD-even's 77 who/where-is questions about a name).
-    """
-    asked = _BARE_WHO_OR_WHERE.match(question)
-    if not asked:
-        return False
-    name_keys = {word_key(w) for w in words(asked.group("name")) if len(w) >= 3 and w not in STOP_WORDS}
-    said = {word_key(w) for w in words(sentence)}
-    return bool(name_keys) and not (name_keys & said) and not _OPENING_PRONOUN.match(sentence)
-
-
-# "Who is Laurent Fabius?", "Where is Aleppo?": a capitalised name and nothing after it.
-_BARE_WHO_OR_WHERE = re.compile(r"^\s*(?i:who|where)\s+(?i:is|was|are|were)\s+(?P<name>[A-Z][\w'’.-]*"
-                                r"(?:\s+(?:of\s+|de\s+|al-)?[A-Z][\w'’.-]*)*)\s*\?\s*$")
-_OPENING_PRONOUN = re.compile(r"^\W*(?:it|he|she|they|its|his|her|their|this|the city|the town)\b", re.IGNORECASE)
-
-
 # Offices a person is named by ("Foreign Minister Laurent Fabius", "the minister said").
 _OFFICES = frozenset({"minister", "secretary", "president", "spokesman", "spokeswoman", "spokesperson", "envoy",
                       "ambassador", "chairman", "director", "leader", "head", "chief", "general", "premier"})
 
 
-def title_before_name(sentence: str, question: str) -> str | None:
-    """For "Who is <name>?", the title `sentence` writes just before that name ("French Foreign Minister" of "In a
-    press conference with French Foreign Minister Laurent Fabius"), or None.
-
-    Asked "Who is Ahmed Jarba?", the model only repeated the name, and the whole sentence was shown; the sentence
-    calls him "The president of Syria's opposition National Coalition". The title is the run of words before the
-    name that are capitalised, words of an office ("minister", "president", "foreign") or "of"/"the", holding at
-    least one word of an office; any other word ("with", "met", "for the") ends it.
-    """
-    asked = _WHO_IS.match(question)
-    named = locate(asked.group("name").strip(), sentence) if asked else None
-    if named is None:
-        return None
-    tokens = list(re.finditer(r"[\w'’.-]+", sentence[:named[0]]))
-    if not tokens or sentence[tokens[-1].end():named[0]].strip():
-        return None  # punctuation between ("Ahmad Al-Jarba, met ..."): no title stands right before the name
-    last = tokens[-1].group(0)
-    if len(words(asked.group("name"))) == 1 and last[:1].isupper() and last.lower() not in _OFFICE_WORDS:
-        # "Who is Kerry?" of "US Secretary of State John Kerry": "John" is his name, not his title.
-        named = (tokens[-1].start(), named[1])
-        tokens.pop()
-    run: list[re.Match[str]] = []
-    for token in reversed(tokens):
-        word = token.group(0)
-        if sentence[token.end():(run[0].start() if run else named[0])].strip():
-            break  # a comma or a bracket between two words ends the run
-        if not (word[:1].isupper() or word.lower() in _OFFICE_WORDS or word.lower() in ("of", "the")):
-            break
-        run.insert(0, token)
-    while run and run[0].group(0).lower() in STOP_WORDS | _OPENERS:  # "The ...", "However Iranian Foreign ..."
-        run.pop(0)
-    if not run or not any(token.group(0).lower() in _OFFICE_WORDS for token in run):
-        return None
-    return sentence[run[0].start():run[-1].end()]
-
-
-def only_names_the_one_asked(phrase: str, question: str) -> bool:
-    """For "Who is <name>?", whether `phrase` is only that name, maybe with more of it ("John Kerry" for "Who is
-    Kerry?"): it tells the reader nothing new."""
-    asked = _WHO_IS.match(question)
-    if not asked or not words(phrase):
-        return False
-    name = {word_key(w) for w in words(asked.group("name"))}
-    said = re.findall(r"[\w'’.-]+", phrase)
-    return name <= {word_key(w) for w in words(phrase)} and all(
-        word_key(w.lower()) in name or (w[:1].isupper() and w.lower() not in _OFFICE_WORDS) for w in said)
-
-
-def gives_no_title(phrase: str, question: str) -> bool:
-    """For "Who is <name>?", whether `phrase` names that person without saying who they are: the name alone
-    (`only_names_the_one_asked`), or the name in words of no office and no title before it ("Bashar al-Assad regime
-    in Syria", the model's reply from "a joint call for the Bashar al-Assad regime in Syria")."""
-    if only_names_the_one_asked(phrase, question):
-        return True
-    asked = _WHO_IS.match(question)
-    if not asked:
-        return False
-    name = {word_key(w) for w in words(asked.group("name"))}
-    said = {word_key(w) for w in words(phrase)}
-    offices = {word_key(w) for w in _OFFICE_WORDS}
-    return bool(name) and name <= said and not (said - name) & offices and title_before_name(phrase, question) is None
-
-
-# Words of an office that a title is made of, besides capitalised ones: the offices a speaker may be named by
-# (`_TITLE_WORDS`, less the bodies that speak) and the words that qualify them ("foreign", "prime", "deputy").
-_OFFICE_WORDS = _OFFICES | frozenset({"foreign", "prime", "deputy", "former", "top", "senior", "opposition", "defence",
-                                      "defense", "interior", "state", "king", "queen", "commander", "governor",
-                                      "mayor"})
-_OPENERS = frozenset({"however", "meanwhile", "but", "and", "then", "also", "later", "earlier"})
-
-
 # Words a description may have between it and its name: "Lakhdar Brahimi, the UN ...", "Philip I, Landgrave of
 # ...", "the Semuren (various allied groups ...": none or one here; four is past any apposition.
 _MAX_WORDS_TO_NAME = 3
-
-
-# The last word of a count or measure: digits ("61", "1,388", "3.6%", "2½"), an ordinal ("10th") or a number word.
-_NUMBER_END = re.compile(r"(\d[½¼¾⅓⅔]?(st|nd|rd|th)?|^(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|"
-                         r"twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozen))$", re.IGNORECASE)
 
 
 def possessive_mismatch(phrase: str, sentence: str, question: str) -> bool:
@@ -886,32 +704,3 @@ def marks_of(citations: Sequence[Citation]) -> str:
     return "".join(f"[{c.id}]" for c in citations)
 
 
-# "What is the full name of ...?", "What is its official title?": the longest form of a name is asked for.
-ASKS_FULL_NAME = re.compile(r"\b(?:full|official|complete|formal)\s+(?:name|title)\b", re.IGNORECASE)
-# A name as a source writes it in full: capitalised words, joined by the small words a long name has and its acronym
-# leaves out ("National Coalition for Syrian Revolutionary and Opposition Forces", "Department of Defense").
-_JOINER = "|".join(re.escape(word) for word in sorted(ACRONYM_JOINERS))
-_FULL_NAME = re.compile(rf"[A-Z][\w'’.-]*(?:\s+(?:(?:{_JOINER})\s+)*[A-Z][\w'’.-]*)*")
-
-
-def fuller_name(phrase: str, sentences: Sequence[Evidence], question: str) -> tuple[Evidence, str] | None:
-    """For a question that asks for a full or official name, the longest name in `sentences` that holds every word
-    of `phrase` and more, with its sentence; None for any other question, or when no sentence writes it longer.
-
-    Asked for "the full name of the opposition coalition", the model answered "Syrian National Coalition" from a
-    sentence that calls it so; another sentence names the "National Coalition for Syrian Revolutionary and
-    Opposition Forces". The reply's words in any order are enough (the short form often reorders them).
-    """
-    if not ASKS_FULL_NAME.search(question):
-        return None
-    said = {word_key(w) for w in words(phrase)}
-    if not said:
-        return None
-    best: tuple[Evidence, str] | None = None
-    for sentence in sentences:
-        for match in _FULL_NAME.finditer(sentence.text):
-            name = match.group(0).strip(" .")
-            named = {word_key(w) for w in words(name)}
-            if said < named and (best is None or len(name) > len(best[1])):
-                best = (sentence, name)
-    return best

@@ -35,28 +35,21 @@ from assistant.citations import (
     NOT_FOUND_RE,
     answer_the_asked_line,
     asked_header_line,
-    bare_mark,
     check_reply,
     count_alone,
     detached_description,
-    fuller_name,
-    gives_no_title,
     locate,
     longest_shared_run,
     marks_of,
     money_for_a_count,
     names_none_of_them,
-    omits_asked_name,
     parse_reply,
     possessive_mismatch,
     short_answer_from,
     speaker_mismatch,
     supports,
-    title_before_name,
     to_citations,
-    trim_echo,
     widened_span,
-    without_asked_name,
     without_open_aside,
 )
 from assistant.config import Settings, load_settings
@@ -70,7 +63,6 @@ from assistant.overview import asked_overview, overview_lines
 from assistant.passage_scorer import PASSAGE_SCORER_FILE, PassageScorer
 from assistant.replies import (
     ANSWER_MAX_TOKENS,
-    MARK_TOKENS,
     REFUSAL_TOKENS,
     Generation,
     ask_again,
@@ -586,23 +578,6 @@ class Assistant:
                     and not echoes_question(retry.text, query)):
                 generation = retry
                 notes.append("the model's first reply only repeated the question; asked again")
-        bare = bare_mark(generation.text, evidence, query)
-        if calls < budget and rules.check("reask_bare_mark", lambda: can_ban and generation.token_logprobs and bare):
-            # "[2]" alone: the model points at a sentence but names no words of it ("Which French foreign
-            # minister ...?" -> [2], the sentence with "Foreign Minister Laurent Fabius"). Ask once more with
-            # the opening bracket banned, so that it must write the phrase, and cite the sentence it pointed
-            # at (prompt cached: a few tokens). Kept unless it refuses, echoes or is empty. The signals keep
-            # reading the first reply's tokens: the ban distorts the new reply's probabilities, and the
-            # calibration replay (docs/BENCHMARKS.md) measured it so.
-            retry = ask_again(self.llm, messages, [*(REFUSAL_TOKENS if reasked else ()), *MARK_TOKENS],
-                                    stop_after_mark=False)
-            calls += 1
-            phrase, retry_marks = parse_reply(retry.text)
-            if (phrase and not retry.text_starts_refusal() and not echoes_question(phrase, query)
-                    and not bare_mark(phrase, evidence, query)):  # "1" again: still a mark, not words
-                # A number written with the words ("Laurent Fabius Sentence number: 2") goes with them.
-                generation.text = f"{phrase} [{retry_marks[0] if retry_marks else bare}]"
-                notes.append("the model's first reply was a bare citation mark; asked for the words")
         misread = self._misread_sentence(generation.text, evidence, query, rules)
         misleading = misread[0] if misread else None
         if misread is not None:
@@ -808,15 +783,7 @@ class Assistant:
         marks = marks_of(citations)
         located = short_answer_from(checked.phrase, checked.supported, question, rules)
         short = _bare_phrase(located, checked.supported, question, rules)
-        asked_form = _asked_form(located, [checked.supported[0], *evidence], question, rules)
-        if asked_form:
-            shown_in, located, note = asked_form
-            short = located
-            if shown_in is not checked.supported[0]:
-                citations = to_citations([shown_in])
-                marks = marks_of(citations)
-            base["notes"].append(note)
-        elif rules.check("echo_shows_sentence", lambda: echoes_question(located, question)
+        if rules.check("echo_shows_sentence", lambda: echoes_question(located, question)
                          and not OFFERS_CHOICE.search(question) and names_as_asked(located, question)):
             # "Kerry said" for "What did Kerry say?", still after being asked again: the model found the sentence
             # but not the words. The sentence it cited is the answer (a choice: "north or south?" -> "south", and
@@ -962,8 +929,7 @@ class Assistant:
                           ) -> tuple[Evidence, str] | None:
         """The sentence that supports the reply's phrase, with why, when there the phrase does not answer what
         is asked: it names the holder of something the question's subject owns (`possessive_mismatch`), the
-        sentence does not name the one a "Who/Where is <Name>?" asks about (`omits_asked_name`), the phrase
-        describes someone other than the person asked about (`detached_description`), it is a sum of money
+        phrase describes someone other than the person asked about (`detached_description`), it is a sum of money
         for a count (`money_for_a_count`), or the sentence reports words on another topic than the one a "What did
         <Name> say about <topic>?" names (`speaks_of_another_topic`); None otherwise."""
         checked = check_reply(reply, evidence)
@@ -972,8 +938,6 @@ class Assistant:
         sentence = checked.supported[0]
         if rules.apply("misread_possessive", possessive_mismatch, checked.phrase, sentence.text, question):
             return sentence, "where the question's words own something else"
-        if rules.apply("misread_unnamed", omits_asked_name, sentence.text, question):
-            return sentence, "that does not name the one asked about"
         # The model may reword ("Syria's President" for "president of Syria's ..."): judge the source's words.
         located = short_answer_from(checked.phrase, [sentence], question, Rules(rules.disabled))
         if rules.apply("misread_detached", detached_description, located, sentence.text, question):
@@ -1007,38 +971,10 @@ def restates_question(answer: Answer, question: str) -> bool:
             and only_question_words(shown, question) and not asks_for_source(question))
 
 
-def _asked_form(phrase: str, sentences: Sequence[Evidence], question: str, rules: Rules
-                ) -> tuple[Evidence, str, str] | None:
-    """The words a question asks for where the model's phrase only points at them, with the sentence of
-    `sentences` (the cited one first) that writes them and a note saying why they replace the phrase; None when
-    the phrase stands.
-
-    "Who is Ahmed Jarba?" -> "Ahmed Jarba", "Who is Kerry?" -> "John Kerry", "Who is Bashar Al-Assad?" -> "Bashar
-    al-Assad regime in Syria": the name tells nothing; the title a sentence writes before it ("US Secretary of
-    State John Kerry", "Syria's President Bashar Al-Assad") is the answer. "What is the full name of the
-    coalition?" -> "Syrian National Coalition": a sentence that writes the name longer ("National Coalition for
-    Syrian Revolutionary and Opposition Forces") holds what was asked.
-    """
-    if rules.on("title_for_name") and gives_no_title(phrase, question):
-        for sentence in sentences:
-            title = rules.apply("title_for_name", title_before_name, sentence.text, question)
-            if title:
-                return sentence, title, ("the model's reply named the one asked about without saying who they are: "
-                                         "the title a cited sentence gives that name is shown")
-    fuller = rules.apply("fuller_name", fuller_name, phrase, sentences, question)
-    if fuller:
-        return (*fuller, "a full name was asked for: the longest form of the model's answer in the evidence is "
-                         "shown")
-    return None
-
-
 def _bare_phrase(located: str, cited: Sequence[Evidence], question: str, rules: Rules) -> str:
-    """The short answer of a phrase found in `cited`: without half a bracketed aside, the question's own words
-    around it (`trim_echo`) or the name the question asks about, and for "How many ...?" the count alone."""
-    starts_sentence = any(e.text.startswith(located) for e in cited)
+    """The short answer of a phrase found in `cited`: without half a bracketed aside, and for "How many ...?" the
+    count alone."""
     phrase = rules.transform("drop_open_aside", without_open_aside, located)
-    phrase = rules.transform("trim_echo", trim_echo, phrase, question, starts_sentence=starts_sentence)
-    phrase = rules.transform("drop_asked_name", without_asked_name, phrase, question)
     return rules.transform("count_alone", count_alone, phrase, question)
 
 

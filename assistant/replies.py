@@ -30,8 +30,6 @@ from assistant.text import STOP_WORDS, word_key, words
 ANSWER_MAX_TOKENS = 48
 # First tokens by which the model starts "NOT FOUND" (Qwen's tokenizer; other models fall back to the text).
 REFUSAL_TOKENS = ("NOT", "Not", "not", " NOT", " Not")
-# Tokens that open a citation mark (Qwen's tokenizer: "[" and " ["): banned to make the model write words first.
-MARK_TOKENS = ("[", " [")
 OPEN_MARK_AT_END = re.compile(r"\[\s*\d+\s*$")  # "Montreux [1" after the stop string took the "]"
 NOT_FOUND_START = re.compile(r"^not(\b|$)", re.IGNORECASE)  # "NOT FOUND", "Not found", or a bare "NOT"
 

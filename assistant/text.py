@@ -380,24 +380,6 @@ def whole_name(question: str, sentence: str, start: int, end: int) -> tuple[int,
     return (start, stop) if stop > end else None
 
 
-# ", Saxony" after "Eisleben", ", D.C." after "Washington": the region a place is in, up to where its clause ends.
-_REGION_AFTER = re.compile(r", [A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*)*(?=\s*(?:[,.;:)!?]|$)|\s+(?:and|or|in|on|at|to|by|"
-                           r"for|from|with)\b)")
-
-
-def enclosing_region(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
-    """For a question that asks where, the place at start:end with the region the sentence names after it
-    ("Eisleben, Saxony", "Florence, Italy"); None for another question or when no region follows.
-
-    Where the sentence says it, so does the answer: of the SQuAD-even dev "Where ...?" gold answers, 8 take the
-    region after a place whole and 1 stops before it.
-    """
-    if not _WHERE_QUESTION.search(question) or not _ENDS_ON_NAME.search(sentence[start:end]):
-        return None
-    region = _REGION_AFTER.match(sentence, end)
-    return (start, region.end()) if region else None
-
-
 # A question that asks for several things: "Who are ...", "What were ...", or its wh-word names a plural ("What
 # countries ...", "Which kinds of people ...", "What main reasons ..."): a lower-case word ending in "s" (not "ss" or
 # "us": "class", "status"), after at most one word that is not an auxiliary ("What did DFDS ..." asks for one thing).

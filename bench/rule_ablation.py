@@ -40,8 +40,8 @@ from assistant.rules import RULES
 from bench.abstention_fit import SETS, abstention_off, load_records, model_decision, replayed
 
 # The rules that ask the LLM once more when they fire.
-LLM_CALLING = frozenset({"reask_refusal", "reask_echo", "reask_bare_mark", "misread_possessive", "misread_unnamed",
-                         "misread_detached", "misread_money_count", "misread_other_topic", "sentence_alone"})
+LLM_CALLING = frozenset({"reask_refusal", "reask_echo", "misread_possessive", "misread_detached", "misread_money_count",
+                         "misread_other_topic", "sentence_alone"})
 VALIDATION_SETS = ("paraphrases-validation", "squad-validation", "clapnq-validation", "seed-pairs")
 
 
@@ -119,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--max-per-rule", type=int, default=60, help="questions (or dialogues) re-asked per rule/set")
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench" / "runs" / "rule-ablation")
     parser.add_argument("--eval-dir", type=Path, default=None)
+    parser.add_argument("--offline", action="store_true",
+                        help="make the table from the answers a previous run saved (reasked.json), asking nothing")
     parser.add_argument("--budget", action="store_true",
                         help="also re-ask, with the default max_llm_calls, the answers that asked the LLM 3+ times")
     args = parser.parse_args(argv)
@@ -128,6 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     shared: dict[str, Any] = {}
     runners: dict[str, SetRunner] = {}
     table: dict[str, Any] = {}
+    saved = args.out / "reasked.json"  # every answer asked again, so that the table can be made again offline
+    reasked: dict[str, dict[str, list[dict[str, Any]]]] = (
+        json.loads(saved.read_text(encoding="utf-8")) if saved.is_file() else {})
     for rule in args.rules:
         row: dict[str, Any] = {"family": RULES[rule][0], "fired": {}, "sets": {}}
         for name in args.sets:
@@ -136,9 +141,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             ids = affected(items, lambda i, r=rule: r in fired_rules(i), args.max_per_rule)
             if not ids:
                 continue
-            runner = runners.setdefault(name, SetRunner(name, args.eval_dir or default_eval_dir(), shared))
-            row["sets"][name] = compare([i for i in items if i["id"] in ids],
-                                        runner.ask(ids, {"disabled_rules": rule, "max_llm_calls": 99}), decide)
+            after = reasked.get(rule, {}).get(name) if args.offline else None
+            if after is None:
+                runner = runners.setdefault(name, SetRunner(name, args.eval_dir or default_eval_dir(), shared))
+                after = runner.ask(ids, {"disabled_rules": rule, "max_llm_calls": 99})
+                reasked.setdefault(rule, {})[name] = after
+                args.out.mkdir(parents=True, exist_ok=True)
+                saved.write_text(json.dumps(reasked) + "\n", encoding="utf-8")
+            row["sets"][name] = compare([i for i in items if i["id"] in ids], after, decide)
         validation = [s for n, s in row["sets"].items() if n != "seed-pairs"]
         gained = sum(s["without_loses"] for s in validation)  # what the rule gains is what is lost without it
         lost = sum(s["without_gains"] for s in validation)
@@ -153,8 +163,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             items = records.get(name, [])
             ids = affected(items, lambda i: sum(r in LLM_CALLING for r in fired_rules(i)) >= 2, None)
             if ids:
-                runner = runners.setdefault(name, SetRunner(name, args.eval_dir or default_eval_dir(), shared))
-                row["sets"][name] = compare([i for i in items if i["id"] in ids], runner.ask(ids, {}), decide)
+                after = reasked.get("max_llm_calls=2", {}).get(name) if args.offline else None
+                if after is None:
+                    runner = runners.setdefault(name, SetRunner(name, args.eval_dir or default_eval_dir(), shared))
+                    after = runner.ask(ids, {})
+                    reasked.setdefault("max_llm_calls=2", {})[name] = after
+                    args.out.mkdir(parents=True, exist_ok=True)
+                    saved.write_text(json.dumps(reasked) + "\n", encoding="utf-8")
+                row["sets"][name] = compare([i for i in items if i["id"] in ids], after, decide)
         table["max_llm_calls=2"] = row
         print("max_llm_calls=2", json.dumps(row), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)

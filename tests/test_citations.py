@@ -1,5 +1,6 @@
 """Citation checks: every mark must be backed by the sentence it names; quotes are the source's characters."""
 
+import dataclasses
 import re
 from types import SimpleNamespace
 
@@ -9,14 +10,10 @@ from assistant.citations import (
     answer_the_asked_line,
     check_reply,
     detached_description,
-    fuller_name,
-    gives_no_title,
     locate,
     longest_shared_run,
     money_for_a_count,
     names_none_of_them,
-    omits_asked_name,
-    only_names_the_one_asked,
     parse_reply,
     possessive_mismatch,
     short_answer_from,
@@ -24,10 +21,7 @@ from assistant.citations import (
     speaker_mismatch,
     spelled_out,
     supports,
-    title_before_name,
     to_citations,
-    trim_echo,
-    without_asked_name,
     without_open_aside,
 )
 from assistant.config import Settings, load_settings
@@ -165,17 +159,6 @@ def test_a_name_runs_on_through_the_capitalised_words_that_continue_it() -> None
     assert short_answer_from("Protestant", [nations], "What belief did those nations share?") == "Protestant"
     sunday = ev("The talks were confirmed by Kerry Sunday in Paris.")
     assert short_answer_from("Kerry", [sunday], "Who confirmed the talks?") == "Kerry"
-
-
-def test_where_a_place_is_keeps_the_region_the_sentence_puts_after_it() -> None:
-    """Asked where, the answer is the place with its region ("Eisleben, Saxony"), as the sentence gives it; asked
-    anything else, the place alone."""
-    luther = ev("Luther was born in Eisleben, Saxony, in 1483.")
-    assert short_answer_from("Eisleben", [luther], "Where was Luther born?") == "Eisleben, Saxony"
-    assert short_answer_from("Eisleben", [luther], "In what town was Luther born?") == "Eisleben"
-    press = ev("Singer held a press conference on Capitol Hill, Washington, D.C. in May 2000.")
-    assert short_answer_from("Capitol Hill, Washington", [press], "Where did Singer hold a press conference?") == \
-        "Capitol Hill, Washington, D.C."
 
 
 def test_a_question_that_asks_for_several_things_gets_both_that_the_sentence_joins() -> None:
@@ -427,25 +410,6 @@ def test_miscopied_phrase_snaps_to_the_source_words() -> None:
     assert snap_phrase("Geneva", "Kerry met Lavrov in Paris on Monday.") is None  # nothing alike: no support
 
 
-def test_short_answer_drops_words_the_question_already_says() -> None:
-    assert trim_echo("61 yards", "How many yards did Norwood return the punt?") == "61"
-    assert trim_echo("2½ sacks", "How many solo sacks did Von Miller have?") == "2½"  # a fraction ends a number too
-    assert trim_echo("guilty of the murder of Christ", "What were they guilty of?") == "the murder of Christ"
-    assert trim_echo("Montreux", "Where was Geneva II held?") == "Montreux"
-    assert trim_echo("SAMA Festival", "What is the SAMA festival?") == "SAMA Festival"  # nothing new: kept
-    assert trim_echo("general-purpose aggressiveness", "Imperialism means general-purpose what?") == "aggressiveness"
-    assert trim_echo("10th century", "What century did the Normans gain their identity?") == "10th"
-
-
-def test_trim_echo_keeps_the_last_word_unless_a_number_is_left() -> None:
-    """The last word heads the phrase ("Turing machine") or ends it ("...if his opponents did"): SQuAD keeps it."""
-    assert trim_echo("Turing machine", "What models a general computing machine?") == "Turing machine"
-    assert trim_echo("world systems theory", "Which theory divided the globe?") == "world systems theory"
-    assert trim_echo("remain silent if his opponents did", "What did Luther promise?") == (
-        "remain silent if his opponents did")
-    assert trim_echo("eleven schools", "How many schools are there?") == "eleven"
-
-
 def test_how_many_is_answered_with_the_count_alone() -> None:
     """SQuAD's annotators take "Six" from "Six-time Grammy winner" for "How many Grammys ...?" (13 of the 16 counts
     the source joins to a word); "How long ...?" keeps the unit."""
@@ -457,35 +421,6 @@ def test_how_many_is_answered_with_the_count_alone() -> None:
     assert count_alone("three-year", "How long had the Syrian conflict lasted?") == "three-year"
     assert count_alone("Grammy-winning", "How many awards has she won?") == "Grammy-winning"  # no number
     assert count_alone("Six-time Grammy winner", "How many Grammys has Lady Gaga won?") == "Six-time Grammy winner"
-
-
-def test_trim_echo_keeps_names_that_repeat_a_question_word():
-    """SQuAD's gold answers keep the name whole: "Tower District", not "Tower"."""
-    assert trim_echo("Tower District", "Which district in Fresno is known for its music scene?") == "Tower District"
-    assert trim_echo("Fort Niagara", "Which fort did they plan to attack?") == "Fort Niagara"
-    assert trim_echo("the 61 yards", "How many yards did he run?") == "the 61"
-    assert trim_echo("61-yard", "How many yards did Norwood return a punt?") == "61"  # the source's own form
-    assert trim_echo("black-and-yellow", "What colors was the 2001 logo?") == "black-and-yellow"
-    # at the start of its sentence a capital may only mark that start, but not a name the question writes so too
-    assert trim_echo("Kearney Park", "Which park is home to the Kearney Mansion?", starts_sentence=True) == \
-        "Kearney Park"
-    assert trim_echo("Guilty of murder", "What were they guilty of?", starts_sentence=True) == "murder"
-    assert trim_echo("The wedding banquet", "What was the wedding banquet?") == "The wedding banquet"  # all echo
-    # A capital that only marks the start of the source sentence is not a name.
-    assert trim_echo("Bills go through two stages", "How do bills go?", starts_sentence=True) == "through two stages"
-    assert trim_echo("Bills go through two stages", "How do bills go?") == "Bills go through two stages"
-
-
-def test_who_is_a_name_is_answered_without_the_name() -> None:
-    """"Who is Laurent Fabius?" was answered "French Foreign Minister Laurent Fabius": the reader knows the name.
-    A phrase that is only the name stays (the answer then shows the cited sentence), and other who-questions keep
-    the names they are answered with."""
-    assert without_asked_name("French Foreign Minister Laurent Fabius", "Who is Laurent Fabius?") == \
-        "French Foreign Minister"
-    assert without_asked_name("Ban Ki-moon, the UN Secretary General", "Who is the UN Secretary General?") == \
-        "Ban Ki-moon"
-    assert without_asked_name("Laurent Fabius", "Who is Laurent Fabius?") == "Laurent Fabius"
-    assert without_asked_name("Lakhdar Brahimi", "Who was the envoy at the talks?") == "Lakhdar Brahimi"
 
 
 def test_expected_answer_type_finds_the_phrase_that_answers() -> None:
@@ -526,21 +461,6 @@ def test_an_acronym_is_shown_with_the_words_it_abbreviates_when_the_source_write
         start = text.index(acronym)
         span = spelled_out(text, start, start + len(acronym))
         assert text[span[0]:span[1]] == shown, text
-
-
-def test_a_full_name_asked_for_is_the_longest_form_the_evidence_writes() -> None:
-    """q35 of the seed pairs: asked for the coalition's full name, the model answered "Syrian National Coalition"
-    from one sentence; another writes "National Coalition for Syrian Revolutionary and Opposition Forces"."""
-    short = ev("The opposition Syrian National Coalition is in disarray ahead of the Geneva talks.")
-    full = ev("Friends of Syria failed to convince the National Coalition for Syrian Revolutionary and Opposition "
-              "Forces to reverse its decision.", start=200)
-    question = "What is the full name of the opposition coalition?"
-    assert fuller_name("Syrian National Coalition", [short, full], question) == (
-        full, "National Coalition for Syrian Revolutionary and Opposition Forces")
-    # Only for a question that asks for the full (or official) name, and only a longer name with every word.
-    assert fuller_name("Syrian National Coalition", [short, full], "Which coalition is in disarray?") is None
-    assert fuller_name("Syrian Opposition Council", [short, full], question) is None
-    assert fuller_name("Syrian National Coalition", [short], "What is its official name?") is None
 
 
 def test_who_is_not_answered_with_the_place_a_sentence_opens_with() -> None:
@@ -734,8 +654,8 @@ def test_a_reply_that_still_repeats_the_question_shows_the_sentence_it_cited(see
     bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask("What did Kerry say?")
-    # the third call asks about the cited sentence alone; its reply repeats the question too, so nothing changes
-    assert len(llm.calls) == 3 and not answer.abstained
+    # asked twice already (max_llm_calls): the sentence is not asked about alone
+    assert len(llm.calls) == 2 and not answer.abstained
     quote = answer.citations[0].quote
     assert "Kerry" in quote and answer.answer == f"{quote.strip()} [1]" and answer.short_answer == quote.strip()
     assert "only repeated the question" in " ".join(answer.notes)
@@ -752,16 +672,23 @@ def test_a_reply_forced_past_a_refusal_that_only_repeats_the_question_is_asked_a
     from assistant.replies import REFUSAL_TOKENS
 
     llm = _TwoReplyLLM(["NOT FOUND", "Syrian state media [1]", "foreign ministry source [1]"])
-    bot = sibling(seed_assistant, llm=llm)
+    bot = sibling(seed_assistant, dataclasses.replace(seed_assistant.settings, max_llm_calls=3), llm=llm)
     bot.abstention = {}  # judge the generation, not the calibrated abstention model
     bot.thresholds["refusal"] = 1.01  # the refusal probability alone does not abstain: the refusal is re-asked
-    answer = bot.ask("Who did Syrian state media quote as warning that anyone seeking preconditions was leading "
-                     "the Geneva conference to failure?")
+    question = ("Who did Syrian state media quote as warning that anyone seeking preconditions was leading the Geneva "
+                "conference to failure?")
+    answer = bot.ask(question)
     refusal_ban = [[token, False] for token in REFUSAL_TOKENS]
     assert [call.get("logit_bias") for call in llm.calls] == [
         None, refusal_ban, refusal_ban + [["Syrian", False], [" Syrian", False]]]
     assert answer.short_answer == "foreign ministry source" and not answer.abstained
     assert "foreign ministry source" in answer.citations[0].quote
+    default = _TwoReplyLLM(["NOT FOUND", "Syrian state media [1]", "foreign ministry source [1]"])
+    bounded = sibling(seed_assistant, llm=default)
+    bounded.abstention = {}
+    bounded.thresholds["refusal"] = 1.01
+    bounded.ask(question)
+    assert len(default.calls) == 2  # max_llm_calls = 2: one re-ask at most
 
 
 class _BareMarkLLM(_TwoReplyLLM):
@@ -778,80 +705,10 @@ class _BareMarkLLM(_TwoReplyLLM):
         return line.split("]", 1)[0] + "]"
 
 
-def test_a_bare_mark_is_asked_for_its_words_and_keeps_its_sentence(seed_assistant) -> None:  # noqa: ANN001
-    """"[2]" alone says which sentence answers but not which words: the model is asked again with the opening
-    bracket banned, and its words are cited to the sentence it pointed at."""
-    from assistant.replies import MARK_TOKENS
-
-    llm = _BareMarkLLM("Fabius", "Laurent Fabius")
-    bot = sibling(seed_assistant, llm=llm)
-    bot.abstention = {}
-    answer = bot.ask("Which French foreign minister held a press conference with Ahmad Al-Jarba?")
-    assert [call.get("logit_bias") for call in llm.calls] == [None, [[token, False] for token in MARK_TOKENS]]
-    assert answer.short_answer == "Laurent Fabius" and not answer.abstained
-    assert "press conference with French Foreign Minister Laurent Fabius" in answer.citations[0].quote
-
-
-class _SpelledMarkLLM(_TwoReplyLLM):
-    """Seen on the seed corpus: a bare mark on one sentence, then, with brackets banned, the words and the number of
-    another written out ("Laurent Fabius Sentence number: 2")."""
-
-    def reply(self, chat) -> str:  # noqa: ANN001
-        lines = chat[-1].content.splitlines()
-        number = next(line for line in lines if "met Lavrov in Paris, where" in line).split("]", 1)[0] + "]"
-        if not self.calls:
-            return number
-        fabius = next(line for line in lines if "Laurent Fabius" in line).split("]", 1)[0].lstrip("[")
-        return f"Laurent Fabius Sentence number: {fabius}"
-
-
-def test_a_mark_written_out_in_words_goes_with_the_words_it_follows(seed_assistant) -> None:  # noqa: ANN001
+def test_a_mark_written_out_in_words_goes_with_the_words_it_follows() -> None:
     assert parse_reply("Laurent Fabius Sentence number: 2") == ("Laurent Fabius", [2])
     assert parse_reply("Laurent Fabius (sentence 3).") == ("Laurent Fabius", [3])
     assert parse_reply("Apollo 17") == ("Apollo 17", [])
-    bot = sibling(seed_assistant, llm=_SpelledMarkLLM([]))
-    bot.abstention = {}
-    answer = bot.ask("Which French foreign minister held a press conference with Ahmad Al-Jarba?")
-    assert answer.short_answer == "Laurent Fabius" and answer.answer == "Laurent Fabius [1]"
-    assert "press conference with French Foreign Minister Laurent Fabius" in answer.citations[0].quote
-
-
-def test_a_bare_number_is_asked_for_its_words_like_a_bare_mark(seed_assistant) -> None:  # noqa: ANN001
-    llm = _BareNumberLLM("Fabius", "Laurent Fabius")
-    bot = sibling(seed_assistant, llm=llm)
-    bot.abstention = {}
-    answer = bot.ask("Which French foreign minister held a press conference with Ahmad Al-Jarba?")
-    assert len(llm.calls) == 2 and answer.short_answer == "Laurent Fabius" and not answer.abstained
-    assert "press conference with French Foreign Minister Laurent Fabius" in answer.citations[0].quote
-
-
-def test_a_bare_mark_on_a_header_line_is_that_line_and_not_asked_again() -> None:
-    from assistant.citations import bare_mark
-
-    body = ev("Kerry met Lavrov in Paris.")
-    header = Evidence("a.txt", 0, 15, "Russia News.Net", 0.5, 0.5, 0.5, "", "c", 0, role="header line")
-    assert bare_mark("[2]", [body, header]) == 0 and bare_mark("[1]", [body, header]) == 1
-    assert bare_mark("Paris [1]", [body]) == 0 and bare_mark("NOT FOUND", [body]) == 0
-    assert bare_mark("[7]", [body]) == 0  # no such sentence: nothing to ask about
-
-
-def test_a_number_no_sentence_holds_is_a_mark_without_brackets() -> None:
-    from assistant.citations import bare_mark
-
-    talks, toll = ev("Kerry met Lavrov in Paris."), ev("The conflict has killed 4 people in two days.")
-    count = "How many people has the conflict killed?"
-    assert bare_mark("1", [talks, toll], count) == 1 and bare_mark("1.", [talks, toll], count) == 1
-    assert bare_mark("4", [talks, toll], count) == 0  # a count the second sentence holds: an answer
-    assert bare_mark("2", [talks, toll], count) == 0  # "two days": the number in words is there too
-    assert bare_mark("2", [talks, toll], "Who met Lavrov?") == 2  # no number asked for: a mark, whatever holds it
-    assert bare_mark("9", [talks, toll]) == 0  # no such sentence
-
-
-class _BareNumberLLM(_BareMarkLLM):
-    """Points at the sentence holding `word` with its number alone ("3"), then names `words`."""
-
-    def reply(self, chat) -> str:  # noqa: ANN001
-        return super().reply(chat).strip("[]")
 
 
 def test_a_line_that_only_repeats_the_question_is_no_answer(seed_assistant) -> None:  # noqa: ANN001
@@ -1138,65 +995,6 @@ def _fixed_five(settings: Settings) -> Settings:
     return replace(settings, evidence_sentences=5, evidence_relative_score=0.0)
 
 
-def test_where_is_a_place_is_not_answered_from_a_sentence_that_does_not_name_it(seed_assistant) -> None:  # noqa: ANN001
-    """"Where is it?" after "Which city would the ceasefire begin with?" is "Where is Aleppo?"; the model answered
-    "Syria" from the headline "Russia and America discuss local ceasefires in Syria", which does not name Aleppo."""
-    assert omits_asked_name("Russia and America discuss local ceasefires in Syria", "Where is Aleppo?")
-    assert not omits_asked_name("It lies in the north of Syria.", "Where is Aleppo?")  # "it" may be Aleppo
-    assert not omits_asked_name("Joint call by US and Russia", "Where was Super Bowl 50 held?")  # not the bare form
-    llm = LineQuotingLLM([("Russia and America discuss", "Syria"), ("north of Syria", "in the north of Syria")])
-    bot = sibling(seed_assistant, _fixed_five(seed_assistant.settings), llm=llm)
-    bot.abstention = {}
-    answer = bot.ask("Where is Aleppo?")
-    assert len(llm.calls) == 2 and answer.short_answer == "in the north of Syria", answer
-    assert "Aleppo" in answer.citations[0].quote and "does not name" in " ".join(answer.notes)
-
-
-def test_who_is_someone_answered_with_the_name_alone_shows_the_title_the_sentence_gives(
-        seed_assistant) -> None:  # noqa: ANN001
-    """"Who is Ahmed Jarba?": the model only repeated the name, so the whole sentence was shown; the sentence calls
-    him "The president of Syria's opposition National Coalition". "Who is Kerry?" was answered "John Kerry"."""
-    jarba = "The president of Syria\u2019s opposition National Coalition Ahmed Jarba said: \u201cWe all agreed.\u201d"
-    assert title_before_name(jarba, "Who is Ahmed Jarba?") == "president of Syria\u2019s opposition National Coalition"
-    assert title_before_name("US Secretary of State John Kerry said on Monday", "Who is Kerry?") == \
-        "US Secretary of State"  # "John" is his name
-    assert title_before_name("However Iranian Foreign Minister Javad Zarif said", "Who is Javad Zarif?") == \
-        "Iranian Foreign Minister"
-    for sentence in ("Kerry met Lavrov in Paris.", "The head of the coalition, Ahmad Al-Jarba, met Lavrov.",
-                     "They called for the Bashar al-Assad regime to agree."):  # no title right before the name
-        assert title_before_name(sentence, "Who is Lavrov?") is None
-    assert only_names_the_one_asked("John Kerry", "Who is Kerry?")
-    assert not only_names_the_one_asked("US Secretary of State John Kerry", "Who is Kerry?")
-    assert not only_names_the_one_asked("John Kerry", "Who met Lavrov?")
-    llm = LineQuotingLLM([("Ahmed Jarba said", "Ahmed Jarba"), ("US Secretary of State John Kerry", "John Kerry")])
-    bot = sibling(seed_assistant, llm=llm)
-    bot.abstention = {}
-    answer = bot.ask("Who is Ahmed Jarba?")
-    assert answer.short_answer == "president of Syria\u2019s opposition National Coalition", answer
-    assert answer.answer.startswith(answer.short_answer) and "Ahmed Jarba said" in answer.citations[0].quote
-    kerry = bot.ask("Who is Kerry?")  # "John Kerry" names him again
-    assert kerry.short_answer == "US Secretary of State", kerry
-
-
-def test_who_is_someone_answered_with_words_around_the_name_shows_a_title_another_sentence_gives(
-        seed_assistant) -> None:  # noqa: ANN001
-    """"Who is Bashar Al-Assad?" was answered "regime in Syria": the model quoted "the Bashar al-Assad regime in
-    Syria", which says nothing of who he is, while another sentence calls him "Syria's President"."""
-    question = "Who is Bashar Al-Assad?"
-    assert gives_no_title("Bashar al-Assad regime in Syria", question)
-    assert gives_no_title("Bashar Al-Assad", question)
-    assert not gives_no_title("President Bashar al-Assad", question)  # the title is there
-    assert not gives_no_title("regime in Syria", question)  # no name: a description, right or wrong
-    assert not gives_no_title("Bashar al-Assad regime in Syria", "Who called for ceasefires?")
-    llm = LineQuotingLLM([("Bashar al-Assad regime in Syria", "Bashar al-Assad regime in Syria")])
-    bot = sibling(seed_assistant, llm=llm)
-    bot.abstention = {}
-    answer = bot.ask(question)
-    assert answer.short_answer.endswith("President"), answer
-    assert len(answer.citations) == 1 and "President Bashar" in answer.citations[0].quote, answer.citations
-    assert answer.answer.startswith(answer.short_answer)
-
-
 def test_asked_what_someone_said_about_a_topic_a_sentence_of_their_words_on_another_is_set_aside(
         seed_assistant) -> None:  # noqa: ANN001
     """"What did Lavrov say about a ceasefire?" was answered with "He and Lavrov added that an exchange of prisoners
@@ -1259,14 +1057,6 @@ def test_which_ones_is_not_answered_with_a_vague_description(seed_assistant) -> 
     assert not answer.abstained and "Middle East peace" in answer.short_answer, answer
 
 
-def test_an_echo_is_not_trimmed_down_to_a_dangling_of() -> None:
-    """"What exchange did Kerry and Lavrov discuss?" was answered "exchange of prisoners" and shortened to "of
-    prisoners"; the head the question names stays when only "of ..." would be left."""
-    assert trim_echo("exchange of prisoners", "What exchange did Kerry and Lavrov discuss?") == "exchange of prisoners"
-    assert trim_echo("the murder of Christ", "What were they guilty of?") == "the murder of Christ"
-    assert trim_echo("guilty of the murder of Christ", "What were they guilty of?") == "the murder of Christ"
-
-
 def test_a_number_under_the_wrong_mark_is_found_where_the_source_spells_it() -> None:
     """"7 [2]" for "How many of the schools in Newcastle are independent?": sentence 2 has no 7, sentence 1 says
     "seven independent schools". The number is cited there, in the source's word."""
@@ -1300,12 +1090,12 @@ def test_which_ones_is_not_answered_with_the_count_the_question_gives(seed_assis
     assert names_none_of_them("Eleven states", question)
     assert not names_none_of_them("1976", "What year did TVOntario start showing Doctor Who episodes?")
     assert not names_none_of_them("two", "Which states held discussions?")  # a count the question does not give
-    # First reply the count; asked again without those words, a bare mark; asked for the words, the question again.
-    llm = _TwoReplyLLM(["Eleven states [1]", "[1]", "Eleven states held discussions on the final details of Geneva 2."])
+    # First reply the count; asked again without those words, the count once more.
+    llm = _TwoReplyLLM(["Eleven states [1]", "eleven states [1]"])
     bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask(question)
-    assert len(llm.calls) == 3 and answer.abstained, answer
+    assert len(llm.calls) == 2 and answer.abstained, answer
     assert "'Eleven states': they name none of them" in " ".join(answer.notes)
     # A reply the evidence backs is an answer, even after that first reply: only a shown sentence is judged by it.
     llm = _TwoReplyLLM(["Eleven states [1]", "the Geneva 2 international conference [1]"])
@@ -1374,7 +1164,7 @@ def test_a_sentence_shown_for_a_reply_that_repeats_the_question_is_asked_about_a
     """When the replies only repeat the question and the sentence they cite is shown, the model is asked about
     that sentence alone: the words it names there are the short answer; the answer line still shows the sentence."""
     llm = _OneSentenceReader(["unused"])
-    bot = sibling(seed_assistant, llm=llm)
+    bot = sibling(seed_assistant, dataclasses.replace(seed_assistant.settings, max_llm_calls=3), llm=llm)
     bot.abstention = {}
     answer = bot.ask("What did Kerry say?")
     quote = answer.citations[0].quote.strip()
