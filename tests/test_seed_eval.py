@@ -28,60 +28,24 @@ from assistant.evaluation.runner import AssistantSystem, SystemRun, run_system, 
 SEED_QA = Path(__file__).resolve().parent / "data" / "seed_qa.json"
 SEED_SET = load_pairs(SEED_QA)
 
-# Pairs the default pipeline misses today (id -> cause), from the run recorded in docs/BENCHMARKS.md.
+# Pairs the default pipeline misses today (id -> cause), from `python -m bench.validate --sets seed`
+# (docs/BENCHMARKS.md).
 KNOWN_MISSES: dict[str, str] = {
-    # answer misses: the right passage is cited, the 1.5B model picks the wrong phrase from it
-    "q8": "wrong abstention: 'UN-Arab League' marked on the headline, found in the Brahimi sentence instead, which "
-          "the question without its qualifier matches weakly (confidence 0.16)",
-    "q12": "wrong abstention: '3 years' is now found as the source's 'three-year', but the sentence shares one word "
-           "with the question (confidence 0.07-0.15; 0.21 asked without the qualifier)",
-    "q33": "answer miss: the short answer is 'extremists', not 'terrorist' (the pair passes in some runs since "
-           "2026-12-02 on the answer line alone: asked what Lavrov said, it shows his whole statement)",
-    "conversation6.2": "answer miss: the follow-up's 'after that' resolves to the Vatican, not Kuwait (passed on "
-                       "2026-12-02: the model repeated 'Vatican', and the sentence it cited, naming Kuwait City, was "
-                       "shown instead; listed until it holds)",
-    "conversation11.2": "answer miss: 'What about Lavrov?' is rewritten 'What did Lavrov say about a ceasefire?'; "
-                        "Kerry's quotations and (since 2026-12-03) Lavrov's words on prisoners are set aside, and "
-                        "the model cites 'Kerry and Lavrov called for the ceasefire to start ...', not his own words",
-    "q3": "wrong abstention: since the ranking model is on by default (2026-12-04), abstention reads its cosines, and "
-          "it finds the Montreux sentence ('... the Geneva II talks due to begin in Montreux in Switzerland ...') far "
-          "from the question about Montreux's country (confidence 0.42 against a threshold of 0.59)",
-    "conversation10.2": "wrong abstention: rewritten 'In which country is Montreux?', the model answers "
-                        "'Switzerland' from the right sentence (a second mark, on a sentence without it, is dropped), "
-                        "but the question matches that sentence weakly in meaning (cosine 0.23, top passage 0.11) "
-                        "and the abstention model's confidence is 0.23 (0.07 with the ranking model)",
-    # unanswerable questions answered: the abstention model's confidence stays over its threshold
-    "q48": "wrong abstention: answers 'government' for the opposition's leader, who is not named",
-    "q49": "wrong abstention: the talks' outcome is not reported; refusal and echo banned, it says 'start' "
-           "(confidence 0.88; 0.60 with the ranking model)",
-    "q62": "wrong abstention: the sentence naming Montreux says 'Geneva II' and 'due to begin', sharing one word with "
-           "'Where will Geneva 2 take place?' (read as 'II', the number made fast mode answer q1 wrongly)",
+    # answerable, abstained: the abstention model's confidence is under its threshold (0.572)
+    "q8": "wrong abstention: the envoy's other organisation is answered, but confidence is 0.42",
+    "conversation10.2": "wrong abstention: the follow-up is rewritten and answered from the right sentence, but the "
+                        "question matches it weakly in meaning (confidence 0.44)",
+    # unanswerable, answered: a related figure stands in for the one asked about, with high confidence
+    "q45": "wrong abstention: asked what the appeal raised, it answers what the appeal seeks (confidence 0.77)",
+    "q50": "wrong abstention: asked for one city's dead, it answers the whole war's toll (confidence 0.89)",
+    "conversation8.2": "wrong abstention: the same question as q50, as a follow-up (confidence 0.89)",
+    "q49": "wrong abstention: the talks' outcome is not reported; the reply forced past a refusal names their start, "
+           "at a confidence near the threshold (answered in some runs, abstained in others)",
+    # answered with the wrong words
+    "q31": "answer miss: the model names the Russian minister of the same sentence, not the French one",
+    "conversation11.2": "answer miss: 'What about Lavrov?' cites the joint call of both ministers, not Lavrov's own "
+                        "words",
 }
-# Since the ranking model is on by default (2026-12-04), q45 and q51 (the UN's request, the unnamed outlet) abstain in
-# every run with it (confidence 0.45 and 0.21 against 0.59): its cosines tell an answer from a near miss better.
-# q48 (0.58) passes too, but near the threshold: listed until it holds.
-# Since 2026-12-03 (sixth session): q47 ("Which eleven states ...?") abstains, since the model's only reply was the
-# question's count and a sentence stood in for it; conversation9.2 answers "north of Syria" (a "where" answer keeps
-# the compass word before the place); q65 shows all the Friends of Syria group failed to do ("convince the National
-# Coalition to ..."), not the Coalition's part. q40 and q41 (the headline of the article of a given date) are read
-# off the header since the fifth session (`assistant.headers`).
-# q11 ("How many people has the Syrian conflict killed?") and q57 (the UN's appeal in Kuwait) are answered since
-# 2026-12-02: their answer is one clause of a 40-word sentence, and the abstention model now reads the question's
-# meaning at the sentence's best clause (`Assistant._clause_semantic`), not only the whole sentence's. Passing in every
-# run of 2026-12-01 (four LLM runs, with and without llama.cpp's weight repacking), so no longer listed: q10 and
-# conversation8.1 (Aleppo), q42 (the outlet), q45, q50, q53, q55, q56 and conversation8.2 (they abstain). A regression
-# there now fails the test. q19 ("Who said 'His departure is inevitable'?") passes since the bare quotation is shown
-# with the sentence naming its speaker (`evidence.quote_context`), q23 since a reply forced past NOT FOUND that only
-# repeats the question is asked again ("foreign ministry source"), q31 since a reply that is only a mark ("[2]") is
-# asked for its words ("Laurent Fabius"), cited to the sentence it marked, q25 since "according to the February 3
-# article" reads that article only, for the question without the qualifier (confidence 0.89 against the threshold's
-# 0.60; it was at the threshold before). q41 (the headline asked by date) passed in every run until 2026-12-03 (listed
-# again since, see its cause); q52 ("Who wrote the article "<headline>"?") abstains since a whole line made only of the
-# question's words is no answer (`pipeline.restates_question`). q45 is listed again since the third session of
-# 2026-12-02 (see its cause); q61 (a summary) and q63 ("How much money is the UN seeking?", which abstained) pass since
-# then. q36 ("Who is the president of Syria?", answered "Ahmed Jarba" from "The president of Syria's opposition National
-# Coalition Ahmed Jarba") and q64 ("Who is Syria's president?") pass since 2026-12-02, fourth session: a name that holds
-# what the question's subject owns is asked again without that sentence (`citations.possessive_mismatch`).
 
 
 @pytest.fixture(scope="module")
