@@ -5,7 +5,8 @@
 Every simulated user is its own `gradio_client.Client` (its own Gradio session) and alternates a first question
 with a follow-up that only makes sense with its own previous turn. Each first question carries a tag unique to
 that user and turn ("asked by U07q2"); the follow-up's standalone question (the pipeline's rewrite, returned in
-the answer JSON) must name exactly that tag. Another session's tag, or none, means histories got mixed.
+the answer JSON) may carry no tag but that one: another turn's or session's tag means histories got mixed. A
+follow-up whose pronoun the rewrite resolved to a name ("he" -> "Sergei Lavrov") carries none, and is counted apart.
 
 `--endpoint chat` (default) drives the page's chat handler, whose history is the server-side per-session
 `gr.State`; `--endpoint ask` drives the public `/ask` API with a client-kept history. Prints the number of
@@ -47,6 +48,7 @@ class UserResult:
     latencies: list[float] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     mixed: list[str] = field(default_factory=list)
+    untagged: int = 0  # follow-ups rewritten without the previous question's words (checked only for other tags)
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -98,9 +100,11 @@ class User:
             result.latencies.append(time.perf_counter() - began)
             if turn % 2 == 1:
                 seen = set(TAG.findall(answer.get("standalone_question", "")))
-                if seen != {tag}:
+                if seen - {tag}:  # another turn's or session's tag: histories got mixed
                     result.mixed.append(f"user {self.index} turn {turn}: expected {tag}, "
                                         f"standalone question was {answer.get('standalone_question')!r}")
+                elif not seen:  # resolved to a name ("he" -> the person answered): no tag to check
+                    result.untagged += 1
 
 
 def run_load(url: str, users: int, questions: int, endpoint: str, mode: str) -> tuple[list[UserResult], float]:
@@ -124,7 +128,9 @@ def report(results: Sequence[UserResult], wall: float) -> int:
     latencies = [x for r in results for x in r.latencies]
     errors = [e for r in results for e in r.errors]
     mixed = [m for r in results for m in r.mixed]
-    print(f"questions answered: {len(latencies)}   errors: {len(errors)}   mixed histories: {len(mixed)}")
+    untagged = sum(r.untagged for r in results)
+    print(f"questions answered: {len(latencies)}   errors: {len(errors)}   mixed histories: {len(mixed)}   "
+          f"follow-ups resolved to a name (no tag to check): {untagged}")
     if latencies:
         print(f"latency: median {statistics.median(latencies):.2f} s   p95 {percentile(latencies, 95):.2f} s   "
               f"max {max(latencies):.2f} s")
