@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 import assistant  # noqa: F401  (sets the offline switches before any heavy import)
-from assistant.cli import _common, settings_from_args
+from assistant.cli import _common, serve_flags, settings_from_args
 from assistant.config import ConfigError
 
 
@@ -21,11 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     """Flags: where to listen, whether to share, and the assistant's settings."""
     parser = argparse.ArgumentParser(prog="app.py", description="Web UI: chat with your documents, every answer "
                                      "cited to the exact passage.")
-    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
-    parser.add_argument("--share", action="store_true", help="create a public Gradio link (off by default)")
-    parser.add_argument("--auth", help="user:password the page asks for (required with --share or a non-loopback "
-                                       "--host; or ASSISTANT_AUTH)")
+    serve_flags(parser)
     _common(parser)
     return parser
 

@@ -74,8 +74,7 @@ def parse_reply(reply: str) -> tuple[str, list[int]]:
     phrase = MARK_RE.sub("", reply)
     spelled = SPELLED_MARK_RE.search(phrase)
     if spelled:
-        # "Laurent Fabius Sentence number: 2": with the bracket banned (a bare mark asked for its words), the model
-        # writes its mark out in words.
+        # "Laurent Fabius Sentence number: 2": a model may write its mark out in words.
         phrase = phrase[:spelled.start()]
         marks += [] if int(spelled.group(1)) in marks else [int(spelled.group(1))]
     phrase = re.sub(r"^\s*(answer|a)\s*:\s*", "", phrase, flags=re.IGNORECASE)
@@ -502,7 +501,7 @@ def count_alone(phrase: str, question: str) -> str:
     Grammys; "two" for "two-man", asked how many people): the count is the answer, the word only describes it.
 
     Of SQuAD-even's "how many" questions whose gold number the source joins so, 13 take the number alone and 3 the
-    whole ("39-yard", "512-bit", "1024-bit", each asked in the unit it names, which `trim_echo` drops too).
+    whole ("39-yard", "512-bit", "1024-bit", each asked in the unit it names).
     """
     match = _JOINED_COUNT.fullmatch(phrase.strip())
     return match.group("count") if match and _HOW_MANY.search(question) else phrase

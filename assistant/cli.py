@@ -30,6 +30,15 @@ EXIT_USAGE = 2
 EXIT_FAILURE = 1
 
 
+def serve_flags(parser: argparse.ArgumentParser) -> None:
+    """Where the web UI listens and who may use it (`assistant serve` and `python app.py` alike)."""
+    parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default: 7860)")
+    parser.add_argument("--share", action="store_true", help="create a public Gradio link (off by default)")
+    parser.add_argument("--auth", help="user:password the page asks for (required with --share or a non-loopback "
+                                       "--host; or ASSISTANT_AUTH)")
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     """Flags shared by every subcommand; None means "not given", so lower layers keep their value."""
     group = parser.add_argument_group("settings (override assistant.toml and ASSISTANT_* variables)")
@@ -84,11 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p_chat)
 
     p_serve = sub.add_parser("serve", help="start the web UI (same as python app.py)")
-    p_serve.add_argument("--host", default="127.0.0.1")
-    p_serve.add_argument("--port", type=int, default=7860)
-    p_serve.add_argument("--share", action="store_true", help="create a public Gradio link (off by default)")
-    p_serve.add_argument("--auth", help="user:password the page asks for (required with --share or a non-loopback "
-                                        "--host; or ASSISTANT_AUTH)")
+    serve_flags(p_serve)
     _common(p_serve)
 
     p_eval = sub.add_parser("eval", help="score the assistant on a Q&A set (pairs JSON, SQuAD v1.1 JSON, ClapNQ jsonl)")

@@ -224,7 +224,7 @@ class Reply:
     evidence: list[Evidence]  # the prompt's sentences it was given (less one found to mislead the question)
     refusal: float  # the probability that the model refused, from its first reply to that prompt
     reasked: bool  # the reply came from asking again with refusals banned
-    first_phrase: str  # the phrase replied before any echo or bare-mark re-ask (`_decide` reads it as set aside)
+    first_phrase: str  # the phrase replied before any echo re-ask (`_decide` reads it as set aside)
     misleading: Evidence | None  # the sentence found to mislead the question, when one was
     calls: int = 1  # how many times the LLM was asked for it (`max_llm_calls` bounds them)
 
@@ -506,11 +506,7 @@ class Assistant:
                 notes.append("every sentence found reports someone else's words than those asked for")
             answer = self._abstain(base, passages)
         elif mode == "fast":
-            answer = self._extractive(base, evidence, query, rules)
-            # No clause scores here: embedding a long sentence's clauses costs more than the rest of a fast answer,
-            # and the fast abstention model did not gain from them (docs/BENCHMARKS.md).
-            answer.signals = answer_signals(query, ranked, evidence, _cited_evidence(answer, evidence)[:1])
-            answer = self._decide(answer, self.abstention.get("fast"), base, passages, rules)
+            answer = self._fast_answer(base, ranked, evidence, query, passages, rules)
         else:
             t0 = time.perf_counter()
             try:
@@ -519,15 +515,23 @@ class Assistant:
             except (LLMError, ModelIntegrityError) as exc:
                 # No LLM, no written answer; the best cited sentence still is one (fast mode's answer and decision).
                 notes.append(f"the LLM failed ({exc}): answered in fast mode, with the best cited sentence")
-                answer = self._extractive(base, evidence, query, rules)
-                answer.signals = answer_signals(query, ranked, evidence, _cited_evidence(answer, evidence)[:1])
-                answer = self._decide(answer, self.abstention.get("fast"), base, passages, rules)
+                answer = self._fast_answer(base, ranked, evidence, query, passages, rules)
                 answer.mode = "fast"
             timings["generate_ms"] = (time.perf_counter() - t0) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         answer.timings_ms = timings
         answer.rules = list(rules.fired)
         yield answer
+
+    def _fast_answer(self, base: dict[str, Any], ranked: RankedEvidence, evidence: list[Evidence], query: str,
+                     passages: list[Passage], rules: Rules) -> Answer:
+        """Fast mode's answer: the best evidence sentence (`_extractive`), kept or abstained on by the fast-mode
+        abstention model."""
+        answer = self._extractive(base, evidence, query, rules)
+        # No clause scores here: embedding a long sentence's clauses costs more than the rest of a fast answer,
+        # and the fast abstention model did not gain from them (docs/BENCHMARKS.md).
+        answer.signals = answer_signals(query, ranked, evidence, _cited_evidence(answer, evidence)[:1])
+        return self._decide(answer, self.abstention.get("fast"), base, passages, rules)
 
     def _rewriter(self, failures: list[str]) -> Any:
         """The LLM's rewrite of a follow-up; on an LLM error, none ("" is no usable rewrite, so the rule's stands)
@@ -544,9 +548,8 @@ class Assistant:
                    ) -> Generator[str, None, Reply]:
         """Ask the LLM the answer prompt, streaming what a user may see, and ask again where its reply cannot
         stand as it is: it refuses (asked with refusals banned, for the abstention model to judge), only repeats
-        the question (its words banned), is a bare mark (asked for the words) or reads a sentence that misleads
-        this question (asked without it). Returns the reply the answer is built from; `notes` gets why it was
-        asked again.
+        the question (its words banned) or reads a sentence that misleads this question (asked without it), while
+        `max_llm_calls` allows. Returns the reply the answer is built from; `notes` gets why it was asked again.
         """
         model = self.abstention.get("llm")
         messages = _answer_messages(query, evidence)
@@ -903,7 +906,6 @@ class Assistant:
                      ) if rules.on("names_none") else None
         if vague:
             rules.mark("names_none")
-        if vague:
             # "top officials" for "Which Vatican officials did Kerry meet?": the source says there were some, and
             # the question asks which. An answer naming none of them does not answer.
             result = self._abstain(base, passages)

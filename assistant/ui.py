@@ -623,12 +623,22 @@ def _index_message(report: Any) -> list[str]:
     return lines
 
 
+def notice_html(messages: Sequence[str], kind: str = "ok") -> str:
+    """The Documents tab's notice box (every message escaped); "" for none."""
+    items = "".join(f"<li>{escape_html(m)}</li>" for m in messages)
+    return f'<ul class="notice {kind}">{items}</ul>' if messages else ""
+
+
+def index_failure(service: Service) -> str:
+    """Why the last index run did not finish, and what still holds."""
+    return f"Indexing did not finish: {service.index_error}. The previous index still answers; use Retry indexing."
+
+
 def _corpus_outputs(service: Service, messages: list[str], kind: str = "ok") -> tuple[str, str, Any, Any]:
     docs = service.documents()
-    notice = "".join(f"<li>{escape_html(m)}</li>" for m in messages)
-    box = f'<ul class="notice {kind}">{notice}</ul>' if messages else ""
     choices = [d["doc"] for d in docs]
-    return (documents_html(docs), box, gr.update(choices=choices, value=None), status_html(service.status))
+    return (documents_html(docs), notice_html(messages, kind), gr.update(choices=choices, value=None),
+            status_html(service.status))
 
 
 def _refresh_summary(service: Service) -> None:
@@ -688,8 +698,7 @@ def _run_index_with_messages(service: Service, progress: gr.Progress, messages: 
         return [*messages, *_index_message(service.run_index(_progress_reporter(progress)))], kind
     except Exception as exc:  # noqa: BLE001  (shown, never fatal: the last good index keeps answering)
         log.warning("indexing failed: %s", exc)
-        return [*messages, f"Indexing did not finish: {service.index_error}. The previous index still answers; "
-                           "use Retry indexing."], "error"
+        return [*messages, index_failure(service)], "error"
 
 
 def make_retry_handler(service: Service) -> Callable[..., tuple[Any, ...]]:
@@ -709,9 +718,9 @@ def make_cancel_handler(service: Service) -> Callable[[], str]:
 
     def cancel() -> str:
         if not service.index_lock.locked():
-            return '<ul class="notice ok"><li>No indexing is running.</li></ul>'
+            return notice_html(["No indexing is running."])
         service.cancel.set()
-        return '<ul class="notice ok"><li>Cancelling: the run stops after its current group of passages.</li></ul>'
+        return notice_html(["Cancelling: the run stops after its current group of passages."])
 
     return cancel
 
@@ -866,9 +875,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
         def refresh() -> tuple[Any, ...]:
             docs = service.documents()
             done = service.status.stage in ("ready", "degraded", "error")
-            failed = (f'<ul class="notice error"><li>Indexing did not finish: {escape_html(service.index_error)}. '
-                      'The previous index still answers; use Retry indexing.</li></ul>'
-                      if service.index_error else gr.skip())
+            failed = notice_html([index_failure(service)], "error") if service.index_error else gr.skip()
             return (status_html(service.status), documents_html(docs),
                     gr.update(choices=[d["doc"] for d in docs]), gr.Timer(active=not done), failed)
 

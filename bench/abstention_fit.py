@@ -37,7 +37,7 @@ import assistant.pipeline as pipeline
 from assistant.abstention import AbstentionModel, fit_logistic
 from assistant.config import PROJECT_ROOT, load_settings
 from assistant.evaluation.report import write_report
-from assistant.evaluation.runner import default_eval_dir, evaluate
+from assistant.evaluation.runner import EvalRun, default_eval_dir, evaluate
 
 DATA = PROJECT_ROOT / "tests" / "data"
 SQUAD = Path("squad_v1.1_dev/squad-dev-v1.1-even-articles.json")
@@ -82,16 +82,22 @@ def abstention_off() -> Iterator[None]:
         pipeline.load_thresholds, pipeline.load_abstention_models = saved
 
 
+def ask_set(name: str, settings: Any, eval_dir: Path, limit: int | None, out: Path, command: str) -> EvalRun:
+    """Ask one set's questions (its part, a sample of `limit`) as `settings` say; its report under `out/name`."""
+    files, part, _ = SETS[name]
+    paths = [p if p.is_absolute() else eval_dir / p for p in files]
+    run = evaluate(paths, settings, limit=limit, part=part, progress=False)
+    write_report(run, out / name, command=command)
+    return run
+
+
 def record(out: Path, names: Sequence[str], squad_limits: Mapping[str, int], eval_dir: Path) -> None:
     """Ask each set's questions in LLM mode with abstention off; each set's results.json under `out`."""
     settings = load_settings(overrides={"mode": "llm"})
     for name in names:
-        files, part, _ = SETS[name]
-        paths = [p if p.is_absolute() else eval_dir / p for p in files]
-        limit = squad_limits.get(name)
         with abstention_off():
-            run = evaluate(paths, settings, limit=limit, part=part, progress=False)
-        write_report(run, out / name, command=f"python -m bench.abstention_fit record --sets {name}")
+            run = ask_set(name, settings, eval_dir, squad_limits.get(name), out,
+                          f"python -m bench.abstention_fit record --sets {name}")
         print(f"{name}: {run.questions} questions recorded", flush=True)
 
 

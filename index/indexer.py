@@ -206,7 +206,7 @@ class Indexer:
                 wanted += [name for name in old.docs if name not in wanted]
             if old.docs and not wanted and not force:
                 where = ", ".join(str(p) for p in paths) if paths else str(corpus)
-                state = "does not exist" if not paths and not corpus.is_dir() else "holds no indexable document"
+                state = "does not exist" if missing else "holds no indexable document"
                 raise IndexRefused(f"{where} {state}: indexing it would remove all {len(old.docs)} documents from "
                                    "the index, which is left as it was; check the path, or pass --force to empty "
                                    "the index")

@@ -49,6 +49,12 @@ FORMATS = ("pairs", "squad", "clapnq")
 # validation question shares its passage with a tuning one. A pairs file is one part as a whole (its name says which).
 PARTS = ("tuning", "validation")
 
+
+def part_of(position: int, count: int) -> str:
+    """The part of the unit at 0-based `position` of `count` in file order: the first half (the middle one
+    included, for an odd count) tunes."""
+    return PARTS[0] if position < (count + 1) // 2 else PARTS[1]
+
 # Answers some ClapNQ annotators typed instead of skipping; they are not answers.
 _PLACEHOLDER_ANSWERS = frozenset({"na", "n/a"})
 
@@ -178,7 +184,7 @@ def load_squad(path: Path | str) -> EvalSet:
     articles = data["data"]
     for number, article in enumerate(articles):
         title = str(article.get("title", "")).replace("_", " ")
-        part = PARTS[0] if number < (len(articles) + 1) // 2 else PARTS[1]
+        part = part_of(number, len(articles))
         for paragraph in article["paragraphs"]:
             doc = registry.add(paragraph["context"], title)
             items.extend(_squad_item(qa, doc, part) for qa in paragraph["qas"])
@@ -220,7 +226,7 @@ def load_clapnq(answerable_path: Path | str, unanswerable_path: Path | str | Non
         rows = _read_jsonl(path)
         for line_number, row in enumerate(rows, start=1):
             item, dropped = _clapnq_item(row, registry, f"{path}: line {line_number}")
-            part = PARTS[0] if line_number <= (len(rows) + 1) // 2 else PARTS[1]
+            part = part_of(line_number - 1, len(rows))
             items.append(replace(item, part=part))
             dropped_placeholders += dropped
     seen: set[str] = set()
