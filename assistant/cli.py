@@ -145,18 +145,24 @@ def _print_report(report: Any, as_json: bool) -> None:
     print(("index updated: " if report.changed else "index unchanged: ") + report.summary())
 
 
+def where(citation: Any) -> str:
+    """A cited span's place as the terminal shows it: "report.pdf, p. 12 [4510:4620]"."""
+    page = f", p. {citation.page}" if citation.page is not None else ""
+    return f"{citation.doc}{page} [{citation.start}:{citation.end}]"
+
+
 def format_answer(answer: Any) -> str:
     """An answer for the terminal: text, numbered sources with their exact spans, then notes (as the web UI)."""
     lines = [answer.answer]
     if answer.standalone_question and answer.standalone_question != answer.question:
         lines.insert(0, f"(understood as: {answer.standalone_question})")
     for c in answer.citations:
-        lines.append(f"  [{c.id}] {c.doc} [{c.start}:{c.end}] \u201c{c.quote}\u201d")
+        lines.append(f"  [{c.id}] {where(c)} \u201c{c.quote}\u201d")
     if answer.abstained and answer.related:
         lines.append("  Related passages (they do not answer the question):")
         for c in answer.related:
             quote = c.quote if len(c.quote) < 160 else c.quote[:157] + "..."
-            lines.append(f"  - {c.doc} [{c.start}:{c.end}] {' '.join(quote.split())}")
+            lines.append(f"  - {where(c)} {' '.join(quote.split())}")
     lines.extend(f"  (note: {note})" for note in answer.notes)  # e.g. the question was truncated
     return "\n".join(lines)
 
@@ -170,9 +176,11 @@ def _progress_lines() -> ProgressCallback | None:
     if sys.stderr.isatty() or os.environ.get("ASSISTANT_NO_PROGRESS"):
         return None
 
+    from index.indexer import PROGRESS_UNITS
+
     def report(done: int, total: int, stage: str) -> None:
-        if total:
-            print(f"{stage}: {done}/{total} chunks", file=sys.stderr, flush=True)
+        if total and (stage != "reading" or total > 1):  # one file read is no progress worth a line
+            print(f"{stage}: {done}/{total} {PROGRESS_UNITS.get(stage, 'items')}", file=sys.stderr, flush=True)
 
     return report
 

@@ -469,7 +469,7 @@ class Assistant:
                   or self._header(base, standalone) or self._mentions(base, searched))
         if direct is not None:
             direct.timings_ms = timings | {"total_ms": (time.perf_counter() - started) * 1000}
-            yield direct
+            yield self._with_pages(direct)
             return
 
         if searched != standalone:
@@ -521,7 +521,13 @@ class Assistant:
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         answer.timings_ms = timings
         answer.rules = list(rules.fired)
-        yield answer
+        yield self._with_pages(answer)
+
+    def _with_pages(self, answer: Answer) -> Answer:
+        """`answer` with the page of every cited and related span set (PDFs; None for documents without pages)."""
+        for citation in [*answer.citations, *answer.related]:
+            citation.page = self.retriever.page_of(citation.chunk_id, citation.start)
+        return answer
 
     def _fast_answer(self, base: dict[str, Any], ranked: RankedEvidence, evidence: list[Evidence], query: str,
                      passages: list[Passage], rules: Rules) -> Answer:

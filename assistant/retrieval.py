@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from assistant.text import TermStats
-from index.chunking import unpack_spans, unpack_vectors
+from index.chunking import page_of, unpack_spans, unpack_vectors
 from index.store import CorpusStore, Manifest
 
 if TYPE_CHECKING:
@@ -118,6 +118,13 @@ class HybridRetriever:
         with self._lock:
             node = self._openings.get(doc)
         return node.text if node is not None and int(node.metadata.get("start", -1)) == 0 else ""
+
+    def page_of(self, chunk_id: str, offset: int) -> int | None:
+        """The 1-based page of character `offset` of the document of chunk `chunk_id`, or None (a document
+        without pages, or a chunk no longer in the index)."""
+        with self._lock:
+            node = self._nodes.get(chunk_id)
+        return page_of(node.metadata, offset) if node is not None else None
 
     def openings(self) -> list[Passage]:
         """Every live document's first chunk (its header: headline, outlet, date line), by document name; the

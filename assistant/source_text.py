@@ -28,6 +28,7 @@ CHANGED_NOTE = "the file changed or vanished since it was indexed: shown from th
 class SourceText:
     text: str
     note: str = ""  # why the text is the index's rather than the file's, when it is
+    path: str | None = None  # the file, when `text` was read from it (its bytes are the ones indexed)
 
 
 class SourceTexts:
@@ -52,7 +53,7 @@ class SourceTexts:
             if cached is not None and cached[0] == version:
                 return cached[1]
             if file_sha256(file) == indexed_hash:
-                found = SourceText(read_document(file, file.parent).text)
+                found = SourceText(read_document(file, file.parent).text, path=str(file))
             else:
                 found = SourceText(self.from_passages(passages()), CHANGED_NOTE)
             with self._lock:

@@ -2,7 +2,7 @@
 
 `Answer.to_json()` is the contract shared by `assistant ask --json`, the web API (`/ask`) and the evaluation
 reports: `{"question", "standalone_question", "answer", "short_answer", "abstained", "citations": [{"id", "doc",
-"start", "end", "quote", "score", ...}], "related", "timings_ms", "mode", "notes", "refusal_probability",
+"start", "end", "page", "quote", "score", ...}], "related", "timings_ms", "mode", "notes", "refusal_probability",
 "confidence", "signals"}`; `confidence` and `signals` are what the abstention decision read (assistant/abstention.py).
 """
 
@@ -27,6 +27,7 @@ class Citation:
     score: float
     title: str = ""
     chunk_id: str = ""
+    page: int | None = None  # 1-based page of `start` in a paged document (PDF); None for one without pages
 
 
 @dataclass

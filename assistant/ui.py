@@ -4,8 +4,10 @@
 
 - **Chat**: questions stream through `Assistant.stream` (LLM deltas appear as they are written, then the
   verified answer replaces them). The sources panel shows each cited passage in its document, the cited span
-  highlighted, more context on demand; an abstention shows its closest passages labelled *related*.
-- **Documents**: the indexed documents, upload (`.txt .md .html .pdf`, size-limited, name-sanitised, never
+  highlighted, more context on demand; a PDF passage names its page and opens as the rendered page with the
+  cited lines highlighted; each card links to the original file. An abstention shows its closest passages
+  labelled *related*.
+- **Documents**: the indexed documents, upload (`.txt .md .html .pdf .docx`, size-limited, name-sanitised, never
   written outside the corpus folder, never overwriting) and removal, each followed by an incremental re-index
   with progress.
 - **API**: `POST /ask` (`gradio_client.Client(url).predict(question, api_name="/ask")`) returns exactly
@@ -29,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import html
 import logging
@@ -39,6 +42,7 @@ import sys
 import threading
 import time
 import unicodedata
+import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +54,7 @@ import gradio as gr
 
 from assistant.source_text import SourceText
 from assistant.types import Answer, Citation
+from index.indexer import PROGRESS_UNITS
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -67,7 +72,7 @@ EXAMPLE_QUESTIONS = (
     "Who won the 2014 FIFA World Cup?",
 )
 # What the upload box accepts: the formats the indexer reads (index.readers.SUPPORTED_SUFFIXES).
-UPLOAD_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf")
+UPLOAD_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 MAX_NAME_CHARS = 100
 # Questions run a few at a time (the models share 2 cores); corpus changes run one at a time.
@@ -292,14 +297,46 @@ def _document_text(source_text: Callable[[str], str | SourceText] | None, doc: s
 
 def _source_header(number: str, citation: Citation, kind: str) -> str:
     title = escape_html(citation.title or citation.doc)
-    meta = f"{escape_html(citation.doc)} · characters {citation.start}–{citation.end}"
+    page = f", p. {citation.page}" if citation.page is not None else ""
+    meta = f"{escape_html(citation.doc)}{page} · characters {citation.start}–{citation.end}"
     return (f'<div class="src-head"><span class="src-num {kind}">{number}</span><div>'
             f'<div class="src-title">{title}</div><div class="src-meta">{meta}</div></div></div>')
 
 
-def citation_card(citation: Citation, text: str | None, note: str = "") -> str:
-    """One cited passage: header, the span highlighted in its paragraph, wider context in a `<details>`; `note`
-    says why the text around it may be incomplete."""
+def file_link(path: str | None, name: str, served: Path | None) -> str:
+    """A link that downloads the original file, when it lies in the folder the web server may serve."""
+    if not path or served is None or not _inside(Path(path), served):
+        return ""
+    url = "gradio_api/file=" + urllib.parse.quote(str(Path(path).resolve()))
+    label = escape_html(Path(name).name)
+    return f'<a class="src-download" href="{url}" download="{label}" target="_blank">Download {label}</a>'
+
+
+def page_html(citation: Citation, path: str | None) -> str:
+    """The cited PDF page as an image with the cited lines highlighted, folded under "Show page N"."""
+    if citation.page is None or not path or Path(path).suffix.lower() != ".pdf":
+        return ""
+    from assistant.page_view import render_page
+
+    try:
+        view = render_page(Path(path), citation.page, citation.quote)
+    except Exception as exc:  # noqa: BLE001  (a page that cannot be drawn never costs the user the answer)
+        log.warning("cannot render page %s of %s: %s", citation.page, path, exc)
+        return ""
+    image = base64.b64encode(view.png).decode("ascii")
+    marks = "".join(f'<div class="cite-highlight" style="left:{100 * x:.2f}%;top:{100 * y - 0.3:.2f}%;'
+                    f'width:{100 * w:.2f}%;height:{100 * h + 0.6:.2f}%"></div>' for x, y, w, h in view.boxes)
+    alt = escape_html(f"page {citation.page} of {citation.doc}")
+    return (f'<details class="src-page"><summary>Show page {citation.page}</summary>'
+            f'<div class="page-view"><img alt="{alt}" src="data:image/png;base64,{image}" width="{view.width}" '
+            f'height="{view.height}">{marks}</div></details>')
+
+
+def citation_card(citation: Citation, text: str | None, note: str = "", path: str | None = None,
+                  served: Path | None = None) -> str:
+    """One cited passage: header, the span highlighted in its paragraph, wider context in a `<details>`, the
+    rendered page for a PDF and a download link (`path`: the file the text was read from, `served`: the folder
+    the web server serves files from); `note` says why the text around it may be incomplete."""
     header = _source_header(f"[{citation.id}]", citation, "cited")
     if note:
         header += f'<p class="src-note">{escape_html(note[:1].upper() + note[1:])}.</p>'
@@ -312,7 +349,8 @@ def citation_card(citation: Citation, text: str | None, note: str = "") -> str:
     return (f'<article class="src-card" id="source-{citation.id}">{header}'
             f'<p class="src-passage">{passage}</p>'
             f'<details class="src-more"><summary>Show surrounding text</summary>'
-            f'<div class="src-context">{wider}</div></details></article>')
+            f'<div class="src-context">{wider}</div></details>{page_html(citation, path)}'
+            f'{file_link(path, citation.doc, served)}</article>')
 
 
 def related_card(citation: Citation) -> str:
@@ -326,8 +364,10 @@ def related_card(citation: Citation) -> str:
             f'{more}</article>')
 
 
-def sources_html(answer: Answer | None, source_text: Callable[[str], str | SourceText] | None = None) -> str:
-    """The sources panel for one answer (safe HTML: every piece of document text is escaped)."""
+def sources_html(answer: Answer | None, source_text: Callable[[str], str | SourceText] | None = None,
+                 served: Path | None = None) -> str:
+    """The sources panel for one answer (safe HTML: every piece of document text is escaped); `served`: the
+    folder whose files the web server may send (download links)."""
     if answer is None:
         return ('<div class="sources empty"><div class="sources-title">Sources</div>'
                 '<p>Ask a question: the passages each answer cites appear here, the cited words highlighted.</p>'
@@ -336,7 +376,9 @@ def sources_html(answer: Answer | None, source_text: Callable[[str], str | Sourc
     if answer.citations:
         found = {c.doc: _document_text(source_text, c.doc, cache) for c in answer.citations}
         cards = "".join(citation_card(c, found[c.doc].text if found[c.doc] else None,
-                                      found[c.doc].note if found[c.doc] else "") for c in answer.citations)
+                                      found[c.doc].note if found[c.doc] else "",
+                                      found[c.doc].path if found[c.doc] else None, served)
+                        for c in answer.citations)
         count = len(answer.citations)
         title = f'Sources <span class="sources-count">{count} cited passage{"s" if count != 1 else ""}</span>'
         return f'<div class="sources"><div class="sources-title">{title}</div>{cards}</div>'
@@ -457,7 +499,8 @@ class Service:
     def _startup_progress(self, done: int, total: int, stage: str) -> None:
         if not total:
             return
-        self._set("indexing", f"Indexing the corpus: {stage} {done}/{total} passages", done, total)
+        unit = PROGRESS_UNITS.get(stage, "items")
+        self._set("indexing", f"Indexing the corpus: {stage} {done}/{total} {unit}", done, total)
 
     def wait_ready(self, timeout: float = READY_TIMEOUT_S) -> None:
         """Block until the index is usable; raise `gr.Error` if startup failed or takes too long."""
@@ -566,7 +609,7 @@ def make_chat_handler(service: Service) -> Callable[..., Iterator[ChatOutputs]]:
                     yield chat, history, gr.skip(), "", gr.skip()
                     continue
                 chat[-1] = {"role": "assistant", "content": answer_markdown(event)}
-                sources = sources_html(event, service.assistant.source_document)
+                sources = sources_html(event, service.assistant.source_document, service.settings.corpus_dir)
                 yield chat, _remember(history, event), sources, "", event.to_json()
         except (QuestionError, gr.Error) as exc:
             chat[-1] = {"role": "assistant", "content": "⚠️ " + escape_markdown(str(exc))}
@@ -611,8 +654,9 @@ def _progress_reporter(progress: gr.Progress) -> Callable[[int, int, str], None]
     def report(done: int, total: int, stage: str) -> None:
         if not total:
             return
-        print(f"[assistant] indexing: {stage} {done}/{total} passages", file=sys.stderr, flush=True)
-        progress((done, total), desc=f"Indexing: {stage}", unit="passages")
+        unit = PROGRESS_UNITS.get(stage, "items")
+        print(f"[assistant] indexing: {stage} {done}/{total} {unit}", file=sys.stderr, flush=True)
+        progress((done, total), desc=f"Indexing: {stage}", unit=unit)
 
     return report
 
@@ -776,6 +820,12 @@ CSS = """
 .notice { margin: 0.4rem 0; padding: 0.5rem 0.9rem 0.5rem 1.6rem; border-radius: 8px; font-size: 0.9rem;
           background: var(--background-fill-secondary); }
 .notice.error { color: #b91c1c; }
+.src-page summary, .src-download { cursor: pointer; font-size: 0.85rem; color: var(--color-accent); }
+.src-page summary { margin-top: 0.3rem; } .src-download { display: inline-block; margin-top: 0.35rem; }
+.page-view { position: relative; margin-top: 0.4rem; border: 1px solid var(--border-color-primary); line-height: 0; }
+.page-view img { width: 100%; height: auto; display: block; }
+.cite-highlight { position: absolute; background: rgba(250, 204, 21, 0.42); outline: 1px solid rgba(217, 119, 6, .8);
+                  border-radius: 2px; pointer-events: none; }
 #sources-panel .sources { max-height: 640px; overflow-y: auto; padding-right: 4px; }
 """
 
@@ -929,8 +979,10 @@ def launch(demo: gr.Blocks, host: str = "127.0.0.1", port: int | None = 7860, sh
            block: bool = True, auth: tuple[str, str] | None = None) -> str:
     """Serve the page with the queue on; returns the local URL (blocks until Ctrl-C when `block`)."""
     demo.queue(default_concurrency_limit=ANSWER_CONCURRENCY, max_size=256)
+    service = getattr(demo, "service", None)
+    served = [str(service.settings.corpus_dir.resolve())] if service is not None else []  # download links
     _, url, _ = demo.launch(server_name=host, server_port=port, share=share, prevent_thread_lock=not block,
-                            auth=auth,
+                            auth=auth, allowed_paths=served,
                             theme=theme(), css=CSS, show_error=True, max_file_size=MAX_UPLOAD_BYTES,
                             ssr_mode=False, quiet=not block, footer_links=["api"],
                             run_history=False)

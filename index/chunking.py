@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import bisect
 import hashlib
 import re
 from collections.abc import Sequence
@@ -26,6 +27,8 @@ from typing import Any
 import numpy as np
 from llama_index.core.node_parser import NodeParser
 from llama_index.core.schema import BaseNode, Document, MetadataMode, NodeRelationship, TextNode
+
+from index.readers import page_at
 
 # Lines that are page furniture rather than content. Kept short and literal on purpose: a false positive would
 # hide a real sentence from retrieval, a false negative only costs a little noise.
@@ -168,7 +171,9 @@ class SpanSentenceSplitter(NodeParser):
     """A llama-index node parser producing `TextNode`s whose text is exactly `document.text[start:end]`.
 
     The document's metadata must carry `doc` (file name) and `doc_hash`; each node gets `start`, `end`,
-    `chunk` (ordinal) and `doc_key` (`doc@hash`, the unit the index manifest commits) besides them.
+    `chunk` (ordinal) and `doc_key` (`doc@hash`, the unit the index manifest commits) besides them. A document
+    with pages carries `page_starts` (`pack_offsets` of where each page begins); its nodes get `page` (the page
+    their start is on) and `page_breaks` (where later pages begin inside them) instead: see `page_of`.
     """
 
     max_words: int = 180
@@ -179,9 +184,13 @@ class SpanSentenceSplitter(NodeParser):
         for document in nodes:
             text = document.get_content(metadata_mode=MetadataMode.NONE)
             meta = dict(document.metadata)
+            page_starts = unpack_offsets(meta.pop("page_starts", ""))
             for i, chunk in enumerate(chunk_text(text, self.max_words, self.overlap_sentences)):
                 node_meta = {**meta, "start": chunk.start, "end": chunk.end, "chunk": i,
                              "doc_key": f"{meta['doc']}@{meta['doc_hash']}"}
+                if page_starts:
+                    node_meta["page"] = page_at(page_starts, chunk.start)
+                    node_meta["page_breaks"] = pack_offsets([s for s in page_starts if chunk.start < s < chunk.end])
                 node = TextNode(
                     id_=chunk_id(meta["doc"], meta["doc_hash"], i), text=chunk.text, metadata=node_meta,
                     start_char_idx=chunk.start, end_char_idx=chunk.end,
@@ -206,6 +215,28 @@ def pack_spans(spans: Sequence[tuple[int, int]]) -> str:
 def unpack_spans(packed: str) -> list[tuple[int, int]]:
     """Inverse of `pack_spans`."""
     return [tuple(int(x) for x in part.split(",")) for part in packed.split(";") if part]  # type: ignore[misc]
+
+
+def pack_offsets(offsets: Sequence[int]) -> str:
+    """Character offsets as compact text for Chroma metadata: "0,812,1630"."""
+    return ",".join(str(offset) for offset in offsets)
+
+
+def unpack_offsets(packed: str) -> list[int]:
+    """Inverse of `pack_offsets`."""
+    return [int(x) for x in packed.split(",") if x]
+
+
+def page_of(metadata: dict[str, Any], offset: int) -> int | None:
+    """The 1-based page of character `offset` (document coordinates) inside the chunk with `metadata`; None for a
+    document without pages.
+
+    >>> page_of({"page": 4, "page_breaks": "900,1800"}, 1000)
+    5
+    """
+    if metadata.get("page") is None:
+        return None
+    return int(metadata["page"]) + bisect.bisect_right(unpack_offsets(metadata.get("page_breaks", "")), offset)
 
 
 def pack_vectors(vectors: np.ndarray) -> str:

@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import hashlib
 import os
@@ -35,7 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from index.chunking import SpanSentenceSplitter, pack_spans, pack_vectors, sentence_spans
+from index.chunking import SpanSentenceSplitter, pack_offsets, pack_spans, pack_vectors, sentence_spans
 from index.embeddings import embed_in_length_order, embedding_dimension, load_configured_embedding
 from index.readers import SUPPORTED_SUFFIXES, SourceDocument, UnusableDocument, read_document
 from index.store import CorpusStore, DocEntry, Manifest, StoreError
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from assistant.config import Settings
 
 ProgressCallback = Callable[[int, int, str], None]  # (done, total, stage)
+PROGRESS_UNITS = {"reading": "files", "embedding": "chunks"}  # what each stage counts
 # Embedding and writing in groups bounds memory on big corpora and gives the progress bar a steady pace; each
 # stored group survives a killed run (the next run reuses it), so a kill loses at most one group's embedding.
 WRITE_GROUP = 64
@@ -201,7 +203,7 @@ class Indexer:
             store = self._open_store()
             old = store.manifest()
             report = IndexReport()
-            wanted, to_index = self._plan(files, old, report)
+            wanted, to_index = self._plan(files, old, report, progress)
             if not syncing:  # named paths add and update; every other document stays
                 wanted += [name for name in old.docs if name not in wanted]
             if old.docs and not wanted and not force:
@@ -297,16 +299,19 @@ class Indexer:
         stored = store._meta().get("embed_dim")
         return int(stored) if stored else embedding_dim(self.embed_model)
 
-    def _plan(self, files: list[tuple[Path, Path]], old: Manifest,
-              report: IndexReport) -> tuple[list[str], list[SourceDocument]]:
-        """Decide per file: unchanged (hash matches), to index (new/changed), or skipped (with the reason)."""
+    def _plan(self, files: list[tuple[Path, Path]], old: Manifest, report: IndexReport,
+              progress: ProgressCallback | None = None) -> tuple[list[str], list[SourceDocument]]:
+        """Decide per file: unchanged (hash matches), to index (new/changed), or skipped (with the reason);
+        `progress` hears ("reading", files done, files) before each file is read."""
         wanted: list[str] = []
         to_index: list[SourceDocument] = []
         seen_hashes: dict[str, str] = {}
         # Files already indexed go first (stable, so otherwise by name): a copy of an indexed file is then the
         # duplicate, and never evicts the original from the index, whatever their names.
         files = sorted(files, key=lambda item: item[0].relative_to(item[1]).as_posix() not in old.docs)
-        for path, root in files:
+        for number, (path, root) in enumerate(files):
+            if progress is not None:
+                progress(number, len(files), "reading")
             name = path.relative_to(root).as_posix()
             if not _valid_name(name):
                 report.skipped.append((name.encode("utf-8", "backslashreplace").decode("ascii", "replace"),
@@ -337,13 +342,14 @@ class Indexer:
             except Exception as exc:  # noqa: BLE001  (a malformed file may break its parser any way: skip it alone)
                 report.skipped.append((name, f"could not be read ({type(exc).__name__}: {exc})"))
                 continue
-            document = SourceDocument(name=name, path=path, text=document.text, content_hash=digest,
-                                      title=document.title, date=document.date, notes=document.notes)
+            document = dataclasses.replace(document, name=name, path=path, content_hash=digest)
             seen_hashes[digest] = name
             wanted.append(name)
             to_index.append(document)
             (report.updated if entry is not None else report.added).append(name)
             report.notes.extend((name, note) for note in document.notes)
+        if progress is not None and files:
+            progress(len(files), len(files), "reading")
         return wanted, to_index
 
     def _embed_and_store(self, store: CorpusStore, documents: list[SourceDocument], report: IndexReport,
@@ -357,6 +363,8 @@ class Indexer:
         nodes: list[Any] = []
         for doc in documents:
             meta = {"doc": doc.name, "doc_hash": doc.content_hash, "title": doc.title or "", "date": doc.date or ""}
+            if doc.page_starts:
+                meta["page_starts"] = pack_offsets(doc.page_starts)
             try:
                 doc_nodes = splitter.get_nodes_from_documents(
                     [Document(id_=f"{doc.name}@{doc.content_hash}", text=doc.text, metadata=meta)])

@@ -1,9 +1,11 @@
 """Turn a corpus file into the exact text that citations point into, plus its metadata.
 
 Citations are character spans, so the text returned here is the reference every span is checked against:
-plain-text files are decoded byte-exact (no newline translation), HTML and PDF files are reduced to their visible
-text. A file the assistant cannot use raises `UnusableDocument` with a reason a user can act on; it never
-crashes an index run.
+plain-text files are decoded byte-exact (no newline translation); HTML, PDF and Word files are reduced to their
+visible text (index/pdf_text.py for PDFs; a Word file's paragraphs and table rows in reading order). PDF pages keep
+their place: `page_starts` holds the offset in `text` where each page begins, and `page_at` turns a span's start
+into its 1-based page. A file the assistant cannot use raises `UnusableDocument` with a reason a user can act on;
+it never crashes an index run.
 
 Example:
     >>> from pathlib import Path
@@ -14,13 +16,14 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf"})
+SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"})
 MAX_FILE_BYTES = 50 * 1024 * 1024  # larger files are almost always data dumps, not documents to cite
 
 # Only the first lines of a news article or web page carry its title and date.
@@ -49,6 +52,16 @@ class SourceDocument:
     title: str | None = None
     date: str | None = None  # ISO date when the text states one near the top
     notes: tuple[str, ...] = field(default=())  # non-fatal remarks, e.g. "decoded as cp1252"
+    page_starts: tuple[int, ...] = field(default=())  # where each page begins in `text`; empty: no pages
+
+
+def page_at(page_starts: tuple[int, ...] | list[int], offset: int) -> int | None:
+    """The 1-based page holding character `offset`, or None for a document without pages.
+
+    >>> page_at((0, 120, 250), 130)
+    2
+    """
+    return bisect.bisect_right(page_starts, offset) or 1 if page_starts else None
 
 
 def read_document(path: Path, corpus_root: Path) -> SourceDocument:
@@ -67,8 +80,19 @@ def read_document(path: Path, corpus_root: Path) -> SourceDocument:
     if not data.strip():
         raise UnusableDocument("file is empty")
     notes: list[str] = []
+    page_starts: tuple[int, ...] = ()
+    title: str | None = None
     if suffix == ".pdf":
-        text = _pdf_text(data)
+        from index.pdf_text import PdfUnreadable, pdf_text
+
+        try:
+            pdf = pdf_text(data)
+        except PdfUnreadable as exc:
+            raise UnusableDocument(str(exc)) from exc
+        text, page_starts, title = pdf.text, pdf.page_starts, pdf.title
+        notes.extend(pdf.notes)
+    elif suffix == ".docx":
+        text, title = _docx_text(data)
     else:
         decoded, encoding = _decode(data)
         if encoding != "utf-8":
@@ -80,10 +104,10 @@ def read_document(path: Path, corpus_root: Path) -> SourceDocument:
         raise UnusableDocument("no text found in the document")
     name = path.relative_to(corpus_root).as_posix() if path.is_relative_to(corpus_root) else path.name
     header = _header_lines(text)
-    if suffix not in (".html", ".htm") or not title:
+    if not title:
         title = _guess_title(header, markdown=suffix in (".md", ".markdown"))
     return SourceDocument(name=name, path=path, text=text, content_hash=hashlib.sha256(data).hexdigest(),
-                          title=title, date=_find_date(header), notes=tuple(notes))
+                          title=title, date=_find_date(header), notes=tuple(notes), page_starts=page_starts)
 
 
 def _decode(data: bytes) -> tuple[str, str]:
@@ -117,23 +141,43 @@ def _html_title(markup: str) -> str | None:
     return re.sub(r"\s+", " ", match.group(1)).strip() or None if match else None
 
 
-def _pdf_text(data: bytes) -> str:
+def _docx_text(data: bytes) -> tuple[str, str | None]:
+    """A Word file's paragraphs and tables in reading order, one line each (a table row is one line, its cells
+    joined by " | "), and its title: the document property, else the first Title or Heading paragraph."""
     import io
+    import zipfile
 
-    from pypdf import PdfReader
-    from pypdf.errors import LimitReachedError, PyPdfError
+    import docx
+    from docx.opc.exceptions import PackageNotFoundError
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
 
     try:
-        reader = PdfReader(io.BytesIO(data))
-        pages = [(page.extract_text() or "").strip() for page in reader.pages]
-    except LimitReachedError as exc:  # a decompression bomb, or a stream past pypdf's limits
-        raise UnusableDocument(f"PDF refused: a stream decompresses past the safety limit ({exc})") from exc
-    except (PyPdfError, ValueError, KeyError, IndexError, TypeError, AttributeError, OSError, RecursionError) as exc:
-        raise UnusableDocument(f"cannot parse PDF: {type(exc).__name__}: {exc}") from exc
-    text = "\n\n".join(page for page in pages if page)
-    if not text.strip():
-        raise UnusableDocument("PDF has no text layer (scanned image?); run OCR first")
-    return text + "\n"
+        document = docx.Document(io.BytesIO(data))
+    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise UnusableDocument(f"cannot open Word file: {type(exc).__name__}: {exc}") from exc
+    lines: list[str] = []
+    heading: str | None = None
+    for element in document.element.body.iterchildren():
+        tag = element.tag.rsplit("}", 1)[-1]
+        if tag == "p":
+            paragraph = Paragraph(element, document)
+            line = " ".join(paragraph.text.split())
+            style = paragraph.style.name if paragraph.style is not None else ""
+            if line and heading is None and style.startswith(("Title", "Heading")):
+                heading = line
+            lines.append(line)
+        elif tag == "tbl":
+            for row in Table(element, document).rows:
+                cells: list[str] = []
+                for cell in row.cells:
+                    text = " ".join(cell.text.split())
+                    if text and (not cells or cells[-1] != text):  # a merged cell repeats across its grid columns
+                        cells.append(text)
+                lines.append(" | ".join(cells))
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    title = " ".join((document.core_properties.title or "").split()) or heading
+    return (text + "\n" if text else ""), title
 
 
 def _header_lines(text: str) -> list[str]:

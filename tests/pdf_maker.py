@@ -7,21 +7,38 @@ from pathlib import Path
 
 def write_pdf(path: Path, lines: list[str]) -> Path:
     """A one-page PDF whose text layer holds `lines` (empty list: a page with no text, like a scan)."""
-    ops = ["BT", "/F1 12 Tf", "72 720 Td", "14 TL"]
-    for line in lines:
-        escaped = line.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
-        ops.append(f"({escaped}) Tj T*")
-    ops.append("ET")
-    stream = "\n".join(ops).encode("latin-1") if lines else b""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-        b"/Resources << /Font << /F1 5 0 R >> >> >>",
-        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
+    return write_pages_pdf(path, [lines])
+
+
+def write_pages_pdf(path: Path, pages: list[list[str]], header: str = "", footer: str = "") -> Path:
+    """A PDF of `pages`, each a list of text lines (an empty list: a page with no text layer). `header` is drawn at
+    the top and `footer` at the bottom of every page, with "{page}" and "{pages}" filled in ("Page {page} of
+    {pages}"): running furniture a reader must leave out."""
+    count = len(pages)
+    kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(count))
+    font = 3 + 2 * count
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids.encode(), count)]
+    for number, lines in enumerate(pages, start=1):
+        ops: list[str] = []
+        if lines:
+            if header:
+                ops.append(f"BT /F1 9 Tf 72 760 Td ({_escape(header.format(page=number, pages=count))}) Tj ET")
+            ops += ["BT", "/F1 11 Tf", "72 720 Td", "14 TL"]
+            ops += [f"({_escape(line)}) Tj T*" for line in lines]
+            ops.append("ET")
+            if footer:
+                ops.append(f"BT /F1 9 Tf 280 40 Td ({_escape(footer.format(page=number, pages=count))}) Tj ET")
+        stream = "\n".join(ops).encode("latin-1")
+        objects.append(b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R "
+                       b"/Resources << /Font << /F1 %d 0 R >> >> >>" % (4 + 2 * (number - 1), font))
+        objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
+    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     return _write(path, objects)
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("(", "\\(").replace(")", "\\)")
 
 
 def write_bomb_pdf(path: Path, megabytes: int = 100) -> Path:

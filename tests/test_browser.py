@@ -200,3 +200,37 @@ def test_a_malformed_pdf_uploaded_with_a_good_file_is_refused_alone(page: Any, a
     ask(page, "When does the Wrenfield ferry leave the harbour?")
     assert "wrenfield.txt" in page.inner_text("#sources-panel")
     assert "seven" in page.locator("#chatbot .message.bot").last.inner_text()
+
+
+def test_a_pdf_answer_opens_its_page_with_the_cited_lines_highlighted(page: Any, app: SimpleNamespace) -> None:
+    from PIL import Image
+
+    from tests.documents import write_report_pdf
+
+    notice = upload(page, write_report_pdf(app.files / "harbour report.pdf"))
+    assert "Added harbour_report.pdf" in notice
+    page.get_by_role("tab", name="Chat").click()
+    ask(page, "Who rebuilt the lighthouse on Gullrock Island?")
+    card = page.locator("#sources-panel .src-card").first
+    assert "harbour_report.pdf, p. 3" in card.inner_text()
+    card.get_by_text("Show page 3").click()
+    view = card.locator(".page-view")
+    view.locator("img").wait_for(state="visible")
+    highlights = view.locator(".cite-highlight")
+    assert highlights.count() == 3 and highlights.first.is_visible()
+    view.scroll_into_view_if_needed()
+    shot = SCREENSHOTS / "ui-pdf-page.png"
+    SCREENSHOTS.mkdir(exist_ok=True)
+    view.screenshot(path=str(shot))
+    box = highlights.first.bounding_box()
+    frame = view.bounding_box()
+    image = Image.open(shot).convert("RGB")
+    # Inside the first highlight box the page's white shows through the yellow mark.
+    x = int(box["x"] - frame["x"] + box["width"] / 2)
+    y = int(box["y"] - frame["y"] + box["height"] / 2)
+    yellow = [image.getpixel((x + dx, y)) for dx in range(-20, 21, 4)]
+    assert any(r > 200 and g > 180 and b < 170 for r, g, b in yellow), yellow
+    link = card.locator("a.src-download")
+    assert link.get_attribute("download") == "harbour_report.pdf"
+    response = page.request.get(app.url.rstrip("/") + "/" + link.get_attribute("href"))
+    assert response.ok and response.body().startswith(b"%PDF")

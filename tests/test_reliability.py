@@ -207,7 +207,7 @@ def _duplicate(folder: Path) -> str:
 @pytest.mark.parametrize(("make", "reason"), [
     (_empty, "file is empty"),
     (_binary, "looks like a binary file (NUL bytes), not text"),
-    (_scanned_pdf, "PDF has no text layer (scanned image?); run OCR first"),
+    (_scanned_pdf, "PDF has no text layer (a scanned image?): skipped, the assistant does not run OCR"),
     (_duplicate, f"duplicate of {SEED_DOC_A} (same content)"),
 ], ids=["empty-file", "binary-named-txt", "pdf-without-text", "duplicate"])
 def test_unusable_file_is_skipped_with_its_reason_and_loses_nothing(
