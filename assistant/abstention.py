@@ -65,8 +65,8 @@ def answer_signals(question: str, ranked: RankedEvidence, evidence: Sequence[Evi
     `refusal`: the LLM's first-token probability of NOT FOUND; `reasked`: the reply came from the second ask with
     refusals banned; `fallback`: the model gave no supported phrase and the best sentence stands in; `tokens`: the
     final reply's (token, logprob) pairs; `clause_semantic`: the question's best cosine with a clause of the cited
-    sentence (`Assistant._clause_semantic`), when it has several; `window_semantic`: its cosine with the words
-    around the answer phrase in that sentence (`Assistant._window_semantic`), when the phrase is a part of it;
+    sentence (`Decider.clause_semantic`), when it has several; `window_semantic`: its cosine with the words
+    around the answer phrase in that sentence (`Decider.window_semantic`), when the phrase is a part of it;
     `ranking_clause`: the ranking model's best cosine with a clause of the cited sentence, when one is configured.
     """
     top = ranked.passages[0] if ranked.passages else None

@@ -1,6 +1,6 @@
 """Make a follow-up question standalone, so that retrieval sees what the user means.
 
-"What did he say about Iran?" after "Who met Kerry in Paris?" (answer: Lavrov) must retrieve Lavrov's remarks.
+"What did he say about the budget?" after "Who met Alder in Oslo?" (answer: Brook) must retrieve Brook's remarks.
 With an LLM the follow-up is rewritten by the model (prompts/rewrite_*.txt), then sanity-checked; without one
 (fast mode, or when the model's rewrite is unusable or only repeats an earlier question) a rule does it: a
 personal pronoun becomes the previous answer when that answered "who", else the previous question's first name;
@@ -9,8 +9,8 @@ its answer; "And X?" or "What about X?" asks the previous question again about X
 answer, names and subject are carried into the query.
 
 Example:
-    >>> rewrite_by_rule("What did he say about Iran?", [("Who met Kerry in Paris?", "Lavrov")])
-    'What did Lavrov say about Iran?'
+    >>> rewrite_by_rule("What did he say about the budget?", [("Who met Alder in Oslo?", "Brook")])
+    'What did Brook say about the budget?'
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from assistant.citations import MARK_RE
+from assistant.grounding import MARK_RE
 from assistant.text import STOP_WORDS, expected_answer_type, words
 from assistant.types import REFUSAL
 
@@ -38,13 +38,13 @@ _WH_WORD = re.compile(rf"\b({_WH_WORDS})\b", re.IGNORECASE)
 # conditions, "What terms...?" for a thing.
 _WH_PHRASE = re.compile(rf"\b(?:(about|at|by|for|from|in|of|on|since|to|under|until|with)\s+)?({_WH_WORDS})\b",
                         re.IGNORECASE)
-# "And Lavrov?", "What about Iran?": the previous question asked again about another name.
+# "And Brook?", "What about Norway?": the previous question asked again about another name.
 _ELLIPTICAL = re.compile(r"^\s*(?:and\s+)?(?:what about|how about|and)\s+(?P<topic>[^?]+?)\s*\??\s*$", re.IGNORECASE)
 # "it" and "there" stand for the previous answer when that answered where: "Where is it?" after "Which city would
-# the ceasefire begin with?" (Aleppo) asks where Aleppo is. "it" only in a question that asks for a place too:
+# the festival open in?" (Turin) asks where Turin is. "it" only in a question that asks for a place too:
 # "When does it start?" after "Where will the conference be held?" asks about the conference.
 _PLACE_PRONOUN = re.compile(r"\b(it|there)\b", re.IGNORECASE)
-# "Which Iranian foreign minister ...?" asks for a person as "who" does: "he" in the next question is the answer.
+# "Which Norwegian foreign minister ...?" asks for a person as "who" does: "he" in the next question is the answer.
 _ASKS_PERSON = re.compile(r"^\s*(?:which|what)\b(?:\s+[\w-]+){0,3}?\s+(?:minister|president|secretary|official|leader|"
                           r"envoy|spokes(?:man|woman|person)|diplomat|ambassador|head|chief|king|queen|general|"
                           r"person|man|woman|politician|author|writer|journalist|player|director)\b", re.IGNORECASE)
@@ -105,7 +105,7 @@ def rewrite_by_rule(question: str, history: Sequence[Turn]) -> str:
     if elliptical:
         return elliptical
     # "after that" / "before that" point at the previous answer ("And where will he go after that?" asked after
-    # "Where will Kerry head on Tuesday?" -> Vatican): the answer takes the demonstrative's place.
+    # "Where will Alder head on Tuesday?" -> Bergen): the answer takes the demonstrative's place.
     if _is_phrase(previous_answer):
         question = _SEQUEL.sub(lambda m: f"{m.group(1)} {previous_answer}", question, count=1)
     # "there" (or "it" asked where) after a where-question is the place that answered it.
@@ -113,8 +113,8 @@ def rewrite_by_rule(question: str, history: Sequence[Turn]) -> str:
     if pronoun and _is_name(previous_answer) and _asks_place(previous_question) \
             and (pronoun.group(1).lower() == "there" or _asks_place(question)):
         return question[:pronoun.start()] + _in_place(question, pronoun, previous_answer) + question[pronoun.end():]
-    # "he" is the previous answer when that answered "who" (or "which minister"...); after "Where will Kerry
-    # head?" (Vatican) it is Kerry.
+    # "he" is the previous answer when that answered "who" (or "which minister"...); after "Where will Alder
+    # head?" (Bergen) it is Alder.
     asked_person = expected_answer_type(previous_question) == "name" or _ASKS_PERSON.search(previous_question)
     person = previous_answer if _is_name(previous_answer) and asked_person \
         else next(iter(_entities(previous_question)), "")
@@ -130,7 +130,7 @@ def rewrite_by_rule(question: str, history: Sequence[Turn]) -> str:
 
 def _in_place(question: str, pronoun: re.Match[str], place: str) -> str:
     """What stands for "it" or "there": the place, with "in" for a "there" that has no preposition of its own
-    ("killed there" -> "killed in Aleppo", "from there" -> "from Aleppo")."""
+    ("born there" -> "born in Turin", "from there" -> "from Turin")."""
     if pronoun.group(1).lower() == "it" or re.search(r"\b(?:from|to|in|at|near|over|around|out of)\s+$",
                                                     question[:pronoun.start()], re.IGNORECASE):
         return place
@@ -148,7 +148,7 @@ _WHICH_PLACE = re.compile(r"^\s*(?:in |at |from )?(?:which|what) (?:city|country
 
 def _asked_again_about(question: str, previous_question: str) -> str | None:
     """The previous question with its first name replaced by the one an elliptical follow-up names ("And
-    Lavrov?" after "What did Kerry say about Aleppo?" -> "What did Lavrov say about Aleppo?"); None for any other
+    Brook?" after "What did Alder say about the budget?" -> "What did Brook say about the budget?"); None for any other
     follow-up, or when the previous question names no one."""
     topic = _elliptical_topic(question)
     if topic is None:
@@ -160,7 +160,7 @@ def _asked_again_about(question: str, previous_question: str) -> str | None:
 
 
 def _elliptical_topic(question: str) -> str | None:
-    """What an elliptical follow-up asks about ("Lavrov" of "And Lavrov?"); None for a question of its own
+    """What an elliptical follow-up asks about ("Brook" of "And Brook?"); None for a question of its own
     ("And where will he go after that?")."""
     match = _ELLIPTICAL.match(question)
     if not match or _WH_WORD.search(match.group("topic")):
@@ -172,10 +172,10 @@ def _usable_rewrite(text: str, question: str, history: Sequence[Turn]) -> bool:
     """Whether the model's rewrite is one standalone question that asks what the follow-up asks.
 
     Not an answer (bounded length, no refusal, no citation marks); not the previous question copied back ("Where
-    will Kerry head after Paris?" for "And where will he go after that?": that asks the answered question again),
-    nor two questions ("What did Kerry say about Iran? And Lavrov?" for "And Lavrov?": retrieval reads the
-    first); not elliptical still ("And Sergei Lavrov?" for "And Lavrov?"); and asking with the follow-up's own
-    question word ("What city is Aleppo?" for "Where is it?" asks something else).
+    will Alder head after Oslo?" for "And where will he go after that?": that asks the answered question again),
+    nor two questions ("What did Alder say about the budget? And Brook?" for "And Brook?": retrieval reads the
+    first); not elliptical still ("And Ada Brook?" for "And Brook?"); and asking with the follow-up's own
+    question word ("What city is Turin?" for "Where is it?" asks something else).
     """
     asked_before = {tuple(words(q)) for q, _ in history}
     if not (3 <= len(text.split()) <= 3 * len(question.split()) + 15) or MARK_RE.search(text) \

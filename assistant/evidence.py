@@ -17,7 +17,7 @@ an exact span. Overlapping chunks yield the same sentence twice; it is kept once
 Example:
     >>> ranked = EvidenceRanker().rank(question, query_vector, passages, term_stats)  # doctest: +SKIP
     >>> ranked.sentences[0].text  # doctest: +SKIP
-    'Kerry and Lavrov called for the ceasefire to start ahead of the Geneva II talks due to begin in Montreux...'
+    'The talks are due to begin in Turin on May 2.'
 """
 
 from __future__ import annotations
@@ -87,8 +87,8 @@ CROSS_ENCODER_WEIGHT = 2.0
 # A sentence's evidence score leans on its passage's score too: the same words in a better passage are likelier
 # to be the answer. The passage score is divided by the sum of the weights (its value were every feature 1), so
 # that it stays on the 0..1 scale of sentence scores whatever the fitted weights: undivided, the fitted passage
-# score outweighed the sentence's own and put a "meeting held in Paris" sentence above "talks due to begin in
-# Montreux" for "Where was Geneva II held?". The score lent is the one by the default features (`RERANK_WEIGHTS`)
+# score outweighed the sentence's own and put a "meeting held in Paris" sentence above the one naming where the
+# talks asked about were held. The score lent is the one by the default features (`RERANK_WEIGHTS`)
 # even when a ranking model orders the passages: its fitted weights make passages differ more, and lent to
 # sentences that let the passage outvote the sentence again (SQuAD-500 with the LLM, EM/F1 57.8/65.5 with its
 # score lent, 60.0/67.0 with the default's; docs/BENCHMARKS.md).

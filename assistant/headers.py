@@ -1,9 +1,9 @@
 """Questions about one document's header ("What is the headline of the article dated February 3, 2014?", "When was
-the article "Joint call by US and Russia ..." published?"), answered from the header lines themselves, cited.
+the article "Harbour plans approved" published?"), answered from the header lines themselves, cited.
 
 The header names the document (by its headline, outlet or date line) and holds the answer (another of its lines).
 Retrieval finds that header, but the small model then has to read a line's role from a label and often repeats
-the question instead (seed pairs q40 and q41 abstained so). The lines' roles are known (`evidence.header_roles`)
+the question instead. The lines' roles are known (`evidence.header_roles`)
 and every document's header is in memory (`HybridRetriever.openings`), so the line asked for is read off the one
 document whose header (or date) holds every other word of the question, at no model cost. When no document or
 more than one fits, the question goes the usual way.
@@ -11,9 +11,9 @@ more than one fits, the question goes the usual way.
 Example:
     >>> asked_header("What is the headline of the article dated February 3, 2014?")
     ('headline', ('2014', '3', 'february'))
-    >>> asked_header("What is the headline of the article about Iran?")
-    ('headline', ('iran',))
-    >>> asked_header("Who met Kerry?") is None
+    >>> asked_header("What is the headline of the article about Norway?")
+    ('headline', ('norway',))
+    >>> asked_header("Who met Brook?") is None
     True
 """
 
@@ -22,9 +22,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from assistant.citations import asked_header_role
 from assistant.evidence import Evidence, header_lines
 from assistant.retrieval import Passage
+from assistant.rules.shape import asked_header_role
 from assistant.sources import DOCUMENT, document_terms, names_document
 
 _NAMES_A_DOCUMENT = re.compile(rf"\b{DOCUMENT}\b", re.IGNORECASE)

@@ -1,17 +1,17 @@
-"""Questions about whether, or where, the documents mention something ("Is Saudi Arabia mentioned?", "Which
-articles mention Aleppo?"), answered by searching every chunk for the words.
+"""Questions about whether, or where, the documents mention something ("Is New Zealand mentioned?", "Which
+articles mention Turin?"), answered by searching every chunk for the words.
 
 Retrieval and the model cannot answer these: the question's meaning is "does this string occur", which no sentence
 states, so the assistant used to abstain (or the model said "YES", which no span can verify). An exhaustive search
 is cheap (the chunks are in memory) and exact: "yes" comes with the sentences that say the words, cited to their
 spans, and "no" is a checked fact about the whole index, not a guess. Words are compared as `text.word_key` does
-(case, plural and number form aside: "Geneva 2" finds "Geneva II").
+(case, plural and number form aside: "Summit 2" finds "Summit II").
 
 Example:
-    >>> asked_mention("Is Saudi Arabia mentioned?")
-    Mention(thing='Saudi Arabia', which=False)
-    >>> asked_mention("Which articles mention Aleppo?")
-    Mention(thing='Aleppo', which=True)
+    >>> asked_mention("Is New Zealand mentioned?")
+    Mention(thing='New Zealand', which=False)
+    >>> asked_mention("Which articles mention Turin?")
+    Mention(thing='Turin', which=True)
     >>> asked_mention("Where will the talks be held?") is None
     True
 """
@@ -33,24 +33,24 @@ _VERB_3RD = r"(?:mentions|names|cites|discusses|refers\s+to|talks\s+about)"
 _VERB_PAST = r"(?:mentioned|named|cited|discussed|referred\s+to|talked\s+about)"
 _DOCUMENT = rf"(?:{DOCUMENT}|passage|sentence|page)"
 _APPEAR = r"(?:appear|occur|come\s+up|feature)"
-# The end of the question, with the context a rule rewrite may append ("... mentioned? (Russian US John Kerry)",
+# The end of the question, with the context a rule rewrite may append ("... mentioned? (Norwegian minister Ada Brook)",
 # `conversation.rewrite_by_rule`).
 _END = r"\s*[?.!]*\s*(?:\([^()]*\)\s*)?$"
 _PATTERNS = (
-    # "Is Saudi Arabia mentioned?", "Was Qatar ever named?"
+    # "Is New Zealand mentioned?", "Was Peru ever named?"
     (re.compile(rf"^(?:is|are|was|were)\s+(?P<thing>.+?)\s+(?:ever\s+|anywhere\s+)?{_VERB_PAST}(?:\s+anywhere)?{_END}",
                 re.IGNORECASE), False),
-    # "Do the articles mention Iran?", "Does any document talk about Qatar?", "Does the corpus mention X?"
+    # "Do the articles mention Chile?", "Does any document talk about Peru?", "Does the corpus mention X?"
     (re.compile(rf"^(?:do|does|did)\s+(?:the\s+|any\s+(?:of\s+the\s+)?|either\s+(?:of\s+the\s+)?|both\s+)?"
                 rf"(?:{DOCUMENTS}|{_DOCUMENT}|corpus|collection|index|it|they)\s+(?:ever\s+)?{_VERB}\s+(?P<thing>.+?)"
                 rf"{_END}", re.IGNORECASE), False),
-    # "Which articles mention Aleppo?", "What document talks about the Vatican?"
+    # "Which articles mention Turin?", "What document talks about the museum?"
     (re.compile(rf"^(?:which|what)\s+(?:{DOCUMENTS}|{_DOCUMENT}s?)\s+(?:{_VERB}|{_VERB_3RD}|{_VERB_PAST})\s+"
                 rf"(?P<thing>.+?){_END}", re.IGNORECASE), True),
-    # "Where is the Vatican mentioned?"
+    # "Where is the museum mentioned?"
     (re.compile(rf"^where\s+(?:is|are|was|were)\s+(?P<thing>.+?)\s+{_VERB_PAST}{_END}", re.IGNORECASE), True),
-    # "Does Lavrov appear in both articles?" (the qualifier left out by `sources.without_collection`), "Where does
-    # Aleppo come up?"; "Does the ceasefire appear to hold?" goes on past the verb and is no such question.
+    # "Does Brook appear in both articles?" (the qualifier left out by `sources.without_collection`), "Where does
+    # Turin come up?"; "Does the truce appear to hold?" goes on past the verb and is no such question.
     (re.compile(rf"^(?:do|does|did)\s+(?P<thing>.+?)\s+(?:ever\s+)?{_APPEAR}(?:\s+anywhere)?{_END}", re.IGNORECASE),
      False),
     (re.compile(rf"^where\s+(?:do|does|did)\s+(?P<thing>.+?)\s+{_APPEAR}{_END}", re.IGNORECASE), True),

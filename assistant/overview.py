@@ -5,13 +5,13 @@ Retrieval cannot answer these: "When were the articles published?" shares no wor
 2014", and no one sentence holds the dates of all documents, so the evidence prefilter used to abstain. Every
 document's first chunk is in memory (`HybridRetriever.openings`) and its header lines are told apart by role
 (`evidence.header_roles`), so the answer lists each document's headline, with its date line, at no model cost.
-A question that names anything besides the documents ("What do the articles say about Iran?") is a question
+A question that names anything besides the documents ("What do the articles say about the budget?") is a question
 about their content and goes the usual way.
 
 Example:
     >>> asked_overview("When were the articles published?")
     'date line'
-    >>> asked_overview("What do the articles say about Iran?") is None
+    >>> asked_overview("What do the articles say about the budget?") is None
     True
 """
 

@@ -3,7 +3,8 @@
 The citation's quote is a span of the document's cleaned text (index/pdf_text.py: furniture left out, wrapped
 lines and hyphenated words joined), so it is found back on the page by its letters and digits alone, which both
 texts share; pdfium (pypdfium2, permissive licence) renders the page and gives each character's box. When the quote
-cannot be found on the page (a page whose text layer pdfium reads differently), the page is shown without boxes.
+cannot be found on the page (a page whose text layer pdfium reads differently), or the page is rotated, the page is
+shown without boxes.
 
 Example:
     >>> view = render_page(Path("report.pdf"), 3, "the cited sentence")  # doctest: +SKIP
@@ -52,9 +53,10 @@ def _render(path: str, _size: int, _mtime: int, page: int, quote: str) -> PageVi
             width, height = right - left, top - bottom
             scale = min(2.0, MAX_IMAGE_WIDTH / max(width, 1.0))
             image = pdf_page.render(scale=scale).to_pil()
-            text_page = pdf_page.get_textpage()
+            # A rotated page's character boxes are in its unrotated space: it is shown without boxes.
+            found = quote_boxes(pdf_page.get_textpage(), quote) if pdf_page.get_rotation() == 0 else []
             boxes = [((x0 - left) / width, (top - y1) / height, (x1 - x0) / width, (y1 - y0) / height)
-                     for x0, y0, x1, y1 in quote_boxes(text_page, quote)]
+                     for x0, y0, x1, y1 in found]
         finally:
             pdf.close()
     buffer = io.BytesIO()

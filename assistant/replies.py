@@ -5,14 +5,14 @@ distribution) that it is a refusal. `stream_reply` streams one into a `Generatio
 banned (llama.cpp's text logit bias: the pipeline asks again with refusals or echoed words banned) and stopped at
 the citation mark's `]`. `echoes_question` and `only_question_words` tell a reply that says nothing the question
 does not, which the pipeline asks again about. The decisions on what to ask again live in the pipeline
-(`Assistant._llm_reply`); this module only asks and reads.
+(`AnswerStage.llm_reply`, assistant/answering.py); this module only asks and reads.
 
 Example:
     >>> reply = Generation()
     >>> reply.text = "NOT FOUND"
     >>> reply.text_starts_refusal(), reply.refusal_probability  # no logprobs: judged by the text
     (True, 1.0)
-    >>> echoes_question("Kerry said [1]", "What did Kerry say?")
+    >>> echoes_question("Brook said [1]", "What did Brook say?")
     True
 """
 
@@ -23,14 +23,14 @@ import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from assistant.citations import parse_reply
+from assistant.grounding import parse_reply
 from assistant.text import STOP_WORDS, word_key, words
 
 # An answer phrase is short; generation stops well before this (the budget bounds latency on junk input).
 ANSWER_MAX_TOKENS = 48
 # First tokens by which the model starts "NOT FOUND" (Qwen's tokenizer; other models fall back to the text).
 REFUSAL_TOKENS = ("NOT", "Not", "not", " NOT", " Not")
-OPEN_MARK_AT_END = re.compile(r"\[\s*\d+\s*$")  # "Montreux [1" after the stop string took the "]"
+OPEN_MARK_AT_END = re.compile(r"\[\s*\d+\s*$")  # "Turin [1" after the stop string took the "]"
 NOT_FOUND_START = re.compile(r"^not(\b|$)", re.IGNORECASE)  # "NOT FOUND", "Not found", or a bare "NOT"
 
 
@@ -130,9 +130,9 @@ def only_question_words(reply: str, question: str) -> bool:
     """Whether the reply's answer phrase says nothing the question does not ("UN" for "Besides the UN, which
     organisation...?"): it has words other than stop words, and each of them is a question word.
 
-    Words are compared by `word_key`, and the stop words of the reply are not counted: "Kerry said" answers
-    "What did Kerry say?", "The Guardian reports about the coalition" answers "What does the Guardian report about
-    the coalition?" and "Geneva 2" answers "What is Geneva II?" with nothing new. A stop word in capitals is a
+    Words are compared by `word_key`, and the stop words of the reply are not counted: "Brook said" answers
+    "What did Brook say?", "The Herald reports about the council" answers "What does the Herald report about
+    the council?" and "Summit 2" answers "What is Summit II?" with nothing new. A stop word in capitals is a
     name and counts ("IT industry" answers "Which industry ...?").
     """
     phrase = _said_keys(reply)
@@ -140,8 +140,8 @@ def only_question_words(reply: str, question: str) -> bool:
 
 
 def echoes_question(reply: str, question: str) -> bool:
-    """Whether the reply's answer phrase only repeats words that stand together in the question: "Kerry said" for
-    "What did Kerry say?", "Lavrov and Kerry" for "What did Kerry tell Lavrov?".
+    """Whether the reply's answer phrase only repeats words that stand together in the question: "Brook said" for
+    "What did Brook say?", "Alder and Brook" for "What did Brook tell Alder?".
 
     Question words the question keeps apart may name the answer: "graph isomorphism problem" answers "What is
     the problem attributed to defining if two finite graphs are isomorphic?", "twin prime conjecture" answers
@@ -164,7 +164,7 @@ def _said_keys(reply: str) -> set[str]:
 
 
 def names_as_asked(phrase: str, question: str) -> bool:
-    """Whether each capitalised word of the phrase (stop words aside) is written so in the question: "Kerry" for
-    "What did Kerry say?" is the question's own name; "ARTS" for "... arts programming?" is a new one."""
+    """Whether each capitalised word of the phrase (stop words aside) is written so in the question: "Brook" for
+    "What did Brook say?" is the question's own name; "ARTS" for "... arts programming?" is a new one."""
     asked = set(re.findall(r"\w+", question))
     return all(w in asked for w in re.findall(r"\w+", phrase) if w != w.lower() and w.lower() not in STOP_WORDS)

@@ -7,7 +7,7 @@ each (question, passage) pair then joins the passage score with a weight that le
 
 Example:
     >>> model = load_cross_encoder("/models/ms-marco-MiniLM-L-6-v2")  # doctest: +SKIP
-    >>> cross_scores(model, "Where was Geneva II held?", passages)  # doctest: +SKIP
+    >>> cross_scores(model, "Where will the talks take place?", passages)  # doctest: +SKIP
     [7.9, -3.2, ...]
 """
 

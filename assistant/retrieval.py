@@ -1,14 +1,14 @@
 """Hybrid retrieval: dense vectors from Chroma and BM25 over the same live chunks, fused by reciprocal rank.
 
-Dense search finds paraphrases, BM25 finds rare names and numbers; neither alone ranks well enough (with
-MiniLM, "Where was Geneva II held?" puts the Montreux chunk second under either), so both candidate lists are
-fused with reciprocal-rank fusion, which needs no score calibration between the two. Both read only the chunks
+Dense search finds paraphrases, BM25 finds rare names and numbers; neither alone ranks well enough (a question
+naming an event by its numeral finds the chunk that says where it was held second under either), so both candidate
+lists are fused with reciprocal-rank fusion, which needs no score calibration between the two. Both read only the chunks
 of the committed manifest, so a concurrent index run never shows a half-built corpus; the BM25 index is
 rebuilt when the manifest generation changes.
 
 Example:
     >>> retriever = HybridRetriever(store, embed_model, settings)  # doctest: +SKIP
-    >>> [p.doc for p in retriever.retrieve("Where was Geneva II held?")][:1]  # doctest: +SKIP
+    >>> [p.doc for p in retriever.retrieve("Where will the talks take place?")][:1]  # doctest: +SKIP
     ['000_ba464c03508296b8.txt']
 """
 

@@ -1,8 +1,8 @@
 """A question that names the document it asks about: "How long had the conflict lasted, according to the January 13
-article?", "... according to the Russia News.Net article?".
+article?", "... according to the Harbour Herald article?".
 
 The qualifier says which document to read, not what to look for in it: scored against sentences, "January 13" and
-"Russia News.Net" pull up sentences with those words (a date of the talks, the outlet's name) and push the answer
+"Harbour Herald" pull up sentences with those words (a date of the talks, the outlet's name) and push the answer
 out of the prompt. So the qualifier is split off (`split_source`), matched against each candidate document's header
 (its title, first lines and date, `names_document`), and when a document matches, the question without it is
 answered from that document alone (`Assistant.stream`). When none matches, the question is read as written.
@@ -10,9 +10,9 @@ answered from that document alone (`Assistant.stream`). When none matches, the q
 Example:
     >>> split_source("How long had the conflict lasted, according to the January 13 article?")
     ('How long had the conflict lasted?', 'January 13')
-    >>> without_collection("What do the articles say about Iran?")
-    'What is said about Iran?'
-    >>> names_document("January 13", "Joint call by US and Russia\\n\\nRussia News.Net\\nMonday 13th January, 2014")
+    >>> without_collection("What do the articles say about the budget?")
+    'What is said about the budget?'
+    >>> names_document("January 13", "Harbour plans approved\\n\\nHarbour Herald\\nMonday 13th January, 2014")
     True
 """
 
@@ -32,11 +32,11 @@ _NAMED_SOURCE = re.compile(r",?\s*\b(?:according to|as reported (?:by|in)|in|per
 DOCUMENT = r"(?:article|document|doc|story|report|text|file|source|paper|piece)"
 DOCUMENTS = r"(?:articles|documents|docs|stories|reports|texts|files|sources|papers|pieces)"
 _THE_DOCUMENTS = rf"(?:the|these|those|both|all|your|my|our)\s+(?:\w+\s+)?{DOCUMENTS}"
-# "What do the articles say about Iran?": asks what is said, wherever it is said.
+# "What do the articles say about the budget?": asks what is said, wherever it is said.
 _WHAT_DOCUMENTS_SAY = re.compile(rf"^what\s+(?:do|does|did)\s+{_THE_DOCUMENTS}\s+(?:say|report|tell\s+us|tell|mention|"
                                  rf"write|state|claim|reveal|note)\b", re.IGNORECASE)
 # "..., according to the articles?", "... in the documents?" at the end of a question (before the context a rule
-# rewrite may append, "(Kerry Paris)"): where to look, which is everywhere.
+# rewrite may append, "(Brook Oslo)"): where to look, which is everywhere.
 _IN_THE_DOCUMENTS = re.compile(rf",?\s*\b(?:according\s+to|in|from|as\s+reported\s+(?:by|in))\s+{_THE_DOCUMENTS}"
                                rf"\s*(?=[?.!]?\s*(?:\([^()]*\)\s*)?$)", re.IGNORECASE)
 # The characters of a document's start that hold its header (headline, outlet, byline, date line).
@@ -65,12 +65,12 @@ def split_source(question: str) -> tuple[str, str]:
 
 
 def without_collection(question: str) -> str:
-    """The question without words that only name all the documents: "What do the articles say about Iran?" is
-    "What is said about Iran?", "Who met Kerry, according to the articles?" is "Who met Kerry?".
+    """The question without words that only name all the documents: "What do the articles say about the budget?"
+    is "What is said about the budget?", "Who met Brook, according to the articles?" is "Who met Brook?".
 
     The corpus is all there is to read, so such words select nothing; scored against sentences they only blur the
-    question's meaning (on the seed corpus, "What do the articles say about Iran?" abstained at confidence 0.23 in
-    fast mode and 0.55 in LLM mode, "What is said about Iran?" was answered at 0.89 and 0.93).
+    question's meaning (in one measured case, abstained at confidence 0.23 in fast mode and 0.55 in LLM mode with
+    them, answered at 0.89 and 0.93 without).
     """
     rest = _WHAT_DOCUMENTS_SAY.sub("What is said", question)
     rest = _IN_THE_DOCUMENTS.sub("", rest)

@@ -13,9 +13,9 @@ Example:
     >>> request = asked_summary("Summarize the first article in more detail.")
     >>> request.which, request.ordinal, request.longer
     ('ordinal', 1, True)
-    >>> asked_summary("Give me a summary of the Russia News.Net article").name
-    'Russia News.Net'
-    >>> asked_summary("Summarize what Kerry said about Iran.") is None
+    >>> asked_summary("Give me a summary of the Harbour Herald article").name
+    'Harbour Herald'
+    >>> asked_summary("Summarize what Brook said about the budget.") is None
     True
 """
 
@@ -39,14 +39,14 @@ _WHAT_ABOUT = re.compile(r"^\s*what(?:'s|\s+is|\s+was)\s+(?P<ref>.+?)\s+about\s*
 _ORDINAL_REF = re.compile(
     rf"\b(?:the\s+)?(?:most\s+)?(?P<ord>{'|'.join(ORDINALS)}|{'|'.join(BY_DATE)})\s+(?:\w+\s+)?{DOCUMENT}\b"
     rf"|\b{DOCUMENT}\s+(?:no\.?\s*|number\s+|#\s*)?(?P<num>\d{{1,3}})\b", re.IGNORECASE)
-# "the article about local ceasefires", "the article from January 13", "the Russia News.Net article".
+# "the article about ferry timetables", "the article from January 13", "the Harbour Herald article".
 _NAMED_AFTER = re.compile(rf"\bthe\s+{DOCUMENT}\s+(?:about|on|from|titled|headlined|called|named|dated|"
                           rf"published\s+on|with\s+the\s+(?:headline|title))\s+(?P<name>[^?!]+?)\s*[?.!]*\s*$",
                           re.IGNORECASE)
 _NAMED_BEFORE = re.compile(rf"\bthe\s+(?P<name>[^?!,]{{1,60}}?)\s+{DOCUMENT}\b", re.IGNORECASE)
 _SINGULAR = re.compile(rf"\b(?:the|this|that|your|my)\s+{DOCUMENT}\b|\bit\b", re.IGNORECASE)
 # Words that only ask for a summary, politely or briefly; any other content word makes the request one about
-# something the documents say ("Summarize what Kerry said about Iran"), which goes the usual way. Stemmed.
+# something the documents say ("Summarize what Brook said about the budget"), which goes the usual way. Stemmed.
 _REQUEST_TERMS = META_TERMS | frozenset(content_terms(
     "please briefly brief short quick quickly give provide write make can could would you me us one sentences "
     "few paragraph points main key essence version tl dr detail details detailed longer full fuller more "
@@ -108,7 +108,7 @@ def asked_summary(question: str) -> SummaryRequest | None:
 
 
 def _names_one_document(ref: str) -> bool:
-    """Whether `ref` ("the first article", "the Russia News.Net article") names one document, and only that."""
+    """Whether `ref` ("the first article", "the Harbour Herald article") names one document, and only that."""
     ref = ref.strip()
     for pattern in (_ORDINAL_REF, _NAMED_AFTER, _NAMED_BEFORE, _SINGULAR):
         match = pattern.search(ref)

@@ -46,8 +46,8 @@ _DIGITS_OF = {word: str(value) for value, word in enumerate(
     "eighteen nineteen twenty".split(), start=2)} | {word: str(value) for value, word in zip(
         range(30, 100, 10), "thirty forty fifty sixty seventy eighty ninety".split(), strict=True)}
 _NUMBER_WORD = re.compile(rf"(?<!-)\b({'|'.join(_DIGITS_OF)})\b(?!-(?:{'|'.join(_DIGITS_OF)}|one)\b)", re.IGNORECASE)
-# Roman numerals of sequels and conferences ("Geneva II", "World War II"), which a writer may give as digits
-# ("Geneva 2"). Only numerals of two letters or more: "I", "V" and "X" are a pronoun and letters as often.
+# Roman numerals of sequels and conferences ("Summit II", "World War II"), which a writer may give as digits
+# ("Summit 2"). Only numerals of two letters or more: "I", "V" and "X" are a pronoun and letters as often.
 _ROMAN_OF = {numeral: str(value) for value, numeral in enumerate(
     "II III IV V VI VII VIII IX X XI XII XIII XIV XV XVI XVII XVIII XIX XX".split(), start=2) if len(numeral) > 1}
 _ROMAN_NUMERAL = re.compile(rf"\b({'|'.join(sorted(_ROMAN_OF, key=len, reverse=True))})\b")
@@ -60,7 +60,7 @@ _DIGIT_ORDINAL = re.compile(r"\b(\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
 
 def with_digits(text: str) -> str:
     """`text` with its number words (two to ninety) and capital Roman numerals (II to XX) written as digits and
-    its digit ordinals as their number, for comparing "three-year" with "3 years", "Geneva II" with "Geneva 2"
+    its digit ordinals as their number, for comparing "three-year" with "3 years", "Summit II" with "Summit 2"
     and "January 22nd" with "January 22"."""
     text = _DIGIT_ORDINAL.sub(r"\1", _ROMAN_NUMERAL.sub(lambda m: _ROMAN_OF[m.group(1)], text))
     return _NUMBER_WORD.sub(lambda m: _DIGITS_OF[m.group(1).lower()], text)
@@ -106,9 +106,9 @@ def answer_window(sentence: str, phrase: str, width: int = ANSWER_WINDOW_WORDS) 
     in the sentence (compared without case) or is most of it.
 
     The sentence's best clause says how well the evidence matches the question; the words right around the phrase
-    say how well the place the model took its answer from does ("... talks due to begin in Montreux in
-    Switzerland on January 22" for "In which country is Montreux?"). The abstention model weighs the two together
-    (`Assistant._window_semantic`).
+    say how well the place the model took its answer from does ("... the festival opens in Turin in Italy on
+    May 2" for "In which country is Turin?"). The abstention model weighs the two together
+    (`Decider.window_semantic`).
     """
     phrase = phrase.strip()
     found = sentence.lower().find(phrase.lower()) if phrase else -1
@@ -176,9 +176,9 @@ def query_terms(question: str) -> QueryTerms:
     """The question's content terms, for `lexical_overlap`; a word it writes in capitals may be found as a name's
     initials.
 
-    Numbers stay as written: with "II" read as "2", "Where was Geneva II held?" matched "Eleven states have held
-    discussions on ... the Geneva 2 international conference" better than the sentence naming Montreux, and fast
-    mode answered with it (seed q1; docs/BENCHMARKS.md).
+    Numbers stay as written: with "II" read as "2", "Where was Summit II held?" matches "Eleven states have held
+    discussions on ... the Summit 2 conference" better than the sentence naming the place, and fast mode answers
+    with it.
     """
     terms = QueryTerms(content_terms(question))
     terms.acronyms = frozenset(w.lower() for w in re.findall(rf"\b[A-Z]{{2,{MAX_ACRONYM}}}\b", question))
@@ -187,7 +187,7 @@ def query_terms(question: str) -> QueryTerms:
 
 def present_terms(text: str, asked_acronyms: frozenset[str] = frozenset()) -> set[str]:
     """The content terms `text` holds, and of the acronyms asked those it spells out as a name's initials ("United
-    Nations" holds "un"). Only acronyms the question writes in capitals count: "Al-Jarba" asks for no "Arab League".
+    Nations" holds "un"). Only acronyms the question writes in capitals count: "Al-Amin" asks for no "Arab League".
     """
     present = set(content_terms(text))
     if asked_acronyms - present:
@@ -214,18 +214,18 @@ def lexical_overlap(question_terms: Sequence[str], text: str, stats: TermStats) 
 # -- expected answer type -----------------------------------------------------------------------------------------
 # A factoid question announces the kind of phrase that answers it ("when" -> a date, "how many" -> a number). A
 # sentence that holds such a phrase, beyond what the question already says, is likelier to be the answer: this
-# separates "talks due to begin in Montreux" from "the conference is set to convene" when both match the words.
+# separates "talks due to begin in Turin" from "the conference is set to convene" when both match the words.
 _MONTHS = ("January|February|March|April|May|June|July|August|September|October|November|December|"
            "Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec")
 # A capitalised word, or initials with their periods ("U.S.", the "L." of "Hugh L. Dryden"): without them a name
 # stopped at its first period ("U", "Hugh L").
-_CAPITALISED_WORD = r"(?:[A-Z]\.(?:[A-Z]\.)*|[A-Z][\w'’-]*)"
-_CAPITALISED = rf"{_CAPITALISED_WORD}(?:\s+(?:of\s+|de\s+|the\s+)?{_CAPITALISED_WORD})*"
-_COMPASS = r"(?:north|south|east|west|north-?east|north-?west|south-?east|south-?west)"
+CAPITALISED_WORD = r"(?:[A-Z]\.(?:[A-Z]\.)*|[A-Z][\w'’-]*)"
+CAPITALISED = rf"{CAPITALISED_WORD}(?:\s+(?:of\s+|de\s+|the\s+)?{CAPITALISED_WORD})*"
+COMPASS = r"(?:north|south|east|west|north-?east|north-?west|south-?east|south-?west)"
 _NUMBER_WORDS = (r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
                  r"hundred|thousand|million|billion|dozen|half")
 # Each pattern's group 1 is the phrase that would answer (what `typed_phrase` returns).
-_TYPE_PATTERNS: dict[str, re.Pattern[str]] = {
+TYPE_PATTERNS: dict[str, re.Pattern[str]] = {
     # "25 May 1521", "13th of January", "May 25th, 1521", a year, a span of years, a century
     "date": re.compile(rf"\b((?:(?:\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?)?(?:{_MONTHS})\.?"
                        rf"(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?,?(?:\s+\d{{4}})?)"
@@ -233,13 +233,13 @@ _TYPE_PATTERNS: dict[str, re.Pattern[str]] = {
     "number": re.compile(rf"((?:about |over |more than |nearly |some )?\$?\d[\d,.]*(?:\s*(?:%|percent|million|"
                          rf"billion|thousand|hundred))?|\b(?:{_NUMBER_WORDS})\b(?:\s+(?:{_NUMBER_WORDS})\b)*)",
                          re.IGNORECASE),
-    # A place: capitalised words after a locative preposition ("in Montreux", "at the Louvre"), with the part of
-    # it a compass word names ("in the north of Syria", "in northern Syria": asked "Where is Aleppo?", the
-    # sentence "Aleppo (in the north of Syria)" held no place and "... a press conference in Paris" did).
-    "place": re.compile(rf"\b(?:in|at|near|from|to|into|on)\s+(?:the\s+)?((?:{_COMPASS}(?:ern)?\s+"
-                        rf"(?:of\s+(?:the\s+)?)?)?{_CAPITALISED})"),
+    # A place: capitalised words after a locative preposition ("in Turin", "at the Louvre"), with the part of it
+    # a compass word names ("in the north of Italy", "in northern Italy": asked "Where is Turin?", the sentence
+    # "Turin (in the north of Italy)" would hold no place and "... a press conference in Paris" would).
+    "place": re.compile(rf"\b(?:in|at|near|from|to|into|on)\s+(?:the\s+)?((?:{COMPASS}(?:ern)?\s+"
+                        rf"(?:of\s+(?:the\s+)?)?)?{CAPITALISED})"),
     # A person or organisation: capitalised words not at the start of the sentence.
-    "name": re.compile(rf"(?<=[a-z,;]\s)({_CAPITALISED})"),
+    "name": re.compile(rf"(?<=[a-z,;]\s)({CAPITALISED})"),
 }
 _QUESTION_TYPES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^\s*(when\b|what (year|date|day|month|century|decade|time)\b|in what (year|century|decade)\b|"
@@ -265,12 +265,12 @@ def typed_phrase(kind: str | None, sentence: str, question: str) -> tuple[int, i
     if kind is None:
         return None
     asked = set(words(question))
-    for match in _TYPE_PATTERNS[kind].finditer(sentence):
+    for match in TYPE_PATTERNS[kind].finditer(sentence):
         phrase = match.group(1)
         if kind == "name" and (_PLACE_OR_TIME_BEFORE.search(sentence[:match.start(1)])
-                               or _DAY_OR_MONTH.fullmatch(phrase)):
-            continue  # "After Paris, Kerry will head to ...", "... said on Sunday": a place or a time, not who
-        # "Syria's" names what "...president of Syria?" already says: its possessive is no new word.
+                               or DAY_OR_MONTH.fullmatch(phrase)):
+            continue  # "After Paris, Alder will head to ...", "... said on Sunday": a place or a time, not who
+        # "Norden's" names what "...mayor of Norden?" already says: its possessive is no new word.
         if phrase.strip() and not set(words(_POSSESSIVE_S.sub("", phrase))) <= asked:
             return match.start(1), match.end(1)
     return None
@@ -279,211 +279,18 @@ def typed_phrase(kind: str | None, sentence: str, question: str) -> tuple[int, i
 _POSSESSIVE_S = re.compile(r"['\u2019]s\b")
 # Days and months are capitalised but name no one: "Sunday" does not answer "Who heads the coalition?". The months
 # that are also given names (April, May, June, August) are left out.
-_DAY_OR_MONTH = re.compile(r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|July|"
+DAY_OR_MONTH = re.compile(r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|January|February|March|July|"
                            r"September|October|November|December)")
-# Capitalised words after a preposition of place or time name where or when ("After Paris, Kerry will head to
+# Capitalised words after a preposition of place or time name where or when ("After Paris, Alder will head to
 # ...", "the talks in Paris", "During World War II"), not who. Prepositions that also come before a person ("to",
 # "from", "with", "by") are not among them.
 _PLACE_OR_TIME_BEFORE = re.compile(r"\b(?:after|before|in|at|during|since|until|near|across|throughout|within|into|"
                                    r"outside|inside|amid)\s+(?:the\s+)?$", re.IGNORECASE)
-_FULL_DATE_QUESTION = re.compile(r"^\s*(when\b|(what|which|on what) (date|day)\b)", re.I)
-
-
-def enclosing_date(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
-    """For a question that asks when (not which year or month), the whole date phrase of `sentence` around the
-    span start:end ("25 May 1521" around "1521"); None when the question asks for less or no date encloses it."""
-    if not _FULL_DATE_QUESTION.search(question):
-        return None
-    for match in _TYPE_PATTERNS["date"].finditer(sentence):
-        lo, hi = match.span(1)
-        if lo <= start and end <= hi and (lo, hi) != (start, end):
-            return lo, hi - (1 if sentence[lo:hi].endswith(",") else 0)
-    return None
-
-
-_WHERE_QUESTION = re.compile(r"^\s*where\b", re.I)
-_COMPASS_BEFORE = re.compile(rf"\b{_COMPASS}(?:ern)?\s+(?:of\s+(?:the\s+)?)?$", re.I)
-
-
-def enclosing_direction(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
-    """For a question that asks where, the place of `sentence` at start:end with the compass word the sentence
-    puts before it ("north of Syria" around "Syria" in "Aleppo (in the north of Syria)", "southern China"); None
-    when the question asks something else or no compass word comes before.
-
-    Where the sentence gives the part, so does the answer: of the SQuAD-even dev "Where ...?" questions whose
-    passage puts a compass word before the place, the gold answers keep it in 10 ("southern Italy", "northern
-    China") and leave it out in 1.
-    """
-    if not _WHERE_QUESTION.search(question):
-        return None
-    before = _COMPASS_BEFORE.search(sentence[:start])
-    return (before.start(), end) if before else None
-
-
-_ASKED_DEED = re.compile(r"^\s*what\b[^?]*?\b(\w+)\s+to\s+do\b", re.I)
-_MAX_DEED_LEAD = 12  # words between "failed to" and a phrase inside what they failed to do (one clause)
-
-
-def enclosing_deed(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
-    """For "What did they fail (refuse, promise...) to do?", the whole deed of `sentence` around start:end: from
-    just after the question's verb and its "to" ("failed to convince the National Coalition to reverse its
-    decision" around "reverse its decision"); None for another question, or when that verb does not come shortly
-    before the span.
-
-    The model may answer with an inner infinitive, which says what someone else was to do. The SQuAD-even dev
-    answers to "What did ... <verb> to do?" start right after the verb's "to" ("refused to recant his writings" ->
-    "recant his writings").
-    """
-    asked = _ASKED_DEED.search(question)
-    if not asked:
-        return None
-    verb = word_key(asked.group(1))
-    before = list(re.finditer(r"(\w+)\s+to\s+", sentence[:start]))
-    for match in reversed(before):
-        lead = sentence[match.end():start]
-        if len(lead.split()) > _MAX_DEED_LEAD or re.search(r"[.,;:!?]", lead):  # within one clause
-            return None
-        if word_key(match.group(1)) == verb:
-            return (match.end(), end) if match.end() < start else None
-    return None
-
-
-# A span that ends on a capitalised word, and the capitalised words the sentence goes on with.
-_ENDS_ON_NAME = re.compile(r"(?:^|\s)[A-Z][\w'’-]*$")
-_NAME_GOES_ON = re.compile(r"(?: [A-Z][a-z][\w'’-]*)+")
-
-
-def whole_name(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
-    """The span start:end of `sentence` run on through the capitalised words that continue the name it ends on
-    ("Han" of "Han Chinese", "Lagos and Quiberon" of "... Quiberon Bay"); None when none follow, or when they are
-    words the question says itself: those name the one asked about, not the answer ("Thailand" of "Prime Minister
-    of Thailand Abhisit Vejjajiva" asked "What country was Abhisit Vejjajiva prime minister of?").
-
-    Capitalised words that go on into a common noun describe it ("Protestant European countries"): "Protestant"
-    stays. The small model tends to stop a name at its first word. Of the SQuAD-even dev gold answers, 6 of 5,397
-    stop before capitalised words that go on so ("Universal" of "Universal Studios"); on two samples of 500
-    questions the model's stopped names gained 2 exact matches and lost none.
-    """
-    if not _ENDS_ON_NAME.search(sentence[start:end]):
-        return None
-    more = _NAME_GOES_ON.match(sentence, end)
-    if not more or set(words(more.group(0))) & set(words(question)):
-        return None
-    after = re.match(r"\s+([a-z][\w'’-]*)", sentence[more.end():])
-    if after and after.group(1) not in STOP_WORDS:
-        return None  # "Protestant European countries": the capitalised words describe the noun after them
-    stop = end  # a day or a month ends a name: "... said Kerry Sunday"
-    for word in re.finditer(r"\S+", more.group(0)):
-        if _DAY_OR_MONTH.fullmatch(word.group(0)):
-            break
-        stop = end + word.end()
-    return (start, stop) if stop > end else None
-
-
-# A question that asks for several things: "Who are ...", "What were ...", or its wh-word names a plural ("What
-# countries ...", "Which kinds of people ...", "What main reasons ..."): a lower-case word ending in "s" (not "ss" or
-# "us": "class", "status"), after at most one word that is not an auxiliary ("What did DFDS ..." asks for one thing).
-# After such a word it may be a verb ("Which country uses a ..."): then what follows it is not an object or a
-# preposition.
-_AUXILIARY = (r"(?:do|does|did|is|was|are|were|has|have|had|can|could|will|would|should|may|might|must|besides|"
-              r"towards|always|perhaps|whereas)")
-_PLURAL = rf"(?!{_AUXILIARY}\b)(?:[a-z][\w-]*[^su\W]s|people)\b"
-_OBJECT_NEXT = r"\s+(?:a|an|the|this|that|his|her|its|their|to|in|on|at|of|by|with|from|for|into)\b"
-_ASKS_SEVERAL = re.compile(rf"^\s*(?:(?i:who|what|which)\s+(?i:are|were)\b"
-                           rf"|(?i:what|which)\s+(?:(?:kinds?|types?|sorts?)\s+of\s+)?{_PLURAL}"
-                           rf"|(?i:what|which)\s+(?!{_AUXILIARY}\b)[a-z][\w-]*\s+{_PLURAL}(?!{_OBJECT_NEXT}))")
-# The conjunct after "and": a name (capitalised words), or up to four lower-case words, ending at a clause break or
-# before a word that starts a new part of the sentence (a preposition, a verb of being, a relative pronoun). One that
-# opens with a pronoun or a past tense ("and they often specialize", "and proved the theorems") starts a new clause.
-_CONJUNCT_STOP = r"(?:from|of|in|on|at|with|by|to|for|that|which|who|and|or|is|are|was|were|has|have|had|as|than)\b"
-_DETERMINER = re.compile(r"(?:the|a|an|its|their|his|her|our|this|these|those)\s", re.I)
-_NEW_CLAUSE = re.compile(r"(?:they|it|he|she|we|you|i|this|these|those|there|then|also|so|thus)\b|\w+ed\b")
-_CONJUNCT_NAME = re.compile(rf"\s+and\s+({_CAPITALISED})(?=\s*(?:[,.;:()!?]|$|\s[a-z]))")
-_CONJUNCT_WORDS = re.compile(rf"\s+and\s+((?:(?!{_CONJUNCT_STOP})[a-z][\w'’-]*(?:\s+|(?=[,.;:()!?]|$))){{1,4}}?)"
-                             rf"(?=\s*(?:[,.;:()!?]|$)|{_CONJUNCT_STOP})")
-
-
-def enclosing_conjunct(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
-    """For a question that asks for several things, the phrase at start:end with the one the sentence joins to it by
-    "and" ("Germany and Austria" for "What countries use ...?", "Laszlo Babai and Eugene Luks" for "Who are ...?");
-    None for another question, or when no such conjunct of the same kind (a name after a name, plain words after
-    plain words) follows.
-
-    The model names the first of the pair, and SQuAD's annotators take both: on a SQuAD-even LLM run of 500
-    questions, 4 answers stopped so (docs/BENCHMARKS.md, "Both things asked for").
-    """
-    if not _ASKS_SEVERAL.search(question) or start >= end:
-        return None
-    named = sentence[start].isupper()
-    conjunct = (_CONJUNCT_NAME if named else _CONJUNCT_WORDS).match(sentence, end)
-    if not conjunct or (not named and (not sentence[start].islower() or _NEW_CLAUSE.match(conjunct.group(1)))):
-        return None
-    if not named and _DETERMINER.match(conjunct.group(1)) and not _DETERMINER.match(sentence[start:end]):
-        return None  # "prisoner exchanges and the opening (of corridors)": two things of different kinds
-    if not sentence[start:end].rstrip()[-1:].isalnum():  # "prosperity;": the phrase closed its own clause
-        return None
-    return start, start + len(sentence[start:conjunct.end(1)].rstrip())
 
 
 def has_answer_type(kind: str | None, sentence: str, question: str) -> bool:
     """Whether `sentence` holds a phrase of the expected kind that the question does not already contain."""
     return typed_phrase(kind, sentence, question) is not None
-
-
-# Verbs that report what someone said, in the forms a question ("What did Lavrov say?") and a news sentence
-# ("Lavrov said", "said Kerry", "Kerry pointed out") use. Forms that are more often nouns ("states", "notes",
-# "claims") are left out.
-_SPEECH_VERB = (r"(?:say|says|said|tell|tells|told|stress(?:es|ed)?|add(?:s|ed)?|announc(?:e|es|ed)|claimed|"
-                r"argu(?:e|es|ed)|warn(?:s|ed)?|stated|noted|insist(?:s|ed)?|urg(?:e|es|ed)|explain(?:s|ed)?|"
-                r"declar(?:e|es|ed)|emphasi[sz](?:e|es|ed)|point(?:s|ed)? out|think|thinks|believ(?:e|es|ed)|"
-                r"suggest(?:s|ed)?|(?:call(?:s|ed)?|ask(?:s|ed)?) for)")
-# "What did <Name> say ...?", "What has <Name> told ...?": the name is capitalised, so "the Russian minister"
-# (a description a sentence may write as a name) is never taken for one.
-_ASKED_SPEAKER = re.compile(rf"^\s*(?i:what|how|why)\b[^?]*?\b(?i:did|does|do|has|have|had|will|would)\s+"
-                            rf"({_CAPITALISED})\s+(?i:{_SPEECH_VERB})\b")
-# A named speaker before the verb ("Kerry and Lavrov said", "Lavrov also stressed"), or after it in an
-# attribution that follows a quotation or a comma ('"...," said Kerry'; "Lavrov said Syria ..." names who
-# spoke first).
-_SPEAKER_BEFORE = re.compile(rf"({_CAPITALISED}(?:\s+and\s+{_CAPITALISED})?)\s+(?:(?:has|have|had|also|then|"
-                             rf"later)\s+)*{_SPEECH_VERB}\b")
-_SPEAKER_AFTER = re.compile(rf"[,\u201d\"]\s*(?:said|says|added|stressed|noted|insisted|explained|declared|"
-                            rf"continued|wrote)\s+({_CAPITALISED})")
-
-
-def asked_speaker(question: str) -> str | None:
-    """The person a question asks the words of ("Lavrov" in "What did Lavrov say about Aleppo?"), or None."""
-    match = _ASKED_SPEAKER.search(question)
-    return match.group(1) if match else None
-
-
-# What a question asks someone's words on: "a ceasefire" in "What did Lavrov say about a ceasefire?".
-_ASKED_TOPIC = re.compile(rf"\b{_SPEECH_VERB}\s+(?:[^?]*?\s)?about\s+(?P<topic>[^?]*\w)", re.IGNORECASE)
-
-
-def speaks_of_another_topic(sentence: str, question: str) -> bool:
-    """Whether `sentence` shares no word with the topic a "What did <Name> say about <topic>?" question names: it
-    reports other words of that speaker ("He and Lavrov added that an exchange of prisoners ... might be possible"
-    for "What did Lavrov say about a ceasefire?"). False when the question names no topic."""
-    match = _ASKED_TOPIC.search(question) if asked_speaker(question) else None
-    topic = set(content_terms(match.group("topic"))) if match else set()
-    return bool(topic) and not topic & set(content_terms(sentence))
-
-
-def reports_speech(sentence: str) -> bool:
-    """Whether `sentence` reports what someone said or thinks (a speech verb, a quotation mark, or a pronoun that
-    may stand for the speaker: "He taught that ..."), unlike a headline or a date line."""
-    return bool(_REPORTED_SPEECH.search(sentence))
-
-
-_REPORTED_SPEECH = re.compile(rf"(?i:\b{_SPEECH_VERB}\b)|[\u201c\u201d\"]|"
-                              rf"\b(?:[Hh]e|[Ss]he|[Tt]hey|[Hh]is|[Hh]er|[Tt]heir)\b")
-
-
-def named_speakers(sentence: str) -> list[str]:
-    """The capitalised phrases `sentence` reports as speaking ("Kerry" in '"...," said Kerry in a press conference
-    with Lavrov'; "He and Lavrov"); empty when it names none ("he said", "the minister stressed")."""
-    found = [m.group(1) for m in _SPEAKER_BEFORE.finditer(sentence)]
-    return found + [m.group(1) for m in _SPEAKER_AFTER.finditer(sentence)]
 
 
 _OPENING_QUOTES = "\u201c\""

@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-import assistant.pipeline as pipeline
+import assistant.calibration as calibration
+import assistant.components as components
 from assistant.abstention import AbstentionModel, fit_logistic
 from assistant.config import PROJECT_ROOT, load_settings
 from assistant.evaluation.report import write_report
@@ -70,16 +71,16 @@ NEVER_ABSTAIN = -math.inf
 def abstention_off() -> Iterator[None]:
     """Assistants built inside answer every question they have evidence for: no evidence cut, no abstention model,
     and the LLM's refusals recorded (it is asked again with them banned), not acted upon."""
-    saved = pipeline.load_thresholds, pipeline.load_abstention_models
+    saved = components.load_thresholds, components.load_abstention_models
 
     def thresholds(settings: Any) -> dict[str, float]:
         return {**saved[0](settings), "fast": NEVER_ABSTAIN, "llm": NEVER_ABSTAIN, "refusal": 1.01}
 
-    pipeline.load_thresholds, pipeline.load_abstention_models = thresholds, lambda settings: {}
+    components.load_thresholds, components.load_abstention_models = thresholds, lambda settings: {}
     try:
         yield
     finally:
-        pipeline.load_thresholds, pipeline.load_abstention_models = saved
+        components.load_thresholds, components.load_abstention_models = saved
 
 
 def ask_set(name: str, settings: Any, eval_dir: Path, limit: int | None, out: Path, command: str) -> EvalRun:
@@ -253,7 +254,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     features, scores = choose(tuning)
     print("cross-validated balanced accuracy on the tuning parts:", json.dumps(scores))
     model = fit(tuning, features)
-    current = json.loads(pipeline.CALIBRATION_FILE.read_text(encoding="utf-8"))
+    current = json.loads(calibration.CALIBRATION_FILE.read_text(encoding="utf-8"))
     rules = {"no abstention": lambda item: False, "current calibration": calibrated_decision(current),
              "fitted model": model_decision(model)}
     print("fitted:", json.dumps(model.to_json()))
@@ -273,7 +274,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                            "`python -m bench.calibrate`. See docs/BENCHMARKS.md.")
         current["measured"] = {"llm": {"signal_sets_cross_validated": scores,
                                        **{name: rows["fitted model"] for name, rows in report.items()}}}
-        pipeline.CALIBRATION_FILE.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
+        calibration.CALIBRATION_FILE.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

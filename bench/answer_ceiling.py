@@ -30,12 +30,14 @@ from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
+from assistant.answering import AnswerStage, Reply
 from assistant.config import load_settings
+from assistant.deciding import Decider
 from assistant.evaluation.datasets import EvalItem, load_eval_set, sample
 from assistant.evaluation.metrics import exact_match, f1
 from assistant.evaluation.runner import default_eval_dir, index_corpus, prepare_corpus
 from assistant.evidence import Evidence
-from assistant.pipeline import Assistant, Reply
+from assistant.pipeline import Assistant
 from assistant.rules import Rules
 from assistant.types import Answer
 from bench.calibrate import eval_paths
@@ -53,19 +55,30 @@ class EvidenceSwap(Assistant):
         self.item: EvalItem | None = None
         self.candidates: list[Evidence] = []
         self.would_have_said = ""
+        self.decider = RememberingDecider(self)
+        self.answers = SwappedAnswers(self, self.decider)
 
     def prompt_evidence(self, sentences: list[Evidence]) -> list[Evidence]:
         self.candidates = sentences
         return super().prompt_evidence(sentences)
 
-    def _llm_reply(self, query: str, evidence: list[Evidence], notes: list[str], rules: Rules
-                   ) -> Generator[str, None, Reply]:
-        return super()._llm_reply(query, swapped_evidence(self.variant, self.candidates, self.item) or evidence, notes,
-                                  rules)
 
-    def _decide(self, answer: Answer, *args: Any, **kwargs: Any) -> Answer:
-        decided = super()._decide(answer, *args, **kwargs)
-        self.would_have_said = answer.short_answer
+class SwappedAnswers(AnswerStage):
+    """The answer stage with the prompt's sentences swapped for the variant's (`swapped_evidence`)."""
+
+    def llm_reply(self, query: str, evidence: list[Evidence], notes: list[str], rules: Rules
+                  ) -> Generator[str, None, Reply]:
+        bot = self.models
+        return super().llm_reply(query, swapped_evidence(bot.variant, bot.candidates, bot.item) or evidence, notes,
+                                 rules)
+
+
+class RememberingDecider(Decider):
+    """The decider that keeps the short answer it was handed, before any abstention replaces it."""
+
+    def decide(self, answer: Answer, *args: Any, **kwargs: Any) -> Answer:
+        decided = super().decide(answer, *args, **kwargs)
+        self.models.would_have_said = answer.short_answer
         return decided
 
 

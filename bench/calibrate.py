@@ -38,10 +38,11 @@ from typing import Any
 import numpy as np
 
 from assistant.abstention import AbstentionModel, fit_logistic
+from assistant.calibration import CALIBRATION_FILE, load_abstention_models
 from assistant.config import load_settings
 from assistant.evaluation.datasets import EvalItem, load_eval_set, sample
 from assistant.evaluation.runner import default_eval_dir, index_corpus, prepare_corpus
-from assistant.pipeline import CALIBRATION_FILE, Assistant, load_abstention_models
+from assistant.pipeline import Assistant
 
 MIN_ANSWERED = 0.80  # the issue's floor for answerable questions answered (refusal-threshold fallback)
 LLM_MAX_DROPPED = 0.02  # the evidence prefilter may drop at most this share of answerable questions
@@ -91,7 +92,7 @@ def indexed_assistant(paths: list[Path], mode: str) -> tuple[Assistant, list[Eva
 
 def best_scores(bot: Assistant, items: Sequence[EvalItem]) -> list[float]:
     """Best evidence score per question."""
-    return [bot._evidence(item.question)[0].best_score for item in items]
+    return [bot.evidence(item.question)[0].best_score for item in items]
 
 
 def rates(answerable: Sequence[bool], unanswerable: Sequence[bool]) -> dict[str, float | None]:

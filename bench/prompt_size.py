@@ -28,12 +28,13 @@ import time
 from pathlib import Path
 from typing import Any
 
+from assistant.answering import answer_messages
 from assistant.config import load_settings
 from assistant.evaluation.datasets import load_eval_set, sample
 from assistant.evaluation.metrics import normalize_answer
 from assistant.evaluation.runner import default_eval_dir, index_corpus, prepare_corpus, resolve_paths
 from assistant.evidence import Evidence, prompt_evidence
-from assistant.pipeline import Assistant, _answer_messages
+from assistant.pipeline import Assistant
 from assistant.replies import ANSWER_MAX_TOKENS
 
 SQUAD = "squad_v1.1_dev/squad-dev-v1.1-even-articles.json"
@@ -59,12 +60,12 @@ def answer_seconds(bot: Assistant, questions: list[str]) -> dict[str, float]:
     """Median generation time per variant, every variant on every question."""
     from llama_index.core.llms import ChatMessage
 
-    evidence = {q: bot._evidence(q)[0].sentences for q in questions}
+    evidence = {q: bot.evidence(q)[0].sentences for q in questions}
     times: dict[str, list[float]] = {label: [] for label, _, _ in VARIANTS}
     for question in questions:
         for tag, (label, count, stop) in enumerate(VARIANTS):
             chosen = evidence[question][:count] if count else bot.prompt_evidence(evidence[question])
-            messages = _answer_messages(question, chosen)
+            messages = answer_messages(question, chosen)
             messages[-1]["content"] = f"#{tag}\n" + messages[-1]["content"]
             options: dict[str, Any] = {"max_tokens": ANSWER_MAX_TOKENS, "logprobs": True, "top_logprobs": 10}
             if stop:
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     bot = Assistant(prepare_corpus(eval_set, load_settings()))
     index_corpus(bot)
     items = sample(eval_set.items, args.questions, seed=args.seed)
-    rankings = [bot._evidence(item.question)[0].sentences for item in items]
+    rankings = [bot.evidence(item.question)[0].sentences for item in items]
     extended = sum(len(prompt_evidence(ranked, 5)) > 5 for ranked in rankings)
     words = statistics.mean(sum(len(ev.text.split()) for ev in ranked[:5]) for ranked in rankings)
     print(f"coverage of the gold answer in the first n evidence sentences ({len(items)} questions):")

@@ -40,16 +40,17 @@ def refreshed_llm_record(bot: Any, record: dict[str, Any]) -> dict[str, Any] | N
     old = record["signals"]
     if not old:  # prefiltered: nothing was cited
         return record
-    ranked, _ = bot._evidence(record["question"])
+    ranked, _ = bot.evidence(record["question"])
     evidence = bot.prompt_evidence(ranked.sentences)
     rank = int(old["cited_rank"])
     if rank >= len(evidence) or abs(evidence[rank].score - old["cited_score"]) > SAME_SCORE:
         return None
     cited = evidence[rank:rank + 1]
-    clause_semantic, ranking_clause = bot._clause_semantic(ranked, cited)
+    clause_semantic, ranking_clause = bot.decider.clause_semantic(ranked, cited)
     signals = answer_signals(record["question"], ranked, evidence, cited,
                              clause_semantic=clause_semantic, ranking_clause=ranking_clause,
-                             window_semantic=bot._window_semantic(ranked, cited, record.get("short_answer") or ""))
+                             window_semantic=bot.decider.window_semantic(ranked, cited,
+                                                                         record.get("short_answer") or ""))
     signals.update({name: old[name] for name in LLM_SIGNALS if name in old})
     return {**record, "signals": signals}
 

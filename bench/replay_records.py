@@ -21,9 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from assistant.calibration import load_abstention_models
 from assistant.config import load_settings
 from assistant.evaluation.runner import default_eval_dir
-from assistant.pipeline import load_abstention_models
 from assistant.replies import echoes_question
 from bench.calibrate import (
     ask_all,

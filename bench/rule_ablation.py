@@ -26,6 +26,7 @@ from typing import Any
 
 import assistant.pipeline as pipeline
 from assistant.abstention import AbstentionModel
+from assistant.calibration import CALIBRATION_FILE
 from assistant.config import PROJECT_ROOT, load_settings
 from assistant.evaluation.datasets import load_eval_set, select_part
 from assistant.evaluation.runner import (
@@ -125,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="also re-ask, with the default max_llm_calls, the answers that asked the LLM 3+ times")
     args = parser.parse_args(argv)
     records = load_records(args.records)
-    calibration = json.loads(pipeline.CALIBRATION_FILE.read_text(encoding="utf-8"))
+    calibration = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
     decide = model_decision(AbstentionModel.from_json(calibration["abstention"]["llm"]))
     shared: dict[str, Any] = {}
     runners: dict[str, SetRunner] = {}

@@ -7,9 +7,9 @@ Page boilerplate ("Leave a comment", site taglines) is left out of the chunks by
 every other span exact.
 
 Example:
-    >>> spans = sentence_spans("Kerry met Lavrov. They spoke in Paris.")
+    >>> spans = sentence_spans("Alder met Brook. They spoke in Paris.")
     >>> spans
-    [(0, 17), (18, 38)]
+    [(0, 16), (17, 37)]
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ sentence-transformers name or local path works the same way for users who have o
 
 Example:
     >>> model = load_embedding("packaged:all-MiniLM-L6-v2")  # doctest: +SKIP
-    >>> len(model.get_query_embedding("Where was Geneva II held?"))  # doctest: +SKIP
+    >>> len(model.get_query_embedding("Where will the talks take place?"))  # doctest: +SKIP
     384
 """
 

@@ -44,7 +44,7 @@ def test_model_round_trips_and_rejects_malformed_entries() -> None:
 
 
 def test_calibrated_models_apply_only_to_the_models_they_were_fitted_with(tmp_path: Path) -> None:
-    from assistant.pipeline import CALIBRATION_FILE, OTHER_CALIBRATION_FILES, load_abstention_models
+    from assistant.calibration import CALIBRATION_FILE, OTHER_CALIBRATION_FILES, load_abstention_models
 
     calibration = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
     models = load_abstention_models(load_settings(environ={}))
@@ -65,7 +65,7 @@ def test_calibrated_models_apply_only_to_the_models_they_were_fitted_with(tmp_pa
 
 
 def test_the_llm_decision_reads_a_few_signals_and_was_measured_on_the_validation_parts() -> None:
-    from assistant.pipeline import CALIBRATION_FILE
+    from assistant.calibration import CALIBRATION_FILE
 
     calibration = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
     model = calibration["abstention"]["llm"]
@@ -193,7 +193,7 @@ def test_an_answer_is_judged_by_the_words_around_it(seed_assistant) -> None:  # 
     answer = bot.ask("In which country is Montreux?")
     assert answer.short_answer == "Switzerland"
     assert answer.signals["window_semantic"] > answer.signals["cited_semantic"] + 0.1
-    whole = bot._window_semantic(bot._evidence("In which country is Montreux?")[0], [], "Switzerland")
+    whole = bot.decider.window_semantic(bot.evidence("In which country is Montreux?")[0], [], "Switzerland")
     assert whole is None
 
 

@@ -6,32 +6,30 @@ from types import SimpleNamespace
 
 import pytest
 
-from assistant.citations import (
-    answer_the_asked_line,
-    check_reply,
-    detached_description,
-    locate,
-    longest_shared_run,
-    money_for_a_count,
-    names_none_of_them,
-    parse_reply,
-    possessive_mismatch,
-    short_answer_from,
-    snap_phrase,
-    speaker_mismatch,
-    spelled_out,
-    supports,
-    to_citations,
-    without_open_aside,
-)
+from assistant.answering import AnswerStage
 from assistant.config import Settings, load_settings
 from assistant.conversation import is_follow_up, rewrite, rewrite_by_rule, turns_from_messages
 from assistant.evidence import Evidence, EvidenceRanker, prompt_evidence
+from assistant.grounding import (
+    check_reply,
+    locate,
+    longest_shared_run,
+    parse_reply,
+    short_answer_from,
+    snap_phrase,
+    supports,
+    to_citations,
+)
 from assistant.pipeline import Assistant
 from assistant.replies import Generation, stream_reply
 from assistant.retrieval import Passage
 from assistant.rules import Rules
-from assistant.text import TermStats, expected_answer_type, speaks_of_another_topic, typed_phrase
+from assistant.rules.decide import names_none_of_them, restates_question
+from assistant.rules.evidence import speaker_mismatch
+from assistant.rules.reply import detached_description, money_for_a_count, possessive_mismatch, speaks_of_another_topic
+from assistant.rules.shape import answer_the_asked_line, count_alone, without_open_aside
+from assistant.rules.widen import spelled_out
+from assistant.text import TermStats, expected_answer_type, typed_phrase
 from assistant.types import REFUSAL, Answer
 from tests.conftest import sibling
 from tests.scripted_llm import LineQuotingLLM
@@ -44,20 +42,20 @@ def ev(text: str, doc: str = "a.txt", start: int = 0) -> Evidence:
 
 
 EVIDENCE = [
-    ev("Kerry met Lavrov in Paris on Monday.", start=0),
-    ev("The Geneva II talks are due to begin in Montreux in Switzerland on January 22.", start=40),
+    ev("Alder met Brook in Paris on Monday.", start=0),
+    ev("The Summit II talks are due to begin in Turin in Italy on January 22.", start=40),
     ev("The conflict has killed 130,000 people.", start=130),
 ]
 
 
 def test_parse_reply_splits_phrase_and_marks() -> None:
-    assert parse_reply("Montreux [2]") == ("Montreux", [2])
-    assert parse_reply("Answer: Montreux, Switzerland [2][1] [2].") == ("Montreux, Switzerland", [2, 1])
+    assert parse_reply("Turin [2]") == ("Turin", [2])
+    assert parse_reply("Answer: Turin, Italy [2][1] [2].") == ("Turin, Italy", [2, 1])
     assert parse_reply("130,000 [3, 1]") == ("130,000", [3, 1])
 
 
 def test_supported_mark_is_kept_and_unsupported_mark_dropped() -> None:
-    checked = check_reply("Montreux [1][2]", EVIDENCE)
+    checked = check_reply("Turin [1][2]", EVIDENCE)
     assert [e.start for e in checked.supported] == [40]
     assert checked.dropped_marks == [1]
 
@@ -73,13 +71,13 @@ def test_a_bare_mark_on_a_header_line_answers_with_that_line() -> None:
 
 
 def test_mark_out_of_range_is_dropped() -> None:
-    checked = check_reply("Montreux [9]", EVIDENCE)
+    checked = check_reply("Turin [9]", EVIDENCE)
     assert checked.dropped_marks == [9]
     assert [e.start for e in checked.supported] == [40]  # the phrase itself is found in sentence 2
 
 
 def test_claim_found_nowhere_has_no_support() -> None:
-    checked = check_reply("Geneva [2]", EVIDENCE[:1] + EVIDENCE[2:])
+    checked = check_reply("Summit [2]", EVIDENCE[:1] + EVIDENCE[2:])
     assert not checked.supported
 
 
@@ -89,16 +87,16 @@ def test_not_found_reply_is_recognised() -> None:
 
 
 def test_supports_tolerates_case_punctuation_and_articles() -> None:
-    assert supports("the Montreux", "…begin in MONTREUX, Switzerland")
+    assert supports("the Turin", "…begin in TURIN, Italy")
     assert supports("130,000", "The conflict has killed 130,000 people.")
-    assert not supports("Geneva", "Kerry met Lavrov in Paris on Monday.")
+    assert not supports("Summit", "Alder met Brook in Paris on Monday.")
 
 
 def test_a_possessive_is_the_same_word() -> None:
     """"UN Secretary General" (the model repeating "Who is the UN Secretary General?") occurs in "the UN Secretary
     General's top envoy": removing only the apostrophe made "generals", the phrase was unsupported, and the fallback
     showed a wrong name instead of noticing the echo."""
-    envoy = "Lakhdar Brahimi, the UN Secretary General’s top envoy to Syria"
+    envoy = "Carl Olsen, the UN Secretary General’s top envoy to Norden"
     assert supports("UN Secretary General", envoy) and supports("Secretary General's envoy", envoy)
     assert locate("UN Secretary General", envoy) is not None  # and the short answer is found there
 
@@ -107,27 +105,27 @@ def test_a_phrase_without_a_mark_is_found_in_another_inflection() -> None:
     """The model quoted "fail to convince ..." (the question's "fail") with no mark, for a sentence that says
     "failed to convince ...": it is that sentence's claim, not an unsupported one. A phrase that only shares most
     content words is still not taken without a mark."""
-    failed = ev("During a meeting in Paris, the Friends of Syria group failed to convince the National Coalition to "
-                "reverse its decision not to attend Geneva 2.")
-    checked = check_reply("fail to convince the National Coalition to reverse its decision", [EVIDENCE[0], failed])
+    failed = ev("During a meeting in Paris, the Friends of Norden group failed to convince the Harbour Board to "
+                "reverse its decision not to attend Summit 2.")
+    checked = check_reply("fail to convince the Harbour Board to reverse its decision", [EVIDENCE[0], failed])
     assert checked.supported == [failed]
     assert short_answer_from(checked.phrase, checked.supported) == \
-        "failed to convince the National Coalition to reverse its decision"
-    assert not check_reply("convince the Coalition to reverse decision", [EVIDENCE[0], failed]).supported
+        "failed to convince the Harbour Board to reverse its decision"
+    assert not check_reply("convince the Board to reverse decision", [EVIDENCE[0], failed]).supported
 
 
 def test_a_phrase_that_stops_mid_clause_is_shown_to_the_clause_s_end() -> None:
     """The model stopped at "... its decision not to": the short answer runs on to the end of that clause in the
-    source ("attend Geneva 2"), never past a comma or the sentence's end."""
-    failed = ev("The group failed to convince the Coalition to reverse its decision not to attend Geneva 2.")
-    assert short_answer_from("failed to convince the Coalition to reverse its decision not to", [failed]) == \
-        "failed to convince the Coalition to reverse its decision not to attend Geneva 2"
+    source ("attend Summit 2"), never past a comma or the sentence's end."""
+    failed = ev("The group failed to convince the Board to reverse its decision not to attend Summit 2.")
+    assert short_answer_from("failed to convince the Board to reverse its decision not to", [failed]) == \
+        "failed to convince the Board to reverse its decision not to attend Summit 2"
     assert short_answer_from("Paris and", [ev("He went to Paris and London, then home.")]) == "Paris and London"
     assert short_answer_from("Paris", [ev("He went to Paris and London, then home.")]) == "Paris"
 
 
 def test_short_answer_uses_the_source_characters() -> None:
-    assert short_answer_from("montreux in switzerland", [EVIDENCE[1]]) == "Montreux in Switzerland"
+    assert short_answer_from("turin in italy", [EVIDENCE[1]]) == "Turin in Italy"
     assert locate("january  22", EVIDENCE[1].text) is not None
 
 
@@ -157,8 +155,8 @@ def test_a_name_runs_on_through_the_capitalised_words_that_continue_it() -> None
     assert short_answer_from("Thailand", [thailand], asked) == "Thailand"  # the one asked about follows
     nations = ev("The refugees went to Protestant European countries.")
     assert short_answer_from("Protestant", [nations], "What belief did those nations share?") == "Protestant"
-    sunday = ev("The talks were confirmed by Kerry Sunday in Paris.")
-    assert short_answer_from("Kerry", [sunday], "Who confirmed the talks?") == "Kerry"
+    sunday = ev("The talks were confirmed by Alder Sunday in Paris.")
+    assert short_answer_from("Alder", [sunday], "Who confirmed the talks?") == "Alder"
 
 
 def test_a_question_that_asks_for_several_things_gets_both_that_the_sentence_joins() -> None:
@@ -192,7 +190,7 @@ def test_the_model_s_words_about_a_shown_sentence_are_widened_like_any_answer() 
     massacre = ev("The massacre began on 24 August 1572 and spread to other cities.")
     answer = Answer(question="When did the massacre begin?", answer=f"{massacre.text} [1]",
                     short_answer=massacre.text, abstained=False)
-    assert Assistant._show_model_words(answer, "1572 [1]", [massacre], answer.question, Rules())
+    assert AnswerStage.show_model_words(answer, "1572 [1]", [massacre], answer.question, Rules())
     assert answer.short_answer == "24 August 1572"
 
 
@@ -217,37 +215,37 @@ def test_a_reworded_phrase_is_shown_as_the_source_writes_it() -> None:
 
 
 def test_the_source_s_words_put_in_another_order_are_shown_as_the_source_orders_them() -> None:
-    """"Syria's opposition Nations" for "Who backs the Syrian opposition?": each word is the source's, but in
+    """"Norden's opposition Nations" for "Who backs the Nordic opposition?": each word is the source's, but in
     that order they name something the source does not. The stretch of the source that holds them is shown."""
-    friends = [ev("The statement came after the Sunday meeting of the Friends of Syria, a grouping of nations that "
-                  "back the Syrian opposition.")]
-    assert short_answer_from("Syria's opposition Nations", friends) == \
-        "Syria, a grouping of nations that back the Syrian opposition"
+    friends = [ev("The statement came after the Sunday meeting of the Friends of Norden, a grouping of nations that "
+                  "back the Nordic opposition.")]
+    assert short_answer_from("Norden's opposition Nations", friends) == \
+        "Norden, a grouping of nations that back the Nordic opposition"
     assert short_answer_from("grouping of nations", friends) == "grouping of nations"
 
 
 def test_a_name_spelt_another_way_is_shown_as_the_source_spells_it_not_as_a_long_stretch() -> None:
-    """"Ahmad Al-Jarba" (the other article's spelling) for "Who said there is no future for Assad?", cited to the
-    sentence that writes "Ahmed Jarba": its words "al" and "Jarba" lie far apart there ("Jarba said: ... for
-    Bashar al"); the run of words spelt nearly alike is the answer."""
-    jarba = [ev("The president of Syria\u2019s opposition National Coalition Ahmed Jarba said: \u201cWe all agreed "
-                "that there is no future for Bashar al-Assad and his family in Syria.\u201d")]
-    assert short_answer_from("Ahmad Al-Jarba", jarba) == "Ahmed Jarba"
+    """"Carl Al-Olsson" (the other article's spelling) for "Who said there is no future for Berg?", cited to the
+    sentence that writes "Karl Olsson": its words "al" and "Olsson" lie far apart there ("Olsson said: ... for
+    Erik al"); the run of words spelt nearly alike is the answer."""
+    olsson = [ev("The president of Norden\u2019s opposition Harbour Board Karl Olsson said: \u201cWe all agreed "
+                "that there is no future for Erik al-Berg and his family in Norden.\u201d")]
+    assert short_answer_from("Carl Al-Olsson", olsson) == "Karl Olsson"
 
 
 def test_words_the_source_does_not_have_are_never_shown_as_the_answer() -> None:
     """A paraphrase that `supports` accepts may still add the model's own words (a stray word in another script, a
     wrong name): the answer is then the stretch of the source holding the words it does share."""
-    iran = ev("On Iran’s participation, Lavrov said there was an “absolutely apparent need” for the "
-              "participation of both Iran and Saudi Arabia.")
-    reply = 'Russia said there was an "absolutely apparent need" for the participation of both Iran and沙特'
-    assert supports(reply, iran.text)
-    shown = short_answer_from(reply, [iran])
-    assert shown == "“absolutely apparent need” for the participation of both Iran" and shown in iran.text
+    chile = ev("On Chile’s participation, Brook said there was an “absolutely apparent need” for the "
+              "participation of both Chile and New Zealand.")
+    reply = 'Norway said there was an "absolutely apparent need" for the participation of both Chile and沙特'
+    assert supports(reply, chile.text)
+    shown = short_answer_from(reply, [chile])
+    assert shown == "“absolutely apparent need” for the participation of both Chile" and shown in chile.text
     # Only the source's words, with words between left out: the model's summary stays. In another order, the
     # source's stretch that holds them is shown (see the next test).
-    assert short_answer_from("Iran and Saudi Arabia participation", [iran]) == \
-        "participation of both Iran and Saudi Arabia"
+    assert short_answer_from("Chile and New Zealand participation", [chile]) == \
+        "participation of both Chile and New Zealand"
     # A number the source writes in words is the source's word, not an added one.
     war = ev("The talks aim to end the three-year conflict that has killed 130,000 people.")
     assert short_answer_from("3-year conflict that killed people", [war]) == "3-year conflict that killed people"
@@ -266,7 +264,7 @@ def test_a_number_in_digits_is_found_where_the_source_writes_it_in_words() -> No
 def test_an_ordinal_date_is_found_where_the_source_writes_the_bare_number() -> None:
     """The model says "January 22nd" for the source's "on January 22": that is the date the sentence gives, and the
     answer shows the source's own "January 22"; another day is still no support."""
-    talks = ev("The Geneva II talks are due to begin in Montreux in Switzerland on January 22.")
+    talks = ev("The Summit II talks are due to begin in Turin in Italy on January 22.")
     assert supports("January 22nd", talks.text)
     assert short_answer_from("January 22nd", [talks]) == "January 22"
     assert short_answer_from("22nd January", [talks]) == "January 22"
@@ -288,13 +286,13 @@ def test_a_when_question_gets_the_whole_date_the_source_gives() -> None:
 
 
 def test_a_where_question_gets_the_part_of_the_place_the_source_names() -> None:
-    """"Where is Aleppo?" answered "Syria" from "Aleppo (in the north of Syria)": the answer is the north of it."""
-    aleppo = [ev("Kerry said a ceasefire could begin with Aleppo (in the north of Syria).")]
-    assert short_answer_from("Syria", aleppo, "Where is Aleppo?") == "north of Syria"
+    """"Where is Bergen?" answered "Norden" from "Bergen (in the north of Norden)": the answer is the north of it."""
+    bergen = [ev("Alder said a ceasefire could begin with Bergen (in the north of Norden).")]
+    assert short_answer_from("Norden", bergen, "Where is Bergen?") == "north of Norden"
     assert short_answer_from("China", [ev("He attacked the Song in southern China.")], "Where did he attack?") == \
         "southern China"
-    assert short_answer_from("Syria", aleppo, "Which country is Aleppo in?") == "Syria"  # asks for the country
-    assert short_answer_from("Montreux", [EVIDENCE[1]], "Where will the talks be held?") == "Montreux"
+    assert short_answer_from("Norden", bergen, "Which country is Bergen in?") == "Norden"  # asks for the country
+    assert short_answer_from("Turin", [EVIDENCE[1]], "Where will the talks be held?") == "Turin"
 
 
 def test_a_question_about_a_header_is_answered_with_the_line_it_asks_for() -> None:
@@ -304,14 +302,14 @@ def test_a_question_about_a_header_is_answered_with_the_line_it_asks_for() -> No
 
     date = line("February 3, 2014 at 10:12 am", "date line", "b.txt", 90)
     evidence = [date, line("Monday 13th January, 2014", "date line", "a.txt", 70),
-                line("Joint call by US and Russia for ceasefire in Syria", "headline", "a.txt", 0),
-                line("Russia and America discuss local ceasefires in Syria", "headline", "b.txt", 40)]
+                line("Joint call by US and Norway for ceasefire in Norden", "headline", "a.txt", 0),
+                line("Norway and America discuss local ceasefires in Norden", "headline", "b.txt", 40)]
     question = "What is the headline of the article dated February 3, 2014?"
     checked = answer_the_asked_line(check_reply("February 3, 2014 at 10:12 am [1]", evidence), evidence, question)
     assert checked.phrase == evidence[3].text  # the same article's headline
     assert checked.supported == [evidence[3], date]  # and the line that names the article asked about
-    asked_date = "What is the date of the article Joint call by US and Russia for ceasefire in Syria?"
-    checked = answer_the_asked_line(check_reply("Joint call by US and Russia [3]", evidence), evidence, asked_date)
+    asked_date = "What is the date of the article Joint call by US and Norway for ceasefire in Norden?"
+    checked = answer_the_asked_line(check_reply("Joint call by US and Norway [3]", evidence), evidence, asked_date)
     assert checked.supported == [evidence[1], evidence[2]]
     kept = check_reply("Monday 13th January, 2014 [2]", evidence)
     assert answer_the_asked_line(kept, evidence, asked_date) == kept  # already the line asked for
@@ -325,81 +323,81 @@ def test_citations_are_numbered_in_order() -> None:
 
 
 def test_follow_up_detection_and_rule_rewrite() -> None:
-    history = [("Who met Kerry in Paris?", "Lavrov")]
-    assert is_follow_up("What did he say about Iran?", history)
-    assert not is_follow_up("What did he say about Iran?", [])
-    assert not is_follow_up("Where will the Geneva II talks be held?", history)
-    assert rewrite_by_rule("What did he say about Iran?", history) == "What did Lavrov say about Iran?"
-    carried = rewrite_by_rule("When do they start?", [("Where will the Geneva II talks be held?", "Montreux")])
-    assert "Geneva II" in carried and carried.startswith("When do they start?")
-    unanswered = rewrite_by_rule("When do they start?", [("Where will the Geneva II talks be held?", "")])
-    assert "Geneva II" in unanswered  # no answer to carry: the previous question's names still are
+    history = [("Who met Alder in Paris?", "Brook")]
+    assert is_follow_up("What did he say about Chile?", history)
+    assert not is_follow_up("What did he say about Chile?", [])
+    assert not is_follow_up("Where will the Summit II talks be held?", history)
+    assert rewrite_by_rule("What did he say about Chile?", history) == "What did Brook say about Chile?"
+    carried = rewrite_by_rule("When do they start?", [("Where will the Summit II talks be held?", "Turin")])
+    assert "Summit II" in carried and carried.startswith("When do they start?")
+    unanswered = rewrite_by_rule("When do they start?", [("Where will the Summit II talks be held?", "")])
+    assert "Summit II" in unanswered  # no answer to carry: the previous question's names still are
     # "he" after a "where" question is the person it asked about, not the place that answered it
-    where = [("Where will Kerry head on Tuesday after Paris?", "Vatican")]
+    where = [("Where will Alder head on Tuesday after Paris?", "Museum")]
     moved = rewrite_by_rule("And where will he go after that?", where)
-    assert moved.startswith("And where will Kerry go after Vatican?")  # "after that": after the answer
-    assert rewrite_by_rule("What did he do after that meeting?", where).startswith("What did Kerry do after that "
+    assert moved.startswith("And where will Alder go after Museum?")  # "after that": after the answer
+    assert rewrite_by_rule("What did he do after that meeting?", where).startswith("What did Alder do after that "
                                                                                    "meeting?")  # a determiner
-    refused = [("Where will Kerry head on Tuesday after Paris?", REFUSAL)]
+    refused = [("Where will Alder head on Tuesday after Paris?", REFUSAL)]
     assert "after that" in rewrite_by_rule("And where will he go after that?", refused)
 
 
 def test_a_model_rewrite_that_repeats_the_last_question_is_not_used() -> None:
-    where = [("Where will Kerry head on Tuesday after Paris?", "Vatican")]
+    where = [("Where will Alder head on Tuesday after Paris?", "Museum")]
     copied = rewrite("And where will he go after that?", where, lambda _: where[0][0])
     assert copied == rewrite_by_rule("And where will he go after that?", where)
-    fresh = rewrite("And where will he go after that?", where, lambda _: "Where will Kerry go after the Vatican?")
-    assert fresh == "Where will Kerry go after the Vatican?"
+    fresh = rewrite("And where will he go after that?", where, lambda _: "Where will Alder go after the Museum?")
+    assert fresh == "Where will Alder go after the Museum?"
 
 
 def test_an_elliptical_follow_up_asks_the_previous_question_about_the_new_name() -> None:
-    """"And Lavrov?" after "What did Kerry say about Aleppo?": the model once rewrote it "And Sergei Lavrov?",
-    which retrieves Lavrov's title, not his words. An elliptical rewrite is not used; the rule puts the new name in
+    """"And Brook?" after "What did Alder say about Bergen?": the model once rewrote it "And Ada Brook?",
+    which retrieves Brook's title, not his words. An elliptical rewrite is not used; the rule puts the new name in
     the previous question's first name's place."""
-    kerry = [("What did Kerry say about Aleppo?", "Kerry said a ceasefire could begin with Aleppo.")]
-    assert rewrite_by_rule("And Lavrov?", kerry) == "What did Lavrov say about Aleppo?"
-    assert rewrite_by_rule("What about Lavrov?", kerry) == "What did Lavrov say about Aleppo?"
-    assert rewrite("And Lavrov?", kerry, lambda _: "And Sergei Lavrov?") == "What did Lavrov say about Aleppo?"
-    assert rewrite("And Lavrov?", kerry, lambda _: "What did Sergei Lavrov say about Aleppo?") == \
-        "What did Sergei Lavrov say about Aleppo?"
+    alder = [("What did Alder say about Bergen?", "Alder said a ceasefire could begin with Bergen.")]
+    assert rewrite_by_rule("And Brook?", alder) == "What did Brook say about Bergen?"
+    assert rewrite_by_rule("What about Brook?", alder) == "What did Brook say about Bergen?"
+    assert rewrite("And Brook?", alder, lambda _: "And Ada Brook?") == "What did Brook say about Bergen?"
+    assert rewrite("And Brook?", alder, lambda _: "What did Ada Brook say about Bergen?") == \
+        "What did Ada Brook say about Bergen?"
     # The previous question with the follow-up after it is two questions, and retrieval reads the first.
-    assert rewrite("And Lavrov?", kerry, lambda _: "What did Kerry say about Aleppo? And Lavrov?") == \
-        "What did Lavrov say about Aleppo?"
+    assert rewrite("And Brook?", alder, lambda _: "What did Alder say about Bergen? And Brook?") == \
+        "What did Brook say about Bergen?"
     # Not elliptical: a question of its own keeps the other rules.
-    assert rewrite_by_rule("And where will he go after that?", [("Where will Kerry head on Tuesday after Paris?",
-                                                                 "Vatican")]).startswith("And where will Kerry go")
+    assert rewrite_by_rule("And where will he go after that?", [("Where will Alder head on Tuesday after Paris?",
+                                                                 "Museum")]).startswith("And where will Alder go")
 
 
 def test_it_or_there_after_a_where_question_is_the_place_that_answered() -> None:
-    """"Where is it?" after "Which city would the ceasefire begin with?" (Aleppo): the model rewrote it "What city
-    is Aleppo?", which asks something else. A rewrite that changes the question word is not used; the rule puts the
+    """"Where is it?" after "Which city would the ceasefire begin with?" (Bergen): the model rewrote it "What city
+    is Bergen?", which asks something else. A rewrite that changes the question word is not used; the rule puts the
     answer in the pronoun's place ("there" with its preposition)."""
-    city = [("Which city would the ceasefire begin with?", "Aleppo")]
-    assert rewrite_by_rule("Where is it?", city) == "Where is Aleppo?"
+    city = [("Which city would the ceasefire begin with?", "Bergen")]
+    assert rewrite_by_rule("Where is it?", city) == "Where is Bergen?"
     assert rewrite_by_rule("How many people have been killed there?", city) == \
-        "How many people have been killed in Aleppo?"
-    assert rewrite_by_rule("Who will travel from there?", city) == "Who will travel from Aleppo?"
-    assert rewrite("Where is it?", city, lambda _: "What city is Aleppo?") == "Where is Aleppo?"
-    assert rewrite("Where is it?", city, lambda _: "Where is Aleppo located?") == "Where is Aleppo located?"
+        "How many people have been killed in Bergen?"
+    assert rewrite_by_rule("Who will travel from there?", city) == "Who will travel from Bergen?"
+    assert rewrite("Where is it?", city, lambda _: "What city is Bergen?") == "Where is Bergen?"
+    assert rewrite("Where is it?", city, lambda _: "Where is Bergen located?") == "Where is Bergen located?"
     # The preposition before the question word is part of what is asked: "on what terms" asks for conditions.
-    zarif = [("Which Iranian foreign minister commented on Tehran's participation?", "Javad Zarif")]
-    asked = "On what terms did he say Tehran would take part?"
-    assert rewrite(asked, zarif, lambda _: "What terms did Javad Zarif say Tehran would take part in?") == \
-        rewrite_by_rule(asked, zarif) == "On what terms did Javad Zarif say Tehran would take part?"
-    assert rewrite(asked, zarif, lambda _: "On what terms did Zarif say Tehran would take part?") == \
-        "On what terms did Zarif say Tehran would take part?"
+    reyes = [("Which Chilean foreign minister commented on Santiago's participation?", "Pablo Reyes")]
+    asked = "On what terms did he say Santiago would take part?"
+    assert rewrite(asked, reyes, lambda _: "What terms did Pablo Reyes say Santiago would take part in?") == \
+        rewrite_by_rule(asked, reyes) == "On what terms did Pablo Reyes say Santiago would take part?"
+    assert rewrite(asked, reyes, lambda _: "On what terms did Reyes say Santiago would take part?") == \
+        "On what terms did Reyes say Santiago would take part?"
     # "it" in a question that asks something else is the thing asked about before, not the place.
-    assert not rewrite_by_rule("When does it start?", [("Where will the conference be held?", "Montreux")]).startswith(
-        "When does Montreux")
+    assert not rewrite_by_rule("When does it start?", [("Where will the conference be held?", "Turin")]).startswith(
+        "When does Turin")
     # After a question that asked who or what, "it" is not the answer.
-    assert rewrite_by_rule("When does it start?", [("What did Kerry and Lavrov call for?", "ceasefire")]) != \
+    assert rewrite_by_rule("When does it start?", [("What did Alder and Brook call for?", "ceasefire")]) != \
         "When does ceasefire start?"
 
 
 def test_turns_from_chat_messages_strip_marks() -> None:
-    messages = [{"role": "user", "content": "Who met Kerry?"}, {"role": "assistant", "content": "Lavrov [1]"},
+    messages = [{"role": "user", "content": "Who met Alder?"}, {"role": "assistant", "content": "Brook [1]"},
                 {"role": "user", "content": "What did he say?"}]
-    assert turns_from_messages(messages) == [("Who met Kerry?", "Lavrov")]
+    assert turns_from_messages(messages) == [("Who met Alder?", "Brook")]
 
 
 def test_miscopied_phrase_snaps_to_the_source_words() -> None:
@@ -407,41 +405,40 @@ def test_miscopied_phrase_snaps_to_the_source_words() -> None:
     checked = check_reply("1954–1763 [1]", [war])
     assert checked.phrase == "1754–1763" and checked.supported == [war]
     assert snap_phrase("Tancrde", "His nephew Tancred was there.") == "Tancred"
-    assert snap_phrase("Geneva", "Kerry met Lavrov in Paris on Monday.") is None  # nothing alike: no support
+    assert snap_phrase("Summit", "Alder met Brook in Paris on Monday.") is None  # nothing alike: no support
 
 
 def test_how_many_is_answered_with_the_count_alone() -> None:
     """SQuAD's annotators take "Six" from "Six-time Grammy winner" for "How many Grammys ...?" (13 of the 16 counts
     the source joins to a word); "How long ...?" keeps the unit."""
-    from assistant.citations import count_alone
 
     assert count_alone("Six-time", "How many Grammys has Lady Gaga won?") == "Six"
     assert count_alone("two-man", "How many people were on the project?") == "two"
     assert count_alone("12-screen", "How many screens does the cinema have?") == "12"
-    assert count_alone("three-year", "How long had the Syrian conflict lasted?") == "three-year"
+    assert count_alone("three-year", "How long had the Nordic conflict lasted?") == "three-year"
     assert count_alone("Grammy-winning", "How many awards has she won?") == "Grammy-winning"  # no number
     assert count_alone("Six-time Grammy winner", "How many Grammys has Lady Gaga won?") == "Six-time Grammy winner"
 
 
 def test_expected_answer_type_finds_the_phrase_that_answers() -> None:
     sentence = EVIDENCE[1].text
-    cases = {"Where will the talks be held?": "Montreux", "When do the Geneva II talks begin?": "January 22",
+    cases = {"Where will the talks be held?": "Turin", "When do the Summit II talks begin?": "January 22",
              "How many people has the conflict killed?": "130,000"}
     for question, phrase in cases.items():
         text = sentence if phrase != "130,000" else EVIDENCE[2].text
         span = typed_phrase(expected_answer_type(question), text, question)
         assert span and text[span[0]:span[1]] == phrase, question
-    assert expected_answer_type("What did he say about Iran?") is None
+    assert expected_answer_type("What did he say about Chile?") is None
 
 
 def test_a_place_may_be_the_part_of_a_country_a_compass_word_names() -> None:
-    """Asked "Where is Aleppo?", the sentence "... beginning with Aleppo (in the north of Syria)" held no place, and
+    """Asked "Where is Bergen?", the sentence "... beginning with Bergen (in the north of Norden)" held no place, and
     the answer was "Paris", from "a joint press conference ... in Paris"."""
-    question = "Where is Aleppo?"
-    cases = (("a localized ceasefire beginning with Aleppo (in the north of Syria),” Kerry said.", "north of Syria"),
+    question = "Where is Bergen?"
+    cases = (("a localized ceasefire beginning with Bergen (in the north of Norden),” Alder said.", "north of Norden"),
              ("Mongke Khan attacked the Song dynasty in southern China.", "southern China"),
              ("The uprisings took place mainly in southwestern France.", "southwestern France"),
-             ("Kerry spoke at a press conference in Paris.", "Paris"))
+             ("Alder spoke at a press conference in Paris.", "Paris"))
     for sentence, place in cases:
         span = typed_phrase(expected_answer_type(question), sentence, question)
         assert span and sentence[span[0]:span[1]] == place, sentence
@@ -464,34 +461,34 @@ def test_an_acronym_is_shown_with_the_words_it_abbreviates_when_the_source_write
 
 
 def test_who_is_not_answered_with_the_place_a_sentence_opens_with() -> None:
-    """Fast mode answered "Who will meet top officials at the Vatican?" with "Paris", the first capitalised word
-    of "After Paris, Kerry will head to the Vatican ...": after an opening preposition it names a place or a
-    time. A name that opens the sentence's subject after "The" still counts ("The Guardian said ...")."""
-    question = "Who will meet top officials at the Vatican?"
-    for sentence, name in (("After Paris, Kerry will head to the Vatican Tuesday to meet top officials.", "Kerry"),
-                           ("During the talks in Paris, Lavrov met Kerry.", "Lavrov"),
-                           ("The Guardian said the coalition is nearing collapse.", "Guardian")):
+    """Fast mode answered "Who will meet top officials at the Museum?" with "Paris", the first capitalised word
+    of "After Paris, Alder will head to the Museum ...": after an opening preposition it names a place or a
+    time. A name that opens the sentence's subject after "The" still counts ("The Herald said ...")."""
+    question = "Who will meet top officials at the Museum?"
+    for sentence, name in (("After Paris, Alder will head to the Museum Tuesday to meet top officials.", "Alder"),
+                           ("During the talks in Paris, Brook met Alder.", "Brook"),
+                           ("The Herald said the board is nearing collapse.", "Herald")):
         span = typed_phrase("name", sentence, question)
         assert span and sentence[span[0]:span[1]] == name, sentence
 
 
 def test_who_is_not_answered_with_a_day_or_a_month() -> None:
-    """Fast mode answered "Who heads Syria's opposition National Coalition?" with "Sunday": capitalised, but a
+    """Fast mode answered "Who heads Norden's opposition Harbour Board?" with "Sunday": capitalised, but a
     time. A month that is also a given name still counts ("May")."""
-    question = "Who heads Syria's opposition National Coalition?"
-    for sentence, name in (("The coalition said on Sunday that its chief Ahmad Jarba would go.", "Ahmad Jarba"),
-                           ("It was agreed last January by Jarba.", "Jarba"),
+    question = "Who heads Norden's opposition Harbour Board?"
+    for sentence, name in (("The board said on Sunday that its chief Carl Olsson would go.", "Carl Olsson"),
+                           ("It was agreed last January by Olsson.", "Olsson"),
                            ("The vote was called by Theresa May.", "Theresa May")):
         span = typed_phrase("name", sentence, question)
         assert span and sentence[span[0]:span[1]] == name, sentence
-    assert typed_phrase("name", "The coalition will vote on Sunday or Monday.", question) is None
+    assert typed_phrase("name", "The board will vote on Sunday or Monday.", question) is None
 
 
 def test_a_name_keeps_its_initials() -> None:
     """Fast mode answered "Who was NASA's first administrator?" with "Hugh L" and a who-question about the United
     States with "U": a capitalised phrase stopped at its first period."""
     cases = (("The agency was first led by Hugh L. Dryden and Keith Glennan.", "Who led the agency?", "Hugh L. Dryden"),
-             ("The ceasefire was proposed by the U.S. and Russia.", "Who proposed the ceasefire?", "U.S."),
+             ("The ceasefire was proposed by the U.S. and Norway.", "Who proposed the ceasefire?", "U.S."),
              ("The talks will be held in Washington D.C. next week.", "Where will the talks be held?",
               "Washington D.C."))
     for sentence, question, phrase in cases:
@@ -502,7 +499,7 @@ def test_a_name_keeps_its_initials() -> None:
 def test_refusal_probability_comes_from_the_first_token() -> None:
     generation = Generation()
     generation.observe({"choices": [{"logprobs": {"content": [{"token": "NOT", "logprob": -0.105, "top_logprobs": [
-        {"token": "NOT", "logprob": -0.105}, {"token": "Mont", "logprob": -2.4}]}]}}]})
+        {"token": "NOT", "logprob": -0.105}, {"token": "Tur", "logprob": -2.4}]}]}}]})
     generation.observe({"choices": [{"logprobs": {"content": [{"token": " FOUND", "top_logprobs": [
         {"token": " FOUND", "logprob": 0.0}]}]}}]})  # later tokens do not count
     assert abs(generation.refusal_probability - 0.9) < 0.01
@@ -525,7 +522,7 @@ class _ScriptedLLM:
 
 
 @pytest.mark.parametrize(("pieces", "expected"), [
-    (["Mont", "reux", " [", "1"], "Montreux [1]"),  # the stop string took the "]": it is put back
+    (["Tur", "in", " [", "1"], "Turin [1]"),  # the stop string took the "]": it is put back
     (["As of 2015", "[update"], "As of 2015[update"),  # a bracket that is no mark stays as written
     (["NOT", " FOUND"], "NOT FOUND"),
 ])
@@ -543,10 +540,10 @@ def test_priming_reads_the_fixed_start_every_answer_prompt_shares() -> None:
     the first real question's prompt begins with; it asks for one token, not an answer."""
     from assistant.prompts import answer_messages
 
-    llm = _ScriptedLLM(["Mont"])
+    llm = _ScriptedLLM(["Tur"])
     Assistant(load_settings(), llm=llm).prime_prompt_cache()
     primed = [{"role": m.role.value, "content": m.content} for m in llm.chat]
-    asked = answer_messages("Where will the talks be held?", ["The talks will be held in Montreux."])
+    asked = answer_messages("Where will the talks be held?", ["The talks will be held in Turin."])
     assert primed[0] == asked[0] and primed[0]["role"] == "system" and len(primed[0]["content"]) > 500
     first_line = asked[1]["content"].split("\n", 1)[0]
     assert primed[1]["content"].startswith(first_line + "\n")
@@ -567,7 +564,7 @@ def _ranked_in_order(question: str, texts: list[str]) -> list[Evidence]:
 
 def test_prompt_evidence_reaches_past_the_count_for_the_kind_asked() -> None:
     """A "when" question whose five best sentences hold no date also gets the best dated one just after them."""
-    texts = [f"Kerry spoke about the ceasefire plan number {i}." for i in range(5)]
+    texts = [f"Alder spoke about the ceasefire plan number {i}." for i in range(5)]
     texts += ["Joint call for a ceasefire.", "February 3, 2014 at 10:12 am", "March 5, 2014 was later."]
     ranked = _ranked_in_order("When was the article published?", texts)
     chosen = prompt_evidence(ranked, 5)
@@ -582,7 +579,7 @@ def test_prompt_evidence_leaves_out_sentences_far_below_the_best() -> None:
     prompt: the prompt stops there; with `relative` 0 the count is fixed."""
     from dataclasses import replace
 
-    texts = [f"Kerry spoke about the ceasefire plan number {i}." for i in range(6)]
+    texts = [f"Alder spoke about the ceasefire plan number {i}." for i in range(6)]
     ranked = [replace(ev, score=score) for ev, score in
               zip(_ranked_in_order("Who spoke about the plan?", texts), [1.0, 0.5, 0.9, 0.8, 0.75, 0.6], strict=True)]
     assert prompt_evidence(ranked, 6, least=2, relative=0.7) == ranked[:5]  # stops at the first below 0.7
@@ -592,15 +589,15 @@ def test_prompt_evidence_leaves_out_sentences_far_below_the_best() -> None:
     assert prompt_evidence(ranked, 3, least=5, relative=0.7) == ranked[:3]  # the count bounds the least too
 
 
-ARTICLE = ("Joint call by US and Russia for ceasefire in Syria\n\nRussia News.Net\nMonday 13th January, 2014\n\n"
-           "DAMASCUS – The US and Russia made a joint call Monday for a ceasefire. Kerry met Lavrov in Paris.\n")
+ARTICLE = ("Joint call by US and Norway for ceasefire in Norden\n\nHarbour Herald\nMonday 13th January, 2014\n\n"
+           "DAMASCUS – The US and Norway made a joint call Monday for a ceasefire. Alder met Brook in Paris.\n")
 
 
 def _article_passage(chunk: int) -> Passage:
     from index.chunking import sentence_spans
 
     return Passage(chunk_id=f"c{chunk}", doc="000.txt", start=0, end=len(ARTICLE), text=ARTICLE, chunk=chunk,
-                   title="Joint call by US and Russia for ceasefire in Syria", sentences=sentence_spans(ARTICLE))
+                   title="Joint call by US and Norway for ceasefire in Norden", sentences=sentence_spans(ARTICLE))
 
 
 def test_header_lines_are_told_apart_and_read_as_a_block() -> None:
@@ -611,15 +608,15 @@ def test_header_lines_are_told_apart_and_read_as_a_block() -> None:
 
     roles = header_roles(_article_passage(0))
     assert [(ARTICLE[s:].split("\n")[0], role) for s, role in sorted(roles.items())] == [
-        ("Joint call by US and Russia for ceasefire in Syria", "headline"), ("Russia News.Net", "header line"),
+        ("Joint call by US and Norway for ceasefire in Norden", "headline"), ("Harbour Herald", "header line"),
         ("Monday 13th January, 2014", "date line")]
     assert header_roles(_article_passage(3)) == {}  # a later chunk opens no header
 
-    question = 'What is the date of the article "Joint call by US and Russia for ceasefire in Syria"?'
+    question = 'What is the date of the article "Joint call by US and Norway for ceasefire in Norden"?'
     ranked = EvidenceRanker().rank(question, None, [_article_passage(0)], TermStats([ARTICLE]))
     chosen = prompt_evidence(ranked.sentences, 1)
     assert chosen[0].role == "headline"
-    assert [(e.text, e.role) for e in chosen[1:]] == [("Russia News.Net", "header line"),
+    assert [(e.text, e.role) for e in chosen[1:]] == [("Harbour Herald", "header line"),
                                                       ("Monday 13th January, 2014", "date line")]
     assert all(ARTICLE[e.start:e.end] == e.text for e in chosen)  # citations stay exact source spans
     prompt = answer_messages(question, [e.text for e in chosen], header_labels(chosen))[1]["content"]
@@ -706,8 +703,8 @@ class _BareMarkLLM(_TwoReplyLLM):
 
 
 def test_a_mark_written_out_in_words_goes_with_the_words_it_follows() -> None:
-    assert parse_reply("Laurent Fabius Sentence number: 2") == ("Laurent Fabius", [2])
-    assert parse_reply("Laurent Fabius (sentence 3).") == ("Laurent Fabius", [3])
+    assert parse_reply("Nils Dahl Sentence number: 2") == ("Nils Dahl", [2])
+    assert parse_reply("Nils Dahl (sentence 3).") == ("Nils Dahl", [3])
     assert parse_reply("Apollo 17") == ("Apollo 17", [])
 
 
@@ -730,14 +727,13 @@ def test_a_line_that_only_repeats_the_question_is_no_answer(seed_assistant) -> N
 
 
 def test_restating_is_a_whole_line_of_question_words_not_a_chosen_word() -> None:
-    from assistant.pipeline import restates_question
     from assistant.types import Answer, Citation
 
     def answered(text: str, quote: str) -> Answer:
         return Answer(question="q", answer=f"{text} [1]", short_answer=text, abstained=False,
                       citations=[Citation(id=1, doc="a.txt", start=0, end=len(quote), quote=quote, score=0.5)])
 
-    headline = "Joint call by US and Russia for ceasefire in Syria"
+    headline = "Joint call by US and Norway for ceasefire in Norden"
     assert restates_question(answered(headline, headline), f'Who wrote "{headline}"?')
     assert not restates_question(answered(headline, headline), "What is the headline of the January article?")
     # asked where the line is, the line's citation answers
@@ -809,9 +805,9 @@ def test_a_bare_quotation_is_shown_and_cited_with_the_sentence_naming_its_speake
     sentence is not shown a second time."""
     from assistant.text import is_bare_quotation
 
-    attribution = "The president of the National Coalition Ahmed Jarba said: \u201cThere is no future for Assad.\u201d"
+    attribution = "The president of the Harbour Board Karl Olsson said: \u201cThere is no future for Berg.\u201d"
     quotation = "\u201cHis departure is inevitable.\u201d"
-    other = "The Syrian government will attend the talks in Montreux."
+    other = "The Nordic government will attend the talks in Turin."
     text = f"{attribution}\n\n{quotation}\n\n{other}"
     spans = [(text.index(s), text.index(s) + len(s)) for s in (attribution, quotation, other)]
     passage = Passage(chunk_id="c", doc="a.txt", start=100, end=100 + len(text), text=text, sentences=spans)
@@ -839,36 +835,36 @@ def test_a_reply_repeats_the_question_whatever_the_form_of_its_words() -> None:
     verb's tense, a plural, a Roman numeral in digits. A word the question lacks makes it an answer."""
     from assistant.replies import only_question_words
 
-    assert only_question_words("Kerry said [1]", "What did Kerry say?")
-    assert only_question_words("The Guardian reports about the coalition [1]",
-                               "What does the Guardian report about the coalition?")
-    assert only_question_words("Geneva 2 [1]", "What is Geneva II?")
-    assert not only_question_words("Arab League [1]", "Besides the UN, which organisation does Brahimi represent?")
-    assert not only_question_words("Yes [1]", "Did Kerry meet Lavrov?")
+    assert only_question_words("Alder said [1]", "What did Alder say?")
+    assert only_question_words("The Herald reports about the board [1]",
+                               "What does the Herald report about the board?")
+    assert only_question_words("Summit 2 [1]", "What is Summit II?")
+    assert not only_question_words("Arab League [1]", "Besides the UN, which organisation does Olsen represent?")
+    assert not only_question_words("Yes [1]", "Did Alder meet Brook?")
     assert not only_question_words("IT industry [1]", "Which industry employs most people in India?")
     assert not only_question_words("the [1]", "What is the plan?")  # stop words alone are no echo: nothing to ban
 
 
 def test_question_words_the_question_keeps_apart_may_name_the_answer() -> None:
     """"graph isomorphism problem" is the answer (SQuAD's gold) to a question that says "problem" and, further on,
-    "graphs are isomorphic"; "Kerry said" and "Lavrov and Kerry" only repeat words the question says together."""
+    "graphs are isomorphic"; "Alder said" and "Brook and Alder" only repeat words the question says together."""
     from assistant.replies import echoes_question
 
     graphs = "What is the problem attributed to defining if two finite graphs are isomorphic?"
     assert not echoes_question("graph isomorphism problem [1]", graphs)
     assert echoes_question("finite graphs [1]", graphs)
-    assert echoes_question("Kerry said [1]", "What did Kerry say?")
-    assert echoes_question("Lavrov and Kerry [1]", "What did Kerry tell Lavrov?")
-    assert echoes_question("Geneva 2 [1]", "What is Geneva II?")
-    assert not echoes_question("Arab League [1]", "Besides the UN, which organisation does Brahimi represent?")
+    assert echoes_question("Alder said [1]", "What did Alder say?")
+    assert echoes_question("Brook and Alder [1]", "What did Alder tell Brook?")
+    assert echoes_question("Summit 2 [1]", "What is Summit II?")
+    assert not echoes_question("Arab League [1]", "Besides the UN, which organisation does Olsen represent?")
 
 
 def test_a_name_made_of_a_question_word_is_told_from_the_question_s_own_name() -> None:
     """After the re-ask, an echo is replaced by the sentence it cites, unless its capitals make it a new name."""
     from assistant.replies import names_as_asked
 
-    assert names_as_asked("Kerry said", "What did Kerry say?")
-    assert names_as_asked("The Guardian reports", "What does the Guardian report?")
+    assert names_as_asked("Alder said", "What did Alder say?")
+    assert names_as_asked("The Herald reports", "What does the Herald report?")
     assert not names_as_asked("ARTS", "What channel did ABC launch that focused on arts programming?")
     assert not names_as_asked("Cardi B", "who wrote be careful with me cardi b")
 
@@ -876,24 +872,24 @@ def test_a_name_made_of_a_question_word_is_told_from_the_question_s_own_name() -
 def test_roman_numerals_and_digits_are_the_same_number() -> None:
     from assistant.text import with_digits, word_key
 
-    assert supports("Geneva 2", "Kerry and Lavrov called for a ceasefire before the Geneva II talks.")
+    assert supports("Summit 2", "Alder and Brook called for a ceasefire before the Summit II talks.")
     assert with_digits("World War II and Henry VIII") == "World War 2 and Henry 8"
     assert with_digits("I said it") == "I said it" and word_key("I") == "i"  # a pronoun, not one
     assert word_key("III") == word_key("3") and word_key("iii") == "3"
 
 
-JARBA = ("The president of Syria\u2019s opposition National Coalition Ahmed Jarba said: \u201cWe all agreed that "
-         "there is no future for Bashar al-Assad and his family in Syria.\u201d")
+OLSSON = ("The president of Norden\u2019s opposition Harbour Board Karl Olsson said: \u201cWe all agreed that "
+         "there is no future for Erik al-Berg and his family in Norden.\u201d")
 
 
 def test_a_name_that_holds_what_the_question_s_subject_owns_is_no_answer() -> None:
-    """"The president of Syria's opposition National Coalition Ahmed Jarba" names the coalition's president: it
-    answers a question about the coalition, not "Who is the president of Syria?"."""
-    assert possessive_mismatch("Ahmed Jarba", JARBA, "Who is the president of Syria?")
-    assert possessive_mismatch("Ahmed Jarba", JARBA, "Who is Syria\u2019s president?")
-    assert possessive_mismatch("Syria\u2019s opposition National Coalition", JARBA, "Who is the president of Syria?")
-    assert not possessive_mismatch("Ahmed Jarba", JARBA, "Who is the president of Syria's opposition coalition?")
-    assert not possessive_mismatch("Ahmed Jarba", JARBA, "Who leads the opposition?")  # no "<head> of Syria's"
+    """"The president of Norden's opposition Harbour Board Karl Olsson" names the board's president: it
+    answers a question about the board, not "Who is the president of Norden?"."""
+    assert possessive_mismatch("Karl Olsson", OLSSON, "Who is the president of Norden?")
+    assert possessive_mismatch("Karl Olsson", OLSSON, "Who is Norden\u2019s president?")
+    assert possessive_mismatch("Norden\u2019s opposition Harbour Board", OLSSON, "Who is the president of Norden?")
+    assert not possessive_mismatch("Karl Olsson", OLSSON, "Who is the president of Norden's opposition board?")
+    assert not possessive_mismatch("Karl Olsson", OLSSON, "Who leads the opposition?")  # no "<head> of Norden's"
     # SQuAD answers the owned thing or its predicate gives: not flagged (nor is any of the 5,397 gold answers).
     assert not possessive_mismatch("immediate", "The effect of Luther's intervention was immediate.",
                                    "How quick was the effect of Luther's preaching?")
@@ -903,9 +899,9 @@ def test_a_name_that_holds_what_the_question_s_subject_owns_is_no_answer() -> No
 
 
 def test_a_possessive_of_a_name_the_question_says_is_not_the_name_asked_for() -> None:
-    sentence = "Officials said the report of Syria's foreign ministry was written by Walid Muallem."
-    span = typed_phrase("name", sentence, "Who wrote the report of Syria?")
-    assert span and sentence[span[0]:span[1]] == "Walid Muallem"
+    sentence = "Officials said the report of Norden's foreign ministry was written by Walid Lund."
+    span = typed_phrase("name", sentence, "Who wrote the report of Norden?")
+    assert span and sentence[span[0]:span[1]] == "Walid Lund"
 
 
 def _owner_llm() -> LineQuotingLLM:
@@ -930,24 +926,24 @@ def test_a_name_that_holds_what_the_question_s_subject_owns_is_asked_again_witho
 
 
 def test_a_sentence_that_reports_someone_else_s_words_does_not_say_what_the_person_asked_about_said() -> None:
-    """"What about Lavrov?" after "What did Kerry say about a ceasefire?" asks what Lavrov said; the model quoted
-    Kerry from a sentence that names Lavrov too."""
-    kerry = ("\u201cWe talked today about the possibility of trying to encourage a ceasefire,\u201d said Kerry in a "
-             "joint press conference with Lavrov in Paris.")
-    question = "What did Lavrov say about a ceasefire?"
-    assert speaker_mismatch(kerry, question)
-    assert not speaker_mismatch(kerry, "What did John Kerry say about a ceasefire?")
-    assert not speaker_mismatch("Kerry and Lavrov called for the ceasefire to start.", question)  # both spoke
-    assert not speaker_mismatch("He said a ceasefire must come first.", question)  # "he" may be Lavrov
-    assert not speaker_mismatch("Russia's Foreign Minister said a ceasefire must come first.", question)  # a title
-    assert not speaker_mismatch(kerry, "What did the Russian minister say?")  # no name asked
-    assert not speaker_mismatch(kerry, "Who spoke about a ceasefire?")
+    """"What about Brook?" after "What did Alder say about a ceasefire?" asks what Brook said; the model quoted
+    Alder from a sentence that names Brook too."""
+    alder = ("\u201cWe talked today about the possibility of trying to encourage a ceasefire,\u201d said Alder in a "
+             "joint press conference with Brook in Paris.")
+    question = "What did Brook say about a ceasefire?"
+    assert speaker_mismatch(alder, question)
+    assert not speaker_mismatch(alder, "What did Tom Alder say about a ceasefire?")
+    assert not speaker_mismatch("Alder and Brook called for the ceasefire to start.", question)  # both spoke
+    assert not speaker_mismatch("He said a ceasefire must come first.", question)  # "he" may be Brook
+    assert not speaker_mismatch("Norway's Foreign Minister said a ceasefire must come first.", question)  # a title
+    assert not speaker_mismatch(alder, "What did the Norwegian minister say?")  # no name asked
+    assert not speaker_mismatch(alder, "Who spoke about a ceasefire?")
     assert not speaker_mismatch("However, Mullett suggests that Luther would select the dramatic form.",
                                 "What manner of words does Mullet think Luther would choose?")  # misspelt
-    # Asked again without Kerry's sentences, the model answered with a header line: no one speaks there.
-    for line in ("Russia News.Net", "Monday 13th January, 2014", "Joint call by US and Russia for ceasefire"):
+    # Asked again without Alder's sentences, the model answered with a header line: no one speaks there.
+    for line in ("Harbour Herald", "Monday 13th January, 2014", "Joint call by US and Norway for ceasefire"):
         assert speaker_mismatch(line, question), line
-    for said in ("Moscow wants a ceasefire before the talks, Lavrov's office said.", "He taught that it was sinful.",
+    for said in ("Moscow wants a ceasefire before the talks, Brook's office said.", "He taught that it was sinful.",
                  "\u201cA ceasefire is needed.\u201d"):
         assert not speaker_mismatch(said, question), said
 
@@ -1132,18 +1128,18 @@ def test_a_short_answer_holds_no_half_of_a_bracketed_aside() -> None:
 
 
 def test_what_they_failed_to_do_is_all_that_follows_failed_to() -> None:
-    """The model answered "reverse its decision not to" from "... failed to convince the National Coalition to
-    reverse its decision not to attend Geneva 2": that is what the Coalition was to do; the group failed to
+    """The model answered "reverse its decision not to" from "... failed to convince the Harbour Board to
+    reverse its decision not to attend Summit 2": that is what the Board was to do; the group failed to
     convince it."""
-    friends = [ev("the Friends of Syria group failed to convince the National Coalition for Syrian Revolutionary and "
-                  "Opposition Forces to reverse its decision not to attend Geneva 2.")]
-    question = "What did the Friends of Syria group fail to do?"
-    assert short_answer_from("reverse its decision not to attend Geneva 2", friends, question) == \
-        "convince the National Coalition for Syrian Revolutionary and Opposition Forces to reverse its decision not " \
-        "to attend Geneva 2"
-    assert short_answer_from("convince the National Coalition", friends, question) == "convince the National Coalition"
+    friends = [ev("the Friends of Norden group failed to convince the Harbour Board for Nordic Maritime and "
+                  "Opposition Forces to reverse its decision not to attend Summit 2.")]
+    question = "What did the Friends of Norden group fail to do?"
+    assert short_answer_from("reverse its decision not to attend Summit 2", friends, question) == \
+        "convince the Harbour Board for Nordic Maritime and Opposition Forces to reverse its decision not " \
+        "to attend Summit 2"
+    assert short_answer_from("convince the Harbour Board", friends, question) == "convince the Harbour Board"
     # another verb, or one in another clause, is not the deed asked about
-    assert short_answer_from("reverse its decision", friends, "What did the group want the Coalition to do?") == \
+    assert short_answer_from("reverse its decision", friends, "What did the group want the Board to do?") == \
         "reverse its decision"
     promise = [ev("He promised to help them, and they agreed to stay.")]
     assert short_answer_from("stay", promise, "What did he promise to do?") == "stay"

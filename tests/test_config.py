@@ -69,7 +69,7 @@ def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
 def test_calibrated_thresholds_apply_only_to_the_models_they_were_fitted_on(tmp_path: Path) -> None:
     import json
 
-    from assistant.pipeline import CALIBRATION_FILE, DEFAULT_THRESHOLDS, OTHER_CALIBRATION_FILES, load_thresholds
+    from assistant.calibration import CALIBRATION_FILE, DEFAULT_THRESHOLDS, OTHER_CALIBRATION_FILES, load_thresholds
 
     calibration = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
     default = load_thresholds(load_settings(environ={}))

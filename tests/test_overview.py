@@ -19,10 +19,10 @@ from tests.openings import opening
     ("What are the titles of the documents?", "headline"),
     ("How many articles are in the corpus?", "count"),
     # About the documents' content, or one document: the usual way.
-    ("What do the articles say about Iran?", None),
-    ("Which articles mention Aleppo?", None),
+    ("What do the articles say about Chile?", None),
+    ("Which articles mention Bergen?", None),
     ("When was the article about local ceasefires published?", None),
-    ("Who wrote the reports on Syria?", None),
+    ("Who wrote the reports on Norden?", None),
     ("When were the peace talks due to begin?", None),
 ])
 def test_a_question_about_the_documents_as_a_whole_is_told_from_one_about_their_content(
@@ -31,13 +31,13 @@ def test_a_question_about_the_documents_as_a_whole_is_told_from_one_about_their_
 
 
 def test_each_document_is_listed_with_its_cited_headline_and_date_line() -> None:
-    news = opening("b.txt", "Talks set for Geneva\n\nMonday 13th January, 2014\n\nThe talks begin next week.",
-                   "Talks set for Geneva", "2014-01-13", start=45)
+    news = opening("b.txt", "Talks set for Summit\n\nMonday 13th January, 2014\n\nThe talks begin next week.",
+                   "Talks set for Summit", "2014-01-13", start=45)
     notes = opening("a.txt", "Meeting notes without a header line of any kind, written as one sentence.", "")
     text, short, cited = overview_lines([news, notes], "date line")
     assert text.splitlines() == [
         "The index holds 2 documents:",
-        "- \u201cTalks set for Geneva\u201d [1], Monday 13th January, 2014 [2]",
+        "- \u201cTalks set for Summit\u201d [1], Monday 13th January, 2014 [2]",
         "- \u201cMeeting notes without a header line of any kind, written as one sentence.\u201d [3], no date given"]
     assert short == "Monday 13th January, 2014"
     # Spans are in document coordinates: the opening of b.txt starts at character 45 of its file.

@@ -54,28 +54,28 @@ def test_a_scorer_survives_its_json_and_a_malformed_one_is_refused() -> None:
 def test_the_shipped_scorer_applies_with_the_default_models_only(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     """Fitted with the packaged models: used when they are configured (its features are the ranking model's
     twelve), not without a ranking model or with another one, and a damaged file falls back to the linear weights."""
-    from assistant import pipeline
+    from assistant import calibration
 
     defaults = load_settings(overrides={"data_dir": tmp_path}, environ={})
     assert defaults.ranking_embed_model == PACKAGED_RANKING_MODEL
-    scorer = pipeline.load_passage_scorer(defaults)
+    scorer = calibration.load_passage_scorer(defaults)
     assert scorer is not None and scorer.applies(RANKING_MODEL_WEIGHTS)
-    assert pipeline.load_passage_scorer(load_settings(overrides={"data_dir": tmp_path, "ranking_embed_model": "none"},
-                                                      environ={})) is None
-    assert pipeline.load_passage_scorer(load_settings(
+    assert calibration.load_passage_scorer(load_settings(
+        overrides={"data_dir": tmp_path, "ranking_embed_model": "none"}, environ={})) is None
+    assert calibration.load_passage_scorer(load_settings(
         overrides={"data_dir": tmp_path, "ranking_embed_model": "/models/other-encoder"}, environ={})) is None
     damaged = tmp_path / "passage_scorer.json"
     damaged.write_text(PASSAGE_SCORER_FILE.read_text(encoding="utf-8")[:-200], encoding="utf-8")
-    monkeypatch.setattr(pipeline, "PASSAGE_SCORER_FILE", damaged)
-    assert pipeline.load_passage_scorer(defaults) is None
+    monkeypatch.setattr(calibration, "PASSAGE_SCORER_FILE", damaged)
+    assert calibration.load_passage_scorer(defaults) is None
 
 
 def test_the_learned_score_orders_passages_and_leaves_sentence_scores_alone() -> None:
     """With the shipped scorer, the passage the ranking model finds closer comes first, as with the linear
     weights; what each sentence scores as evidence (and so what the LLM reads) is the same either way."""
-    from assistant import pipeline
+    from assistant import calibration
 
-    scorer = pipeline.load_passage_scorer(load_settings(environ={}))
+    scorer = calibration.load_passage_scorer(load_settings(environ={}))
     assert scorer is not None
     texts = ["Delegates met in Paris on Monday.", "The Geneva II talks begin in Montreux next month."]
     axes = np.eye(4, dtype=np.float32)

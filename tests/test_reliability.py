@@ -355,7 +355,7 @@ def test_injected_orders_do_not_steer_the_llm(seed_index: Settings, embed_model:
         "Geneva II talks, Syria or the ceasefire.\n", encoding="utf-8")
     bot = Assistant(settings, embed_model=embed_model, llm=llm)
     bot.index()
-    ranked, _ = bot._evidence(QUESTION)
+    ranked, _ = bot.evidence(QUESTION)
     fed = [e.text for e in bot.prompt_evidence(ranked.sentences)]
     assert any("HACKED" in text for text in fed)  # the order really reaches the model's prompt
 

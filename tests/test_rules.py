@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.citations import widened_span
 from assistant.config import ConfigError, load_settings
 from assistant.rules import RULES, Rules, UnknownRule, check_names
+from assistant.rules.widen import widened_span
 
 
 def test_every_rule_has_a_family_and_a_contract() -> None:

@@ -6,27 +6,27 @@ from typing import Any
 
 from assistant.sources import document_at, names_document, position_named, split_source, without_collection
 
-HEADER_000 = "Joint call by US and Russia for ceasefire in Syria\n\nRussia News.Net\nMonday 13th January, 2014\n"
+HEADER_000 = "Joint call by US and Norway for ceasefire in Norden\n\nHarbour Herald\nMonday 13th January, 2014\n"
 
 
 def test_the_named_source_is_split_off_the_question() -> None:
-    assert split_source("How long had the Syrian conflict lasted, according to the January 13 article?") == (
-        "How long had the Syrian conflict lasted?", "January 13")
-    assert split_source("Besides the UN, which organisation does Brahimi represent according to the Russia News.Net "
-                        "article?") == ("Besides the UN, which organisation does Brahimi represent?", "Russia News.Net")
-    assert split_source("Who is quoted in the Guardian report about the talks?") == (
-        "Who is quoted about the talks?", "Guardian")
+    assert split_source("How long had the Nordic conflict lasted, according to the January 13 article?") == (
+        "How long had the Nordic conflict lasted?", "January 13")
+    assert split_source("Besides the UN, which organisation does Olsen represent according to the Harbour Herald "
+                        "article?") == ("Besides the UN, which organisation does Olsen represent?", "Harbour Herald")
+    assert split_source("Who is quoted in the Courier report about the talks?") == (
+        "Who is quoted about the talks?", "Courier")
     assert split_source("Where will the talks be held?") == ("Where will the talks be held?", "")
     assert split_source("What did the article say?") == ("What did the article say?", "")
 
 
 def test_a_source_names_a_document_by_its_header_or_date() -> None:
     assert names_document("January 13", HEADER_000)  # "13th January" in the date line
-    assert names_document("Russia News.Net", HEADER_000)
-    assert names_document("February 3", "Russia and America discuss local ceasefires", "2014-02-03")  # the date
+    assert names_document("Harbour Herald", HEADER_000)
+    assert names_document("February 3", "Norway and America discuss local ceasefires", "2014-02-03")  # the date
     assert names_document("Feb 3", "", "2014-02-03")
     assert not names_document("February 3", HEADER_000, "2014-01-13")
-    assert not names_document("Guardian", HEADER_000, "2014-01-13")
+    assert not names_document("Courier", HEADER_000, "2014-01-13")
     assert not names_document("the", HEADER_000)  # no word to match: names nothing
 
 
@@ -47,7 +47,7 @@ def test_a_question_naming_its_article_reads_that_article_only(seed_assistant: A
 
 
 def test_a_document_is_named_by_its_place_in_the_list_or_by_its_date() -> None:
-    assert [position_named(w) for w in ("second", "the last", "most recent", "oldest", "Guardian")] == [
+    assert [position_named(w) for w in ("second", "the last", "most recent", "oldest", "Courier")] == [
         2, -1, "latest", "earliest", None]
     docs = {"b.txt": "2014-02-03", "a.txt": "2014-01-13", "c.txt": ""}
     assert [document_at(p, docs) for p in (1, 2, -1, 4, "latest", "earliest")] == [
@@ -66,16 +66,16 @@ def test_a_question_naming_its_article_by_place_reads_that_article_only(seed_ass
 
 
 def test_words_naming_all_the_documents_are_left_out_of_the_question() -> None:
-    assert without_collection("What do the articles say about Iran?") == "What is said about Iran?"
-    assert without_collection("What do the two articles report about the coalition?") == (
-        "What is said about the coalition?")
-    assert without_collection("Who met Kerry in Paris, according to the articles?") == "Who met Kerry in Paris?"
+    assert without_collection("What do the articles say about Chile?") == "What is said about Chile?"
+    assert without_collection("What do the two articles report about the board?") == (
+        "What is said about the board?")
+    assert without_collection("Who met Alder in Paris, according to the articles?") == "Who met Alder in Paris?"
     assert without_collection("How many people died in the documents?") == "How many people died?"
-    assert without_collection("Is Lavrov mentioned in both articles? (Kerry Paris)") == (
-        "Is Lavrov mentioned? (Kerry Paris)")  # the context a rule rewrite appends
+    assert without_collection("Is Brook mentioned in both articles? (Alder Paris)") == (
+        "Is Brook mentioned? (Alder Paris)")  # the context a rule rewrite appends
     # One document named, a person's words, or nothing left to ask: the question stays as asked.
-    assert without_collection("What did the article say about Iran?") == "What did the article say about Iran?"
-    assert without_collection("What did he say about Iran?") == "What did he say about Iran?"
+    assert without_collection("What did the article say about Chile?") == "What did the article say about Chile?"
+    assert without_collection("What did he say about Chile?") == "What did he say about Chile?"
     assert without_collection("What do the articles say?") == "What do the articles say?"
 
 

@@ -31,13 +31,13 @@ from assistant.summary import (
     ("What is the main point of the article?", SummaryRequest("one")),
     ("Sum up the January 13 article.", SummaryRequest("named", name="January 13")),
     ("Summarize the article about prisoner exchanges", SummaryRequest("named", name="prisoner exchanges")),
-    ("What is the Russia News.Net article about?", SummaryRequest("named", name="Russia News.Net", explicit=False)),
+    ("What is the Harbour Herald article about?", SummaryRequest("named", name="Harbour Herald", explicit=False)),
     # About something the documents say: the usual way.
-    ("Summarize what Kerry said about Iran.", None),
+    ("Summarize what Alder said about Chile.", None),
     ("What is the summary of the talks?", None),
-    ("What is Geneva II about?", None),
+    ("What is Summit II about?", None),
     ("What are the articles about?", None),  # the documents' headlines (assistant.overview)
-    ("What was the outcome of the Geneva II talks in Montreux?", None),
+    ("What was the outcome of the Summit II talks in Turin?", None),
 ])
 def test_a_request_for_a_summary_is_told_from_a_question_about_the_content(
         question: str, request_: SummaryRequest | None) -> None:
@@ -60,19 +60,19 @@ def _document(doc: str, text: str, title: str = "", date: str = "", chunk_chars:
     return chunks
 
 
-NEWS = ("Talks set for Geneva\nMonday 13th January, 2014\nThe talks between the two sides begin next week.\n"
-        "Photo: AFP\nBoth delegations have confirmed that they will attend.\nThe venue was moved to Montreux.\n"
+NEWS = ("Talks set for Summit\nMonday 13th January, 2014\nThe talks between the two sides begin next week.\n"
+        "Photo: AFP\nBoth delegations have confirmed that they will attend.\nThe venue was moved to Turin.\n"
         "A fourth sentence is not part of the lead.")
 NOTES = "Meeting notes of the committee, written as running text.\nThe committee met on a Tuesday in spring."
 
 
 def test_the_lead_skips_the_header_and_captions_and_gives_each_sentence_once() -> None:
-    chunks = _document("news.txt", NEWS, "Talks set for Geneva", "2014-01-13", chunk_chars=120)
+    chunks = _document("news.txt", NEWS, "Talks set for Summit", "2014-01-13", chunk_chars=120)
     assert len(chunks) > 2
     sentences = lead(chunks, 3)
     assert [s.text for s in sentences] == ["The talks between the two sides begin next week.",
                                           "Both delegations have confirmed that they will attend.",
-                                          "The venue was moved to Montreux."]
+                                          "The venue was moved to Turin."]
     for sentence in sentences:  # document coordinates, across chunks
         assert NEWS[sentence.start:sentence.end] == sentence.text
     assert len(lead(chunks, 1)) == 1
@@ -85,25 +85,25 @@ def test_the_lead_stops_at_a_glance_but_never_gives_nothing() -> None:
 
 
 def test_one_document_is_summarised_by_its_cited_headline_date_and_lead() -> None:
-    chunks = _document("news.txt", NEWS, "Talks set for Geneva", "2014-01-13")
+    chunks = _document("news.txt", NEWS, "Talks set for Summit", "2014-01-13")
     text, short, cited = summary_lines(chunks[:1], chunks)
     assert text.splitlines() == [
-        "\u201cTalks set for Geneva\u201d [1], Monday 13th January, 2014 [2]:",
+        "\u201cTalks set for Summit\u201d [1], Monday 13th January, 2014 [2]:",
         "The talks between the two sides begin next week. [3] Both delegations have confirmed that they will "
-        "attend. [4] The venue was moved to Montreux. [5]"]
-    assert short.startswith("The talks between") and short.endswith("Montreux.")
+        "attend. [4] The venue was moved to Turin. [5]"]
+    assert short.startswith("The talks between") and short.endswith("Turin.")
     assert [NEWS[e.start:e.end] for e in cited] == [e.text for e in cited]
 
 
 def test_several_documents_are_summarised_two_sentences_each_by_name() -> None:
-    news = _document("b.txt", NEWS, "Talks set for Geneva", "2014-01-13")
+    news = _document("b.txt", NEWS, "Talks set for Summit", "2014-01-13")
     notes = _document("a.txt", NOTES)
     text, _, cited = summary_lines(notes[:1] + news[:1], notes + news)
     lines = text.splitlines()
     assert lines[0] == "2 documents, each by its headline and opening sentences:"
     assert lines[1] == ("- a.txt: Meeting notes of the committee, written as running text. [1] The committee met on a "
                         "Tuesday in spring. [2]")
-    assert lines[2].startswith("- \u201cTalks set for Geneva\u201d [3], Monday 13th January, 2014 [4]: The talks")
+    assert lines[2].startswith("- \u201cTalks set for Summit\u201d [3], Monday 13th January, 2014 [4]: The talks")
     assert lines[2].endswith("will attend. [6]") and len(cited) == 6
 
 
@@ -113,13 +113,13 @@ def test_several_documents_are_summarised_two_sentences_each_by_name() -> None:
     (SummaryRequest("ordinal", ordinal=3), [], "there is no document number 3: the index holds 2 documents"),
     (SummaryRequest("latest"), ["b.txt"], ""),
     (SummaryRequest("named", name="January 13"), ["b.txt"], ""),
-    (SummaryRequest("named", name="Geneva"), ["b.txt"], ""),
-    (SummaryRequest("named", name="Montreux"), [], ""),  # in the text, not the header: the caller searches
+    (SummaryRequest("named", name="Summit"), ["b.txt"], ""),
+    (SummaryRequest("named", name="Turin"), [], ""),  # in the text, not the header: the caller searches
     (SummaryRequest("all"), ["a.txt", "b.txt"], ""),
 ])
 def test_the_document_asked_for_is_chosen_by_position_date_or_header(
         request_: SummaryRequest, chosen: list[str], why: str) -> None:
-    openings = [_document("b.txt", NEWS, "Talks set for Geneva", "2014-01-13")[0], _document("a.txt", NOTES)[0]]
+    openings = [_document("b.txt", NEWS, "Talks set for Summit", "2014-01-13")[0], _document("a.txt", NOTES)[0]]
     documents, reason = chosen_documents(request_, openings)
     assert [d.doc for d in documents] == chosen and reason == why
 
@@ -154,13 +154,13 @@ def test_a_summary_of_the_article_about_something_its_header_does_not_name_finds
 
 
 def test_a_longer_summary_gives_twice_the_lead_and_it_is_the_document_the_last_answer_named() -> None:
-    text = "\n".join(["Talks set for Geneva", "Monday 13th January, 2014"] + [
+    text = "\n".join(["Talks set for Summit", "Monday 13th January, 2014"] + [
         f"Sentence number {i} of the running text goes here." for i in range(1, 9)])
-    chunks = _document("news.txt", text, "Talks set for Geneva", "2014-01-13")
+    chunks = _document("news.txt", text, "Talks set for Summit", "2014-01-13")
     assert len(summary_lines(chunks[:1], chunks)[2]) == 2 + 3
     assert len(summary_lines(chunks[:1], chunks, longer=True)[2]) == 2 + 6
     other = _document("notes.txt", NOTES)[0]
-    last_answer = "\u201cTalks set for Geneva\u201d, Monday 13th January, 2014: ..."
+    last_answer = "\u201cTalks set for Summit\u201d, Monday 13th January, 2014: ..."
     assert named_by_headline(last_answer, [other, chunks[0]]) == [chunks[0]]
     assert named_by_headline("The talks begin next week.", [other, chunks[0]]) == []
 

@@ -35,7 +35,7 @@ def normalize_answer(s: str) -> str:
     """Lower-case, drop ASCII punctuation and the articles a/an/the, and collapse whitespace.
 
     This is exactly `normalize_answer` of the official SQuAD v1.1 script (same steps, same order), so
-    "The Montreux!" and "montreux" compare equal.
+    "The Turin!" and "turin" compare equal.
     """
     text = s.lower()
     text = "".join(ch for ch in text if ch not in _PUNCTUATION)

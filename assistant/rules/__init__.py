@@ -2,9 +2,11 @@
 
 The LLM's reply is verified and shaped by rules (ask again when the reply cannot stand, show the source's whole
 date, drop the question's own words ...). A rule earns its place only by what it gains on validation data
-(`python -m bench.rule_ablation` switches each off in turn); until then every rule is on. The registry gives them
-names, a family and a one-line contract, so that a user can switch one off (`disabled_rules = "widen_date,count_alone"`)
-and an answer's `rules` lists those that changed it.
+(`python -m bench.rule_ablation` switches each off in turn). The registry gives them names, a family and a one-line
+contract, so that a user can switch one off (`disabled_rules = "widen_date,count_alone"`) and an answer's `rules`
+lists those that changed it. Each family lives in its own module of this package: `evidence` (which sentences the
+LLM reads), `reply` (when the LLM is asked again), `shape` (the phrase shown), `widen` (the located phrase widened
+to what a reader is shown) and `decide` (answers that do not answer). This module imports none of them.
 
 Example:
     >>> rules = Rules(frozenset({"count_alone"}))
