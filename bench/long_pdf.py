@@ -4,11 +4,11 @@
 
 Lays SQuAD-even paragraphs (../shared/eval) out as a PDF of `--pages` pages with a running header and a "Page N of
 M" footer, 95 characters a line: the validation part's paragraphs first (the questions are that part's; nothing
-here chooses anything), then the others to fill the pages (all of them fill about 283 pages of 35 lines). It records for every question the page its answer was
-printed on. Then, with the default settings (ranking model included) in a fresh data folder: the time to read the
-PDF (text layer, furniture, reflow), the whole index run and its chunks/s; and, for a sample of the questions asked
-in fast mode, the share of answers citing a sentence that holds the gold answer, and of those, the share whose
-citation names the page the answer is printed on.
+here chooses anything), then the others to fill the pages (all of them fill about 283 pages of 35 lines). It
+records for every question the page its answer was printed on. Then, with the default settings (ranking model
+included) in a fresh data folder: the time to read the PDF (text layer, furniture, reflow), the whole index run and
+its chunks/s; and, for a sample of the questions asked in fast mode, the share of answers citing a sentence that
+holds the gold answer, and of those, the share whose citation names the page the answer is printed on.
 """
 
 from __future__ import annotations
