@@ -41,6 +41,9 @@ KNOWN_MISSES: dict[str, str] = {
     "conversation8.2": "wrong abstention: the same question as q50, as a follow-up (confidence 0.89)",
     "q49": "wrong abstention: the talks' outcome is not reported; the reply forced past a refusal names their start, "
            "at a confidence near the threshold (answered in some runs, abstained in others)",
+    "q51": "wrong abstention: the outlet of the other article stands in; asked again past a refusal, the model's reply "
+           "depends on what its prompt cache holds (on a 2-core AMD machine: an echo in a fresh process, so the "
+           "assistant abstains; the other outlet after the whole suite)",
     # answered with the wrong words
     "q31": "answer miss: the model names the Russian minister of the same sentence, not the French one",
     "conversation11.2": "answer miss: 'What about Lavrov?' cites the joint call of both ministers, not Lavrov's own "

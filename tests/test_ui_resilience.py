@@ -54,7 +54,8 @@ def test_a_cancelled_index_run_leaves_the_previous_index_answering(tmp_path: Pat
                        for i in range(900))
     (settings.corpus_dir / "almanac.txt").write_text("Wrenfield almanac\n\n" + long + "\n", encoding="utf-8")
     with pytest.raises(IndexCancelled):
-        service.run_index(progress=lambda done, total, stage: service.cancel.set())  # "Cancel" pressed at once
+        # "Cancel" pressed as soon as embedding starts: the group being written still lands, for the retry to reuse.
+        service.run_index(progress=lambda done, total, stage: stage == "embedding" and service.cancel.set())
     assert "cancelled" in service.index_error
     assert {d["doc"] for d in service.documents()} == {SEED_DOC_A, "004_e31eb55d49d7f6ac.txt"}
     assert service.assistant.ask(QUESTION).citations[0].doc == SEED_DOC_A
