@@ -147,8 +147,7 @@ def _print_report(report: Any, as_json: bool) -> None:
 
 def where(citation: Any) -> str:
     """A cited span's place as the terminal shows it: "report.pdf, p. 12 [4510:4620]"."""
-    page = f", p. {citation.page}" if citation.page is not None else ""
-    return f"{citation.doc}{page} [{citation.start}:{citation.end}]"
+    return f"{citation.place()} [{citation.start}:{citation.end}]"
 
 
 def format_answer(answer: Any) -> str:

@@ -29,6 +29,10 @@ class Citation:
     chunk_id: str = ""
     page: int | None = None  # 1-based page of `start` in a paged document (PDF); None for one without pages
 
+    def place(self) -> str:
+        """The document, with the page where it has pages: "report.pdf, p. 12" or "notes.txt"."""
+        return f"{self.doc}, p. {self.page}" if self.page is not None else self.doc
+
 
 @dataclass
 class Answer:

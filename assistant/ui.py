@@ -297,8 +297,7 @@ def _document_text(source_text: Callable[[str], str | SourceText] | None, doc: s
 
 def _source_header(number: str, citation: Citation, kind: str) -> str:
     title = escape_html(citation.title or citation.doc)
-    page = f", p. {citation.page}" if citation.page is not None else ""
-    meta = f"{escape_html(citation.doc)}{page} · characters {citation.start}–{citation.end}"
+    meta = f"{escape_html(citation.place())} · characters {citation.start}–{citation.end}"
     return (f'<div class="src-head"><span class="src-num {kind}">{number}</span><div>'
             f'<div class="src-title">{title}</div><div class="src-meta">{meta}</div></div></div>')
 
@@ -332,11 +331,12 @@ def page_html(citation: Citation, path: str | None) -> str:
             f'height="{view.height}">{marks}</div></details>')
 
 
-def citation_card(citation: Citation, text: str | None, note: str = "", path: str | None = None,
-                  served: Path | None = None) -> str:
+def citation_card(citation: Citation, source: SourceText | None, served: Path | None = None) -> str:
     """One cited passage: header, the span highlighted in its paragraph, wider context in a `<details>`, the
-    rendered page for a PDF and a download link (`path`: the file the text was read from, `served`: the folder
-    the web server serves files from); `note` says why the text around it may be incomplete."""
+    rendered page for a PDF and a download link (`source`: the document's text, with a note saying why the text
+    around the span may be incomplete, and the file it was read from; `served`: the folder the web server serves
+    files from)."""
+    text, note, path = (source.text, source.note, source.path) if source is not None else (None, "", None)
     header = _source_header(f"[{citation.id}]", citation, "cited")
     if note:
         header += f'<p class="src-note">{escape_html(note[:1].upper() + note[1:])}.</p>'
@@ -375,10 +375,7 @@ def sources_html(answer: Answer | None, source_text: Callable[[str], str | Sourc
     cache: dict[str, SourceText | None] = {}
     if answer.citations:
         found = {c.doc: _document_text(source_text, c.doc, cache) for c in answer.citations}
-        cards = "".join(citation_card(c, found[c.doc].text if found[c.doc] else None,
-                                      found[c.doc].note if found[c.doc] else "",
-                                      found[c.doc].path if found[c.doc] else None, served)
-                        for c in answer.citations)
+        cards = "".join(citation_card(c, found[c.doc], served) for c in answer.citations)
         count = len(answer.citations)
         title = f'Sources <span class="sources-count">{count} cited passage{"s" if count != 1 else ""}</span>'
         return f'<div class="sources"><div class="sources-title">{title}</div>{cards}</div>'

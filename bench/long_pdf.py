@@ -1,6 +1,6 @@
 """A long PDF end to end: how fast it is read and indexed, and whether answers cite the right page.
 
-    python -m bench.long_pdf [--pages 300] [--lines-per-page 35] [--questions 40] [--out bench/runs/long-pdf.json]
+    python -m bench.long_pdf [--pages 300] [--lines-per-page 35] [--questions 40] [--out FILE]
 
 Lays SQuAD-even paragraphs (../shared/eval) out as a PDF of `--pages` pages with a running header and a "Page N of
 M" footer, 95 characters a line: the validation part's paragraphs first (the questions are that part's; nothing

@@ -190,7 +190,9 @@ class SpanSentenceSplitter(NodeParser):
                              "doc_key": f"{meta['doc']}@{meta['doc_hash']}"}
                 if page_starts:
                     node_meta["page"] = page_at(page_starts, chunk.start)
-                    node_meta["page_breaks"] = pack_offsets([s for s in page_starts if chunk.start < s < chunk.end])
+                    inside = page_starts[bisect.bisect_right(page_starts, chunk.start):
+                                         bisect.bisect_left(page_starts, chunk.end)]
+                    node_meta["page_breaks"] = pack_offsets(inside)
                 node = TextNode(
                     id_=chunk_id(meta["doc"], meta["doc_hash"], i), text=chunk.text, metadata=node_meta,
                     start_char_idx=chunk.start, end_char_idx=chunk.end,

@@ -92,16 +92,16 @@ def running_lines(pages: Sequence[Sequence[str]]) -> set[str]:
     Edge lines that differ only in unrelated numbers ("Total: 40", "Total: 75") are content."""
     if len(pages) < MIN_PAGES_FOR_RUNNING_LINES:
         return set()
-    seen: dict[str, list[tuple[int, ...]]] = {}
-    for number, lines in enumerate(pages, start=1):
+    seen: dict[str, list[tuple[int, tuple[int, ...]]]] = {}  # key -> (page, the line's first numbers) per page
+    for page, lines in enumerate(pages, start=1):
         for line in {*lines[:EDGE_LINES], *lines[-EDGE_LINES:]}:
             numbers = tuple(int(n) for n in re.findall(r"\d+", line)[:4])
-            seen.setdefault(_edge_key(line), []).append(tuple(n - number for n in numbers) + numbers)
+            seen.setdefault(_edge_key(line), []).append((page, numbers))
     needed = max(MIN_PAGES_FOR_RUNNING_LINES, len(pages) / 2)
 
-    def runs(found: list[tuple[int, ...]]) -> bool:  # each position: an offset from the page, or a fixed number
-        return all(len({f[j] for f in found}) == 1 or len({f[j + len(f) // 2] for f in found}) == 1
-                   for j in range(len(found[0]) // 2))
+    def runs(found: list[tuple[int, tuple[int, ...]]]) -> bool:  # each number: fixed, or the page plus a fixed offset
+        return all(len({numbers[j] for _, numbers in found}) == 1
+                   or len({numbers[j] - page for page, numbers in found}) == 1 for j in range(len(found[0][1])))
 
     return {key for key, found in seen.items() if len(found) >= needed and runs(found)}
 
