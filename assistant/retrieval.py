@@ -3,8 +3,9 @@
 Dense search finds paraphrases, BM25 finds rare names and numbers; neither alone ranks well enough (a question
 naming an event by its numeral finds the chunk that says where it was held second under either), so both candidate
 lists are fused with reciprocal-rank fusion, which needs no score calibration between the two. Both read only the chunks
-of the committed manifest, so a concurrent index run never shows a half-built corpus; the BM25 index is
-rebuilt when the manifest generation changes.
+of the committed manifest, so a concurrent index run never shows a half-built corpus. No chunk is held in memory: the
+BM25 index lives on local disk (`index/lexical.py`) and follows the committed generation from the documents changed,
+and only a question's candidates are read from the store.
 
 Example:
     >>> retriever = HybridRetriever(store, embed_model, settings)  # doctest: +SKIP
@@ -14,15 +15,19 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import threading
-from collections.abc import Collection, Sequence
+from collections import OrderedDict
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from assistant.text import TermStats
 from index.chunking import page_of, unpack_spans, unpack_vectors
+from index.lexical import LexicalIndex
 from index.store import CorpusStore, Manifest
 
 if TYPE_CHECKING:
@@ -67,6 +72,8 @@ def reciprocal_rank_fusion(rankings: dict[str, Sequence[str]], k: int = 60,
 class HybridRetriever:
     """Dense + BM25 retrieval over the live chunks of one store; safe to share between threads."""
 
+    METADATA_CACHE = 4096  # chunks whose metadata (page breaks) is kept for citing pages without another read
+
     def __init__(self, store: CorpusStore, embed_model: Any, settings: Settings) -> None:
         self.store = store
         self.embed_model = embed_model
@@ -74,17 +81,22 @@ class HybridRetriever:
         self._lock = threading.Lock()
         self._generation: int | None = None
         self._keys: list[str] = []
-        self._bm25: Any = None
-        self._nodes: dict[str, Any] = {}
-        self._openings: dict[str, Any] = {}  # document -> its first chunk's node
+        self._chunk_count = 0
+        self.lexical = LexicalIndex(lexical_folder(settings, store))
+        self._openings: dict[str, str] = {}  # document -> its first chunk's text, read once per generation
+        self._metadata: OrderedDict[str, dict[str, Any]] = OrderedDict()  # recently read chunks' metadata
         self._dim = 0
         self._ranking_dim = 0  # the ranking model's vector size; 0 when none is configured (its vectors unread)
         self.manifest = Manifest()
-        self.term_stats = TermStats()
+
+    @property
+    def term_stats(self) -> TermStats:
+        """Document frequencies of terms over the live chunks (kept with the lexical index)."""
+        return self.lexical.term_stats
 
     def refresh(self) -> Manifest:
-        """Re-read the manifest; rebuild BM25 only when a new index generation was committed (and open the store
-        again when another process committed it)."""
+        """Re-read the manifest; bring the lexical index to a newly committed generation (and open the store again
+        when another process committed it)."""
         manifest = self.store.manifest()
         with self._lock:
             if manifest.generation != self._generation:
@@ -94,111 +106,130 @@ class HybridRetriever:
             return self.manifest
 
     def _rebuild(self, manifest: Manifest) -> None:
-        from llama_index.core.schema import TextNode
-
         keys = manifest.doc_keys()
-        data = self.store.chunks(keys)
-        nodes = {}
-        for chunk_id, text, meta in zip(data["ids"], data["documents"], data["metadatas"], strict=True):
-            nodes[chunk_id] = TextNode(id_=chunk_id, text=text, metadata=meta,
-                                       excluded_embed_metadata_keys=[k for k in meta if k != "title"],
-                                       excluded_llm_metadata_keys=list(meta))
-        openings = {node.metadata["doc"]: node for node in nodes.values() if int(node.metadata.get("chunk", -1)) == 0}
-        self._nodes, self._keys, self._openings, self.manifest = nodes, keys, openings, manifest
+        self.lexical.sync(manifest.generation, set(keys), self._chunks_for_lexical)
+        self._keys, self.manifest = keys, manifest
+        self._chunk_count = sum(entry.chunks for entry in manifest.docs.values())
+        self._openings, self._metadata = {}, OrderedDict()
         self._dim = int(self.store.embed_dim or 0)
         ranking = self.store.ranking_model if self.settings.ranking_embed_model else None
         self._ranking_dim = ranking[1] if ranking else 0
-        self.term_stats = TermStats(node.text for node in nodes.values())
-        self._bm25 = _build_bm25(list(nodes.values()), self.settings.candidate_k) if nodes else None
         self._generation = manifest.generation
 
-    def opening(self, doc: str) -> str:
-        """The first chunk's text of a document as of the last `refresh` (where its header is: title, outlet, date
-        line), or "" when it is not in the index. Held in memory, so naming a document never re-reads its file."""
+    def _chunks_for_lexical(self, keys: list[str]) -> Iterator[tuple[str, str, str, str]]:
+        data = self.store.chunks(keys)
+        for chunk_id, text, meta in zip(data["ids"], data["documents"], data["metadatas"], strict=True):
+            yield chunk_id, str(meta["doc_key"]), str(meta.get("title") or ""), text
+
+    def _keys_of(self, docs: Collection[str] | None) -> list[str]:
         with self._lock:
-            node = self._openings.get(doc)
-        return node.text if node is not None and int(node.metadata.get("start", -1)) == 0 else ""
+            manifest = self.manifest
+        return [f"{name}@{entry.hash}" for name, entry in sorted(manifest.docs.items())
+                if docs is None or name in docs]
+
+    def opening(self, doc: str) -> str:
+        """The first chunk's text of a document (where its header is: title, outlet, date line), or "" when it is
+        not in the index; read from the store once per index generation."""
+        with self._lock:
+            if doc in self._openings:
+                return self._openings[doc]
+        keys = self._keys_of({doc})
+        data = self.store.chunks(keys, where={"chunk": 0}) if keys else {"documents": [], "metadatas": []}
+        text = next((t for t, m in zip(data["documents"], data["metadatas"], strict=True)
+                     if int(m.get("start", -1)) == 0), "")
+        with self._lock:
+            self._openings[doc] = text
+        return text
 
     def page_of(self, chunk_id: str, offset: int) -> int | None:
         """The 1-based page of character `offset` of the document of chunk `chunk_id`, or None (a document
         without pages, or a chunk no longer in the index)."""
         with self._lock:
-            node = self._nodes.get(chunk_id)
-        return page_of(node.metadata, offset) if node is not None else None
+            meta = self._metadata.get(chunk_id)
+        if meta is None:
+            found = self.store.chunks_by_id([chunk_id])
+            if chunk_id not in found:
+                return None
+            meta = found[chunk_id][1]
+        return page_of(meta, offset)
 
     def openings(self) -> list[Passage]:
         """Every live document's first chunk (its header: headline, outlet, date line), by document name; the
         answer to questions about the documents as a whole (`assistant.overview`)."""
         self.refresh()
-        with self._lock:
-            nodes = sorted(self._openings.items())
+        data = self.store.chunks(self._keys_of(None), where={"chunk": 0})
         # No sentence vectors (dim 0): header lines are read by role, not scored, and a large corpus has many.
-        return [_passage(node, 0.0, None, None, {}, 0) for _, node in nodes]
+        passages = [_passage(i, t, m, 0.0, None, None, {}, 0)
+                    for i, t, m in zip(data["ids"], data["documents"], data["metadatas"], strict=True)]
+        return sorted(passages, key=lambda p: p.doc)
 
     def chunks(self, docs: Collection[str] | None = None) -> list[Passage]:
         """Every live chunk (of `docs` only, when given), in document order (without sentence vectors): what an
         exhaustive search of the corpus reads (`assistant.mentions`), or a document's lead (`assistant.summary`)."""
         self.refresh()
-        with self._lock:
-            nodes = [node for node in self._nodes.values() if docs is None or node.metadata["doc"] in docs]
-        passages = [_passage(node, 0.0, None, None, {}, 0) for node in nodes]
+        data = self.store.chunks(self._keys_of(docs))
+        passages = [_passage(i, t, m, 0.0, None, None, {}, 0)
+                    for i, t, m in zip(data["ids"], data["documents"], data["metadatas"], strict=True)]
         return sorted(passages, key=lambda p: (p.doc, p.start))
 
     def candidates(self, query: str) -> tuple[np.ndarray | None, list[Passage]]:
         """The query vector and up to `candidate_k` fused candidates, best first (empty when the index is)."""
         self.refresh()
         with self._lock:
-            keys, bm25, nodes, dim, ranking_dim = self._keys, self._bm25, self._nodes, self._dim, self._ranking_dim
-        if not keys:
+            keys, count, dim, ranking_dim = self._keys, self._chunk_count, self._dim, self._ranking_dim
+        if not keys or not count:
             return None, []
         vector = np.asarray(self.embed_model.get_query_embedding(query), dtype=np.float32)
-        k = min(self.settings.candidate_k, len(nodes))
+        k = min(self.settings.candidate_k, count)
         dense = self.store.query(vector.tolist(), k, keys)
-        lexical = _bm25_search(bm25, query) if bm25 is not None else []
+        lexical = self.lexical.search(query, k)
         rankings = {"dense": [i for i, _ in dense], "bm25": [i for i, _ in lexical]}
         fused = reciprocal_rank_fusion(rankings, k=self.settings.rrf_k)
         dense_scores, lexical_scores = dict(dense), dict(lexical)
+        best = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
+        stored = self.store.chunks_by_id([chunk_id for chunk_id, _ in best])
         passages = []
-        for chunk_id, score in sorted(fused.items(), key=lambda kv: -kv[1])[:k]:
-            node = nodes.get(chunk_id)
-            if node is None:  # committed after our snapshot: skip rather than mix generations
+        for chunk_id, score in best:
+            if chunk_id not in stored:  # removed by a commit after our snapshot: skip rather than mix generations
                 continue
-            passages.append(_passage(node, score, dense_scores.get(chunk_id), lexical_scores.get(chunk_id),
+            text, meta = stored[chunk_id]
+            passages.append(_passage(chunk_id, text, meta, score, dense_scores.get(chunk_id),
+                                     lexical_scores.get(chunk_id),
                                      {name: ranked.index(chunk_id) + 1 for name, ranked in rankings.items()
                                       if chunk_id in ranked}, dim, ranking_dim))
+        self._remember(stored)
         return vector, passages
+
+    def _remember(self, stored: dict[str, tuple[str, dict[str, Any]]]) -> None:
+        with self._lock:
+            for chunk_id, (_, meta) in stored.items():
+                self._metadata[chunk_id] = meta
+                self._metadata.move_to_end(chunk_id)
+            while len(self._metadata) > self.METADATA_CACHE:
+                self._metadata.popitem(last=False)
 
     def retrieve(self, query: str, top_k: int | None = None) -> list[Passage]:
         """The `top_k` best fused passages (before evidence reranking), best first."""
         return self.candidates(query)[1][: top_k or self.settings.top_k]
 
 
-def _passage(node: Any, score: float, dense: float | None, lexical: float | None, ranks: dict[str, int],
-             dim: int, ranking_dim: int = 0) -> Passage:
-    meta = node.metadata
-    sentences = unpack_spans(meta.get("sents", "")) or [(0, len(node.text))]
+def lexical_folder(settings: Settings, store: CorpusStore) -> Path:
+    """This machine's lexical index of `store`'s collection: under the data folder, named by the store's place and
+    the collection's id (a rebuilt collection has a new id, so its index starts afresh)."""
+    place = settings.chroma_url or str(settings.resolved_store_dir.resolve())
+    identity = f"{place}|{settings.collection}|{getattr(store.collection, 'id', '')}"
+    return settings.data_dir / "lexical" / hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
+
+
+def _passage(chunk_id: str, text: str, meta: dict[str, Any], score: float, dense: float | None,
+             lexical: float | None, ranks: dict[str, int], dim: int, ranking_dim: int = 0) -> Passage:
+    sentences = unpack_spans(meta.get("sents", "")) or [(0, len(text))]
     vectors = unpack_vectors(meta["svec"], dim) if meta.get("svec") and dim else None
     ranked = ranking_dim and meta.get("rvec") and meta.get("rsvec")
     ranking_vector = unpack_vectors(meta["rvec"], ranking_dim)[0] if ranked else None
     ranking_sentences = unpack_vectors(meta["rsvec"], ranking_dim) if ranked else None
-    return Passage(chunk_id=node.node_id, doc=meta["doc"], start=int(meta["start"]), end=int(meta["end"]),
-                   text=node.text, title=meta.get("title", ""), date=meta.get("date", ""), score=score, dense=dense,
+    return Passage(chunk_id=chunk_id, doc=meta["doc"], start=int(meta["start"]), end=int(meta["end"]),
+                   text=text, title=meta.get("title", ""), date=meta.get("date", ""), score=score, dense=dense,
                    lexical=lexical, ranks=ranks, sentences=sentences, sentence_vectors=vectors,
                    ranking_vector=ranking_vector, ranking_sentence_vectors=ranking_sentences,
                    chunk=int(meta.get("chunk", -1)))
-
-
-def _build_bm25(nodes: list[Any], top_k: int) -> Any:
-    import Stemmer
-    from llama_index.retrievers.bm25 import BM25Retriever
-
-    return BM25Retriever.from_defaults(nodes=nodes, similarity_top_k=min(top_k, len(nodes)),
-                                       stemmer=Stemmer.Stemmer("english"), language="english")
-
-
-def _bm25_search(bm25: Any, query: str) -> list[tuple[str, float]]:
-    try:
-        results = bm25.retrieve(query)
-    except (ValueError, IndexError):  # a query made only of stop words / punctuation has no terms
-        return []
-    return [(r.node.node_id, float(r.score or 0.0)) for r in results if (r.score or 0.0) > 0.0]

@@ -4,8 +4,9 @@
         [--ranking-embed-model none] [--work DIR] [--out FILE] [--eval-dir ../shared/eval]
 
 For each size it writes a corpus of about that many chunks from the text in ../shared/eval (SQuAD-even paragraphs
-and ClapNQ-even passages, one file each; past their ~1,500 chunks the same texts again under other file names,
-in subfolders), then, each step in its own process so that its peak memory is its own:
+and ClapNQ-even passages, one file each; past their ~1,500 chunks the same texts again under other file names, in
+subfolders, each opening with a line of its own so that it is not skipped as a duplicate), then, each step in its
+own process so that its peak memory is its own:
 
 - the bare main embedding model's encode throughput on 512 of the corpus's texts (chunks/s, this process);
 - `assistant index` with the settings given (the defaults unless flags say otherwise): chunks/s from the run's own
@@ -69,7 +70,9 @@ def write_corpus(folder: Path, paragraphs: Sequence[str], chunks: int) -> int:
         path = folder / f"c{copy:02d}" / f"p{i:05d}.txt"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(paragraphs[i], encoding="utf-8")
+            # A copy opens with its own line: the indexer skips a file whose content another file already has.
+            text = paragraphs[i] if copy == 0 else f"Copy {copy} of text {i}.\n\n{paragraphs[i]}"
+            path.write_text(text, encoding="utf-8")
     return files
 
 

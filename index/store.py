@@ -276,11 +276,21 @@ class CorpusStore:
         where = {"doc_key": {"$nin": live_keys}} if live_keys else None
         return list(self.collection.get(where=where, include=[])["ids"])
 
-    def chunks(self, doc_keys: list[str]) -> dict[str, Any]:
-        """Texts and metadata of the live chunks (for BM25 and listings); one read, not per document."""
+    def chunks(self, doc_keys: list[str], where: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Texts and metadata of the chunks of `doc_keys` (and matching `where`, when given)."""
         if not doc_keys:
             return {"ids": [], "documents": [], "metadatas": []}
-        return self.collection.get(where={"doc_key": {"$in": doc_keys}}, include=["documents", "metadatas"])
+        of_docs: dict[str, Any] = {"doc_key": {"$in": doc_keys}}
+        return self.collection.get(where={"$and": [of_docs, where]} if where else of_docs,
+                                   include=["documents", "metadatas"])
+
+    def chunks_by_id(self, ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
+        """chunk id -> (text, metadata) of those of `ids` still stored (one read for a question's candidates)."""
+        if not ids:
+            return {}
+        found = self.collection.get(ids=ids, include=["documents", "metadatas"])
+        return {i: (text, dict(meta or {})) for i, text, meta in
+                zip(found["ids"], found["documents"], found["metadatas"], strict=True)}
 
     def count(self) -> int:
         return int(self.collection.count())
