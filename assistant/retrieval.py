@@ -81,6 +81,7 @@ class HybridRetriever:
         self._lock = threading.Lock()
         self._generation: int | None = None
         self._keys: list[str] = []
+        self._live: dict[str, Any] = {}  # the store's filter for the chunks of the committed generation
         self._chunk_count = 0
         self.lexical = LexicalIndex(lexical_folder(settings, store))
         self._openings: dict[str, str] = {}  # document -> its first chunk's text, read once per generation
@@ -108,7 +109,7 @@ class HybridRetriever:
     def _rebuild(self, manifest: Manifest) -> None:
         keys = manifest.doc_keys()
         self.lexical.sync(manifest.generation, set(keys), self._chunks_for_lexical)
-        self._keys, self.manifest = keys, manifest
+        self._keys, self._live, self.manifest = keys, self.store.live_filter(manifest), manifest
         self._chunk_count = sum(entry.chunks for entry in manifest.docs.values())
         self._openings, self._metadata = {}, OrderedDict()
         self._dim = int(self.store.embed_dim or 0)
@@ -176,12 +177,13 @@ class HybridRetriever:
         """The query vector and up to `candidate_k` fused candidates, best first (empty when the index is)."""
         self.refresh()
         with self._lock:
-            keys, count, dim, ranking_dim = self._keys, self._chunk_count, self._dim, self._ranking_dim
+            keys, live, count = self._keys, self._live, self._chunk_count
+            dim, ranking_dim = self._dim, self._ranking_dim
         if not keys or not count:
             return None, []
         vector = np.asarray(self.embed_model.get_query_embedding(query), dtype=np.float32)
         k = min(self.settings.candidate_k, count)
-        dense = self.store.query(vector.tolist(), k, keys)
+        dense = self.store.query(vector.tolist(), k, live)
         lexical = self.lexical.search(query, k)
         rankings = {"dense": [i for i, _ in dense], "bm25": [i for i, _ in lexical]}
         fused = reciprocal_rank_fusion(rankings, k=self.settings.rrf_k)

@@ -212,7 +212,7 @@ class Indexer:
                 raise IndexRefused(f"{where} {state}: indexing it would remove all {len(old.docs)} documents from "
                                    "the index, which is left as it was; check the path, or pass --force to empty "
                                    "the index")
-            new_docs = self._embed_and_store(store, to_index, report, progress)
+            new_docs = self._embed_and_store(store, to_index, report, progress, old.generation + 1)
             self._commit(store, old, wanted, new_docs, report)
         report.seconds = time.perf_counter() - started
         return report
@@ -240,17 +240,29 @@ class Indexer:
     def _commit(self, store: CorpusStore, old: Manifest, wanted: list[str], new_docs: dict[str, DocEntry],
                 report: IndexReport) -> None:
         """Commit the manifest of `wanted` documents (new entries from `new_docs`, the rest as they were), then
-        delete the chunks nobody points at; the report's removed, totals and generation."""
+        delete the chunks nobody points at; the report's removed, totals and generation.
+
+        In order, so that a kill at any point leaves the old or the new index, never half: chunks a killed earlier
+        run left and this one does not take up are deleted (readers never saw them); the manifest is committed with
+        the documents it takes out listed as retired (readers skip their chunks at once); their chunks are deleted;
+        the manifest is written again with nothing retired."""
         manifest = Manifest(docs={**{n: old.docs[n] for n in wanted if n in old.docs}, **new_docs},
                             generation=old.generation + (1 if (new_docs or set(old.docs) - set(wanted)) else 0))
         report.removed = sorted(set(old.docs) - set(wanted))
         unchanged = set(report.unchanged)
         report.unchanged = sorted(unchanged | {n for n in wanted if n in old.docs and n not in new_docs})
-        if manifest.generation != old.generation:
-            store.commit(manifest, self.settings.embed_model, self._dimension(store), self._ranking(store))
-        orphans = store.orphan_ids(manifest.doc_keys())
+        live_keys = manifest.doc_keys()
+        removed = store.delete_uncommitted(old.generation, [f"{n}@{e.hash}" for n, e in new_docs.items()])
+        manifest.retired = sorted((set(old.doc_keys()) | set(old.retired)) - set(live_keys))
+        model = (self.settings.embed_model, self._dimension(store), self._ranking(store))
+        if manifest.generation != old.generation or manifest.retired != old.retired:
+            store.commit(manifest, *model)
+        orphans = store.chunk_ids_of(manifest.retired) if store.stamped else store.orphan_ids(live_keys)
         store.delete_ids(orphans)
-        report.chunks_removed = len(orphans)
+        if manifest.retired:
+            manifest.retired = []
+            store.commit(manifest, *model)
+        report.chunks_removed = removed + len(orphans)
         report.chunks_total = sum(entry.chunks for entry in manifest.docs.values())
         report.generation = manifest.generation
 
@@ -353,8 +365,9 @@ class Indexer:
         return wanted, to_index
 
     def _embed_and_store(self, store: CorpusStore, documents: list[SourceDocument], report: IndexReport,
-                         progress: ProgressCallback | None) -> dict[str, DocEntry]:
-        """Chunk, embed (skipping chunks a killed run already stored) and write; returns the new manifest entries."""
+                         progress: ProgressCallback | None, generation: int) -> dict[str, DocEntry]:
+        """Chunk, embed (skipping chunks a killed run already stored) and write, stamped with the `generation` the
+        run will commit; returns the new manifest entries."""
         from llama_index.core.schema import Document
 
         splitter = SpanSentenceSplitter(max_words=self.settings.chunk_words,
@@ -384,13 +397,13 @@ class Indexer:
         for i in range(0, len(pending), WRITE_GROUP):
             group = pending[i:i + WRITE_GROUP]
             try:
-                self._write_group(store, group)
+                self._write_group(store, group, generation)
             except StoreError:
                 raise  # the store itself is unusable: nothing to skip around
             except Exception:  # noqa: BLE001  (find the document that breaks the batch, write the others)
                 for doc in dict.fromkeys(node.metadata["doc"] for node in group):
                     try:
-                        self._write_group(store, [node for node in group if node.metadata["doc"] == doc])
+                        self._write_group(store, [node for node in group if node.metadata["doc"] == doc], generation)
                     except StoreError:
                         raise
                     except Exception as exc:  # noqa: BLE001
@@ -405,7 +418,7 @@ class Indexer:
         return entries
 
 
-    def _write_group(self, store: CorpusStore, group: list[Any]) -> None:
+    def _write_group(self, store: CorpusStore, group: list[Any], generation: int) -> None:
         """Embed chunks and their sentences in one batch; sentence vectors travel in the chunk's metadata.
 
         Storing them with the chunk makes them part of the same atomic write, and lets a question score every
@@ -426,6 +439,7 @@ class Indexer:
         metadatas, offset = [], 0
         for i, (node, spans) in enumerate(zip(group, sentence_spans_per_chunk, strict=True)):
             meta = {k: v for k, v in node.metadata.items() if v is not None}
+            meta["gen"] = generation
             meta["sents"] = pack_spans(spans)
             meta["svec"] = pack_vectors(sentence_vectors[offset:offset + len(spans)])
             if ranking is not None:

@@ -1,9 +1,12 @@
 """The Chroma collection that holds the chunks, and the manifest that says which of them are live.
 
-Chunks of a document are stored under its `doc_key` (`name@sha256`). The manifest, kept in the collection's own
-metadata, lists the live document keys; it is replaced in one write at the end of an index run. Readers only
-look at chunks of manifest keys, so a run that is killed, or still in progress, never shows a half-built index:
-questions see the old corpus until the new one is committed, then the new one.
+Chunks of a document are stored under its `doc_key` (`name@sha256`), stamped with the generation of the index run
+that wrote them (`gen`). The manifest, kept in the collection's own metadata, lists the live documents and the
+committed generation; it is replaced in one write at the end of an index run. Readers only look at chunks of the
+committed generation or older, less the documents the last commit retired and has not deleted yet (a list as long
+as one run's changes, not as the corpus), so a run that is killed, or still in progress, never shows a half-built
+index: questions see the old corpus until the new one is committed, then the new one. A store made before chunks
+carried stamps is read by its list of live document keys instead.
 
 The collection metadata also records the embedding model and its dimension: a store built with another model
 is refused with a clear message instead of returning meaningless neighbours.
@@ -55,14 +58,15 @@ class Manifest:
 
     docs: dict[str, DocEntry] = field(default_factory=dict)
     generation: int = 0
+    retired: list[str] = field(default_factory=list)  # doc keys taken out by a commit whose chunks may remain
 
     def doc_keys(self) -> list[str]:
         """The `doc_key` of every live document, the filter every query applies."""
         return [f"{name}@{entry.hash}" for name, entry in sorted(self.docs.items())]
 
     def to_json(self) -> str:
-        return json.dumps({"generation": self.generation, "docs": {k: asdict(v) for k, v in self.docs.items()}},
-                          ensure_ascii=False, sort_keys=True)
+        return json.dumps({"generation": self.generation, "docs": {k: asdict(v) for k, v in self.docs.items()},
+                           "retired": self.retired}, ensure_ascii=False, sort_keys=True)
 
     @classmethod
     def from_json(cls, raw: str | None) -> Manifest:
@@ -70,7 +74,7 @@ class Manifest:
             return cls()
         data = json.loads(raw)
         return cls(docs={k: DocEntry(**v) for k, v in data.get("docs", {}).items()},
-                   generation=int(data.get("generation", 0)))
+                   generation=int(data.get("generation", 0)), retired=list(data.get("retired", [])))
 
 
 def _client(settings: Settings, create: bool) -> Any:
@@ -170,7 +174,7 @@ class CorpusStore:
             collection = client.get_or_create_collection(
                 settings.collection, embedding_function=None,
                 configuration={"hnsw": {"space": "cosine"}},
-                metadata=_metadata(embed_model, embed_dim, Manifest(), ranking))
+                metadata=_metadata(embed_model, embed_dim, Manifest(), ranking, stamped=True))
         store = cls(settings, client, collection)
         store.check_model(embed_model, embed_dim)
         return store
@@ -245,7 +249,39 @@ class CorpusStore:
     def commit(self, manifest: Manifest, embed_model: str, embed_dim: int,
                ranking: tuple[str, int] | None = None) -> None:
         """Make `manifest` the live state in one metadata write (the commit point of an index run)."""
-        self.collection.modify(metadata=_metadata(embed_model, embed_dim, manifest, ranking))
+        self.collection.modify(metadata=_metadata(embed_model, embed_dim, manifest, ranking, self.stamped))
+
+    @property
+    def stamped(self) -> bool:
+        """Whether every chunk carries the generation that wrote it (stores made by this version)."""
+        return bool(self._meta().get("stamped"))
+
+    def live_filter(self, manifest: Manifest) -> dict[str, Any]:
+        """The `where` that selects the chunks of `manifest`'s live documents: by generation, of a size that does
+        not grow with the corpus; for a store without stamps, by the list of live document keys."""
+        if not self.stamped:
+            return {"doc_key": {"$in": manifest.doc_keys()}}
+        committed: dict[str, Any] = {"gen": {"$lte": manifest.generation}}
+        return {"$and": [committed, {"doc_key": {"$nin": manifest.retired}}]} if manifest.retired else committed
+
+    def delete_uncommitted(self, generation: int, keeping: list[str]) -> int:
+        """Delete chunks written after `generation` (by a run that did not commit) except those of `keeping`,
+        which the run about to commit wrote or reuses; how many. Stores without stamps keep theirs (their readers
+        filter by document keys)."""
+        if not self.stamped:
+            return 0
+        where: dict[str, Any] = {"gen": {"$gt": generation}}
+        if keeping:
+            where = {"$and": [where, {"doc_key": {"$nin": keeping}}]}
+        ids = list(self.collection.get(where=where, include=[])["ids"])
+        self.delete_ids(ids)
+        return len(ids)
+
+    def chunk_ids_of(self, doc_keys: list[str]) -> list[str]:
+        """The ids of the chunks of `doc_keys`."""
+        if not doc_keys:
+            return []
+        return list(self.collection.get(where={"doc_key": {"$in": doc_keys}}, include=[])["ids"])
 
     # -- chunks -------------------------------------------------------------------------------------------------
     def existing_ids(self, ids: list[str]) -> set[str]:
@@ -260,10 +296,9 @@ class CorpusStore:
         """Store chunks with their vectors (upsert: re-adding after a killed run is harmless)."""
         self.collection.upsert(ids=ids, embeddings=embeddings, documents=texts, metadatas=metadatas)
 
-    def query(self, vector: list[float], k: int, doc_keys: list[str]) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity) of the `k` nearest live chunks."""
-        result = self.collection.query(query_embeddings=[vector], n_results=k, include=["distances"],
-                                       where={"doc_key": {"$in": doc_keys}})
+    def query(self, vector: list[float], k: int, live: dict[str, Any]) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the `k` nearest live chunks (`live`: `live_filter`'s where)."""
+        result = self.collection.query(query_embeddings=[vector], n_results=k, include=["distances"], where=live)
         # The collection uses cosine space: distance = 1 - cosine similarity.
         return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)]
 
@@ -321,9 +356,11 @@ WRITER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def _metadata(embed_model: str | None, embed_dim: int | None, manifest: Manifest,
-              ranking: tuple[str, int] | None = None) -> dict[str, Any]:
+              ranking: tuple[str, int] | None = None, stamped: bool = False) -> dict[str, Any]:
     meta: dict[str, Any] = {"schema": SCHEMA_VERSION, "manifest": manifest.to_json(), "updated_at": time.time(),
-                            "writer": WRITER}
+                            "writer": WRITER, "generation": manifest.generation}
+    if stamped:
+        meta["stamped"] = True
     if ranking:
         meta["ranking_model"], meta["ranking_dim"] = ranking
     if embed_model:

@@ -1,0 +1,97 @@
+"""A corpus that grows does not grow what a process holds or reads: the lexical index follows the store from the
+documents changed, and the store's live filter, not a list of every document, hides what is not committed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.retrieval import HybridRetriever
+from index.indexer import Indexer
+from index.lexical import LexicalIndex
+from index.store import CorpusStore
+from tests.conftest import make_settings
+
+TEXTS = {
+    "a": ["The harbour of Norden opened in spring.", "Ferries leave Norden twice a day."],
+    "b": ["Brook is a village known for its mill.", "The mill at Brook grinds rye."],
+    "c": ["Alder hosts a lantern festival each winter."],
+}
+
+
+class Fetcher:
+    """The store's side of a sync, counting which documents were asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def __call__(self, keys: list[str]) -> list[tuple[str, str, str, str]]:
+        self.asked += keys
+        return [(f"{key}#{i}", key, "", text) for key in keys for i, text in enumerate(TEXTS[key])]
+
+
+@pytest.mark.unit
+def test_the_lexical_index_catches_up_from_changed_documents_only(tmp_path: Path) -> None:
+    first, fetch = LexicalIndex(tmp_path), Fetcher()
+    first.sync(1, {"a", "b"}, fetch)
+    assert sorted(fetch.asked) == ["a", "b"]
+    assert [i for i, _ in first.search("Which mill grinds rye?", 5)][0] == "b#1"
+    assert first.term_stats.n == 4 and first.term_stats.df["mill"] == 2
+
+    # Another process on this machine, after a commit that replaced b with c: it reads c alone.
+    second, fetch = LexicalIndex(tmp_path), Fetcher()
+    second.sync(2, {"a", "c"}, fetch)
+    assert fetch.asked == ["c"]
+    assert second.search("mill rye", 5) == []
+    assert [i for i, _ in second.search("lantern festival", 5)] == ["c#0"]
+    assert second.term_stats.n == 3 and "mill" not in second.term_stats.df
+
+    # A restart at the same generation loads what is on disk and reads nothing from the store.
+    third, fetch = LexicalIndex(tmp_path), Fetcher()
+    third.sync(2, {"a", "c"}, fetch)
+    assert fetch.asked == [] and len(third) == 3
+
+
+def test_retired_and_uncommitted_chunks_are_never_found(tmp_path: Path, embed_model: Any,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, sentences in TEXTS.items():
+        (corpus / f"{name}.txt").write_text(" ".join(sentences), encoding="utf-8")
+    settings = make_settings(tmp_path, corpus=corpus, mode="fast")
+    Indexer(settings, embed_model=embed_model).run()
+    store = CorpusStore.open(settings)
+    assert "$in" not in str(store.live_filter(store.manifest()))  # the filter does not list the documents
+
+    # A run that commits the removal of b but dies before deleting b's chunks: b is gone for every reader.
+    (corpus / "b.txt").unlink()
+    def killed(self: CorpusStore, ids: list[str]) -> None:
+        if ids:
+            raise OSError("killed")
+
+    monkeypatch.setattr(CorpusStore, "delete_ids", killed)
+    with pytest.raises(OSError):
+        Indexer(settings, embed_model=embed_model).run()
+    monkeypatch.undo()
+    retriever = HybridRetriever(CorpusStore.open(settings), embed_model, settings)
+    assert retriever.refresh().retired and "b.txt" not in retriever.refresh().docs
+    assert {p.doc for p in retriever.retrieve("Which mill grinds rye?", 10)} == {"a.txt", "c.txt"}
+
+    # Chunks a killed run wrote for a file that is then taken away never become live; the next run cleans up.
+    shutil.copy(corpus / "c.txt", tmp_path / "c.txt")
+    (corpus / "d.txt").write_text("Brook's second mill grinds barley.", encoding="utf-8")
+    monkeypatch.setattr(Indexer, "_commit", lambda *args: (_ for _ in ()).throw(OSError("killed")))
+    with pytest.raises(OSError):
+        Indexer(settings, embed_model=embed_model).run()
+    monkeypatch.undo()
+    (corpus / "d.txt").unlink()
+    report = Indexer(settings, embed_model=embed_model).run()
+    store = CorpusStore.open(settings)
+    assert not store.manifest().retired and sorted(store.manifest().docs) == ["a.txt", "c.txt"]
+    assert {m["doc"] for m in store.collection.get(include=["metadatas"])["metadatas"]} == {"a.txt", "c.txt"}
+    assert report.chunks_removed >= 2  # b's chunks and d's
+    retriever = HybridRetriever(store, embed_model, settings)
+    assert {p.doc for p in retriever.retrieve("Which mill grinds barley?", 10)} == {"a.txt", "c.txt"}
