@@ -80,7 +80,7 @@ class HybridRetriever:
         self.settings = settings
         self._lock = threading.Lock()
         self._generation: int | None = None
-        self._keys: list[str] = []
+        self._documents = 0
         self._live: dict[str, Any] = {}  # the store's filter for the chunks of the committed generation
         self._chunk_count = 0
         self.lexical = LexicalIndex(lexical_folder(settings, store))
@@ -107,10 +107,10 @@ class HybridRetriever:
             return self.manifest
 
     def _rebuild(self, manifest: Manifest) -> None:
-        keys = manifest.doc_keys()
-        self.lexical.sync(manifest.generation, set(keys), self._chunks_for_lexical)
-        self._keys, self._live, self.manifest = keys, self.store.live_filter(manifest), manifest
-        self._chunk_count = sum(entry.chunks for entry in manifest.docs.values())
+        # The document list is read only when the lexical index is behind (or someone asks for it later).
+        self.lexical.sync(manifest.generation, lambda: set(manifest.doc_keys()), self._chunks_for_lexical)
+        self._live, self.manifest = self.store.live_filter(manifest), manifest
+        self._documents, self._chunk_count = manifest.counts()
         self._openings, self._metadata = {}, OrderedDict()
         self._dim = int(self.store.embed_dim or 0)
         ranking = self.store.ranking_model if self.settings.ranking_embed_model else None
@@ -158,7 +158,9 @@ class HybridRetriever:
         """Every live document's first chunk (its header: headline, outlet, date line), by document name; the
         answer to questions about the documents as a whole (`assistant.overview`)."""
         self.refresh()
-        data = self.store.chunks(self._keys_of(None), where={"chunk": 0})
+        with self._lock:
+            live = self._live
+        data = self.store.chunks_where({"$and": [live, {"chunk": 0}]})
         # No sentence vectors (dim 0): header lines are read by role, not scored, and a large corpus has many.
         passages = [_passage(i, t, m, 0.0, None, None, {}, 0)
                     for i, t, m in zip(data["ids"], data["documents"], data["metadatas"], strict=True)]
@@ -168,7 +170,9 @@ class HybridRetriever:
         """Every live chunk (of `docs` only, when given), in document order (without sentence vectors): what an
         exhaustive search of the corpus reads (`assistant.mentions`), or a document's lead (`assistant.summary`)."""
         self.refresh()
-        data = self.store.chunks(self._keys_of(docs))
+        with self._lock:
+            live = self._live
+        data = self.store.chunks(self._keys_of(docs)) if docs is not None else self.store.chunks_where(live)
         passages = [_passage(i, t, m, 0.0, None, None, {}, 0)
                     for i, t, m in zip(data["ids"], data["documents"], data["metadatas"], strict=True)]
         return sorted(passages, key=lambda p: (p.doc, p.start))
@@ -177,9 +181,9 @@ class HybridRetriever:
         """The query vector and up to `candidate_k` fused candidates, best first (empty when the index is)."""
         self.refresh()
         with self._lock:
-            keys, live, count = self._keys, self._live, self._chunk_count
+            documents, live, count = self._documents, self._live, self._chunk_count
             dim, ranking_dim = self._dim, self._ranking_dim
-        if not keys or not count:
+        if not documents or not count:
             return None, []
         vector = np.asarray(self.embed_model.get_query_embedding(query), dtype=np.float32)
         k = min(self.settings.candidate_k, count)

@@ -244,8 +244,8 @@ class Indexer:
 
         In order, so that a kill at any point leaves the old or the new index, never half: chunks a killed earlier
         run left and this one does not take up are deleted (readers never saw them); the manifest is committed with
-        the documents it takes out listed as retired (readers skip their chunks at once); their chunks are deleted;
-        the manifest is written again with nothing retired."""
+        the documents it takes out listed as retired (readers skip their chunks at once); their chunks and entries
+        are deleted; the manifest is written again with nothing retired."""
         manifest = Manifest(docs={**{n: old.docs[n] for n in wanted if n in old.docs}, **new_docs},
                             generation=old.generation + (1 if (new_docs or set(old.docs) - set(wanted)) else 0))
         report.removed = sorted(set(old.docs) - set(wanted))
@@ -255,14 +255,19 @@ class Indexer:
         removed = store.delete_uncommitted(old.generation, [f"{n}@{e.hash}" for n, e in new_docs.items()])
         manifest.retired = sorted((set(old.doc_keys()) | set(old.retired)) - set(live_keys))
         model = (self.settings.embed_model, self._dimension(store), self._ranking(store))
+        store.write_documents(new_docs, manifest.generation)
         if manifest.generation != old.generation or manifest.retired != old.retired:
             store.commit(manifest, *model)
-        orphans = store.chunk_ids_of(manifest.retired) if store.stamped else store.orphan_ids(live_keys)
-        store.delete_ids(orphans)
+        if store.stamped:
+            removed += store.delete_retired(manifest.retired)
+        else:
+            orphans = store.orphan_ids(live_keys)
+            store.delete_ids(orphans)
+            removed += len(orphans)
         if manifest.retired:
             manifest.retired = []
             store.commit(manifest, *model)
-        report.chunks_removed = removed + len(orphans)
+        report.chunks_removed = removed
         report.chunks_total = sum(entry.chunks for entry in manifest.docs.values())
         report.generation = manifest.generation
 

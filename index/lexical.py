@@ -53,15 +53,16 @@ class LexicalIndex:
         self._lock = threading.Lock()
 
     # -- keeping up with the store ------------------------------------------------------------------------------
-    def sync(self, generation: int, live_keys: set[str], fetch: ChunkFetcher) -> None:
-        """Make the index that of `generation`, whose live documents are `live_keys`: load it when this machine
-        already built it, otherwise update the table from the documents added and removed since, and rebuild."""
+    def sync(self, generation: int, live_keys: set[str] | Callable[[], set[str]], fetch: ChunkFetcher) -> None:
+        """Make the index that of `generation`, whose live documents are `live_keys` (or what calling it gives,
+        called only when needed): load it when this machine already built it, otherwise update the table from
+        the documents added and removed since, and rebuild."""
         if self.generation == generation:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         with exclusive_lock(self.folder / "index"):
             if self._saved_generation() != generation:
-                self._update(live_keys, fetch)
+                self._update(live_keys() if callable(live_keys) else live_keys, fetch)
                 self._save(generation)
             self._load(generation)
 

@@ -1,12 +1,15 @@
 """The Chroma collection that holds the chunks, and the manifest that says which of them are live.
 
 Chunks of a document are stored under its `doc_key` (`name@sha256`), stamped with the generation of the index run
-that wrote them (`gen`). The manifest, kept in the collection's own metadata, lists the live documents and the
-committed generation; it is replaced in one write at the end of an index run. Readers only look at chunks of the
+that wrote them (`gen`). Each document's entry (hash, chunk count, title, date, path) is a record of a sibling
+collection (`<collection>.docs`), stamped the same way; the collection's own metadata holds the manifest's head: the
+committed generation, the documents it retired, and counts, small whatever the corpus, and replaced in one write at
+the end of an index run (the commit point). A reader reads the head per question and the document list only when it
+needs it, once per generation. Readers only look at chunks of the
 committed generation or older, less the documents the last commit retired and has not deleted yet (a list as long
 as one run's changes, not as the corpus), so a run that is killed, or still in progress, never shows a half-built
 index: questions see the old corpus until the new one is committed, then the new one. A store made before chunks
-carried stamps is read by its list of live document keys instead.
+carried stamps keeps its manifest whole in the collection's metadata and is read by its list of live document keys.
 
 The collection metadata also records the embedding model and its dimension: a store built with another model
 is refused with a clear message instead of returning meaningless neighbours.
@@ -25,7 +28,8 @@ import os
 import socket
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +38,7 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 3  # 2: chunks carry their sentence spans and vectors; 3: sentences split with punkt's English model
 REBUILD_COMMAND = "assistant index --rebuild"
+DOCS_SUFFIX = ".docs"  # the documents' collection is named after the chunks' one with this suffix
 
 
 class StoreError(RuntimeError):
@@ -52,13 +57,37 @@ class DocEntry:
     path: str | None = None  # absolute path at index time, for showing surrounding text
 
 
-@dataclass
 class Manifest:
-    """The committed state of the index: which documents (and so which chunks) are live."""
+    """The committed state of the index: which documents (and so which chunks) are live.
 
-    docs: dict[str, DocEntry] = field(default_factory=dict)
-    generation: int = 0
-    retired: list[str] = field(default_factory=list)  # doc keys taken out by a commit whose chunks may remain
+    `docs` may be given, or read on first use by `loader` (a store's document list, read only when asked for)."""
+
+    def __init__(self, docs: dict[str, DocEntry] | None = None, generation: int = 0, retired: list[str] | None = None,
+                 loader: Callable[[], dict[str, DocEntry]] | None = None, counts: tuple[int, int] | None = None
+                 ) -> None:
+        self._docs, self._loader = docs, loader
+        self.generation = generation
+        self.retired = list(retired or [])  # doc keys taken out by a commit whose chunks may remain
+        self._counts = counts  # (documents, chunks) as committed, when known without the list
+
+    @property
+    def docs(self) -> dict[str, DocEntry]:
+        if self._docs is None:
+            self._docs = self._loader() if self._loader is not None else {}
+        return self._docs
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Manifest) and (self.generation, self.retired, self.docs) == (
+            other.generation, other.retired, other.docs)
+
+    def __repr__(self) -> str:
+        return f"Manifest(generation={self.generation}, retired={self.retired}, docs={self.docs})"
+
+    def counts(self) -> tuple[int, int]:
+        """(live documents, live chunks), without reading the document list where the head records them."""
+        if self._counts is None:
+            self._counts = (len(self.docs), sum(entry.chunks for entry in self.docs.values()))
+        return self._counts
 
     def doc_keys(self) -> list[str]:
         """The `doc_key` of every live document, the filter every query applies."""
@@ -152,6 +181,7 @@ class CorpusStore:
         self.settings = settings
         self.client = client
         self.collection = collection
+        self._docs: Any = None  # the documents' collection, opened when first needed
 
     @classmethod
     def open(cls, settings: Settings, create: bool = False, embed_model: str | None = None,
@@ -240,11 +270,52 @@ class CorpusStore:
                              f"rebuild with `{REBUILD_COMMAND}`")
 
     def manifest(self) -> Manifest:
-        """The committed manifest (fresh from the store)."""
+        """The committed manifest (fresh from the store); its document list is read when first asked for."""
+        meta = self._meta()
         try:
-            return Manifest.from_json(self._meta().get("manifest"))
+            if not meta.get("stamped"):
+                return Manifest.from_json(meta.get("manifest"))
+            generation, retired = int(meta.get("generation", 0)), list(json.loads(meta.get("retired") or "[]"))
+            live = self._live_where(generation, retired)
+            return Manifest(generation=generation, retired=retired, loader=lambda: self._documents(live),
+                            counts=(int(meta.get("documents", 0)), int(meta.get("chunks", 0))))
         except (ValueError, TypeError) as exc:
             raise StoreError(f"the index manifest is damaged ({exc}); rebuild with `{REBUILD_COMMAND}`") from exc
+
+    def _docs_collection(self) -> Any:
+        """The sibling collection of document entries (one record per document, made on first use)."""
+        if self._docs is None:
+            self._docs = self.client.get_or_create_collection(f"{self.settings.collection}{DOCS_SUFFIX}",
+                                                              embedding_function=None)
+        return self._docs
+
+    def _documents(self, live: dict[str, Any]) -> dict[str, DocEntry]:
+        found = self._docs_collection().get(where=live, include=["metadatas"])
+        return {str(m["name"]): DocEntry(hash=str(m["hash"]), chunks=int(m["chunks"]), title=m.get("title"),
+                                         date=m.get("date"), indexed_at=float(m.get("indexed_at") or 0.0),
+                                         path=m.get("path"))
+                for m in found["metadatas"]}
+
+    def write_documents(self, entries: dict[str, DocEntry], generation: int) -> None:
+        """Store the entries of the documents a run indexed, stamped with the generation it will commit (before
+        the commit: readers of older generations do not see them)."""
+        if not entries or not self.stamped:
+            return
+        keys = [f"{name}@{entry.hash}" for name, entry in entries.items()]
+        metadatas = [{k: v for k, v in {**asdict(entry), "name": name, "doc_key": key, "gen": generation}.items()
+                      if v is not None} for (name, entry), key in zip(entries.items(), keys, strict=True)]
+        for i in range(0, len(keys), 500):
+            self._docs_collection().upsert(ids=keys[i:i + 500], embeddings=[[1.0]] * len(keys[i:i + 500]),
+                                           metadatas=metadatas[i:i + 500])
+
+    def delete_retired(self, doc_keys: list[str]) -> int:
+        """Delete the chunks and entries of documents a commit retired; how many chunks."""
+        ids = self.chunk_ids_of(doc_keys)
+        self.delete_ids(ids)
+        if doc_keys and self.stamped:
+            for i in range(0, len(doc_keys), 500):
+                self._docs_collection().delete(where={"doc_key": {"$in": doc_keys[i:i + 500]}})
+        return len(ids)
 
     def commit(self, manifest: Manifest, embed_model: str, embed_dim: int,
                ranking: tuple[str, int] | None = None) -> None:
@@ -261,8 +332,12 @@ class CorpusStore:
         not grow with the corpus; for a store without stamps, by the list of live document keys."""
         if not self.stamped:
             return {"doc_key": {"$in": manifest.doc_keys()}}
-        committed: dict[str, Any] = {"gen": {"$lte": manifest.generation}}
-        return {"$and": [committed, {"doc_key": {"$nin": manifest.retired}}]} if manifest.retired else committed
+        return self._live_where(manifest.generation, manifest.retired)
+
+    @staticmethod
+    def _live_where(generation: int, retired: list[str]) -> dict[str, Any]:
+        committed: dict[str, Any] = {"gen": {"$lte": generation}}
+        return {"$and": [committed, {"doc_key": {"$nin": retired}}]} if retired else committed
 
     def delete_uncommitted(self, generation: int, keeping: list[str]) -> int:
         """Delete chunks written after `generation` (by a run that did not commit) except those of `keeping`,
@@ -275,6 +350,7 @@ class CorpusStore:
             where = {"$and": [where, {"doc_key": {"$nin": keeping}}]}
         ids = list(self.collection.get(where=where, include=[])["ids"])
         self.delete_ids(ids)
+        self._docs_collection().delete(where=where)
         return len(ids)
 
     def chunk_ids_of(self, doc_keys: list[str]) -> list[str]:
@@ -319,6 +395,10 @@ class CorpusStore:
         return self.collection.get(where={"$and": [of_docs, where]} if where else of_docs,
                                    include=["documents", "metadatas"])
 
+    def chunks_where(self, where: dict[str, Any]) -> dict[str, Any]:
+        """Texts and metadata of the chunks matching `where` (e.g. `live_filter`'s, and more)."""
+        return self.collection.get(where=where, include=["documents", "metadatas"])
+
     def chunks_by_id(self, ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         """chunk id -> (text, metadata) of those of `ids` still stored (one read for a question's candidates)."""
         if not ids:
@@ -344,10 +424,13 @@ class CorpusStore:
         forget_cached_client(self.settings.resolved_store_dir)
         self.client = _client(self.settings, create=False)
         self.collection = self.client.get_collection(self.settings.collection, embedding_function=None)
+        self._docs = None
 
     def drop(self) -> None:
-        """Delete the whole collection (used by `--rebuild`)."""
+        """Delete the whole collection and its documents' collection (used by `--rebuild`)."""
         self.client.delete_collection(self.settings.collection)
+        with contextlib.suppress(Exception):  # a store without stamps has none
+            self.client.delete_collection(f"{self.settings.collection}{DOCS_SUFFIX}")
 
 
 # This process, as written beside each commit: a process that reads a commit by another one knows that its own
@@ -357,10 +440,13 @@ WRITER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 def _metadata(embed_model: str | None, embed_dim: int | None, manifest: Manifest,
               ranking: tuple[str, int] | None = None, stamped: bool = False) -> dict[str, Any]:
-    meta: dict[str, Any] = {"schema": SCHEMA_VERSION, "manifest": manifest.to_json(), "updated_at": time.time(),
-                            "writer": WRITER, "generation": manifest.generation}
-    if stamped:
-        meta["stamped"] = True
+    meta: dict[str, Any] = {"schema": SCHEMA_VERSION, "updated_at": time.time(), "writer": WRITER,
+                            "generation": manifest.generation}
+    if stamped:  # the head only: the documents are records of their own collection
+        documents, chunks = manifest.counts()
+        meta.update(stamped=True, retired=json.dumps(manifest.retired), documents=documents, chunks=chunks)
+    else:
+        meta["manifest"] = manifest.to_json()
     if ranking:
         meta["ranking_model"], meta["ranking_dim"] = ranking
     if embed_model:

@@ -95,3 +95,24 @@ def test_retired_and_uncommitted_chunks_are_never_found(tmp_path: Path, embed_mo
     assert report.chunks_removed >= 2  # b's chunks and d's
     retriever = HybridRetriever(store, embed_model, settings)
     assert {p.doc for p in retriever.retrieve("Which mill grinds barley?", 10)} == {"a.txt", "c.txt"}
+
+
+def test_a_restarted_reader_answers_without_reading_the_document_list(tmp_path: Path, embed_model: Any,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name, sentences in TEXTS.items():
+        (corpus / f"{name}.txt").write_text(" ".join(sentences), encoding="utf-8")
+    settings = make_settings(tmp_path, corpus=corpus, mode="fast")
+    Indexer(settings, embed_model=embed_model).run()
+    head = CorpusStore.open(settings)._meta()
+    assert "manifest" not in head and head["documents"] == 3 and head["generation"] == 1  # a head, not a list
+    HybridRetriever(CorpusStore.open(settings), embed_model, settings).refresh()  # this machine's lexical index
+
+    def listed(self: CorpusStore, live: dict[str, Any]) -> dict[str, Any]:
+        raise AssertionError("the document list was read")
+
+    monkeypatch.setattr(CorpusStore, "_documents", listed)
+    restarted = HybridRetriever(CorpusStore.open(settings), embed_model, settings)
+    assert [p.doc for p in restarted.retrieve("Which mill grinds rye?", 1)] == ["b.txt"]
+    assert restarted.term_stats.n == head["chunks"]
