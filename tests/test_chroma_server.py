@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from assistant.config import Settings
-from tests.conftest import REPO, SEED_DOC_A, make_settings
+from tests.conftest import REPO, SEED_DOC_A, SEED_DOC_B, make_settings
 
 SEED_QA = REPO / "tests" / "data" / "seed_qa.json"
 QUESTION = "Where was Geneva II held?"
@@ -172,3 +172,63 @@ def test_server_going_away_is_a_clear_error_and_loses_nothing(
         assert "Montreux" in answer.answer and answer.citations[0].doc == SEED_DOC_A
     finally:
         restarted.stop()
+
+
+SERVING = """
+import json, sys
+from assistant import Assistant, load_settings
+bot = Assistant(load_settings(overrides={"mode": "fast"}))
+for line in sys.stdin:
+    answer = bot.ask(line.strip())
+    print(json.dumps({"abstained": answer.abstained, "answer": answer.answer,
+                      "citations": [[c.doc, c.start, c.end] for c in answer.citations]}), flush=True)
+"""
+
+
+def test_two_app_processes_on_one_server_see_the_same_committed_index(
+        chroma_server: ChromaServer, tmp_path: Path) -> None:
+    """Two machines' worth of processes (each its own data folder, so its own lexical index) share one server: an
+    index run by one is seen by the other while it runs, and both cite the same spans."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(REPO / "seeds" / SEED_DOC_B, corpus / SEED_DOC_B)
+    first = make_settings(tmp_path / "first", corpus=corpus, chroma_url=chroma_server.url)
+    second = make_settings(tmp_path / "second", corpus=corpus, chroma_url=chroma_server.url)
+    common = {**os.environ, "HF_HUB_OFFLINE": "1", "ASSISTANT_NO_PROGRESS": "1", "ASSISTANT_CHROMA_URL":
+              chroma_server.url, "ASSISTANT_RANKING_EMBED_MODEL": "none", "ASSISTANT_CORPUS_DIR": str(corpus)}
+
+    def env(settings: Settings) -> dict[str, str]:
+        return {**common, "ASSISTANT_DATA_DIR": str(settings.data_dir)}
+
+    def cli(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "assistant", *args], cwd=REPO, env=env(settings),
+                              capture_output=True, text=True, timeout=300)
+
+    assert cli(first, "index").returncode == 0
+    serving = subprocess.Popen([sys.executable, "-c", SERVING], cwd=REPO, env=env(second), text=True,
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert serving.stdin is not None and serving.stdout is not None
+
+        def ask_second() -> dict[str, Any]:
+            serving.stdin.write(QUESTION + "\n")
+            serving.stdin.flush()
+            return json.loads(serving.stdout.readline())
+
+        before = ask_second()
+        assert all(doc == SEED_DOC_B for doc, _, _ in before["citations"])  # the other article is not indexed yet
+
+        shutil.copy(REPO / "seeds" / SEED_DOC_A, corpus / SEED_DOC_A)
+        indexed = cli(first, "index", "--json")
+        assert indexed.returncode == 0 and json.loads(indexed.stdout)["added"] == [SEED_DOC_A]
+
+        after = ask_second()  # the running process, on its own machine's lexical index, caught up
+        asked = cli(first, "ask", QUESTION, "--json", "--mode", "fast")
+        assert asked.returncode == 0, asked.stderr
+        mine = json.loads(asked.stdout)
+        assert "Montreux" in after["answer"] and after["citations"][0][0] == SEED_DOC_A
+        assert after["citations"] == [[c["doc"], c["start"], c["end"]] for c in mine["citations"]]
+        assert after["answer"] == mine["answer"]
+    finally:
+        serving.kill()
+        serving.wait(timeout=30)
