@@ -15,19 +15,17 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from assistant.text import TermStats
 from index.chunking import page_of, unpack_spans, unpack_vectors
-from index.lexical import LexicalIndex
+from index.lexical import LexicalIndex, lexical_folder, store_fetcher
 from index.store import CorpusStore, Manifest
 
 if TYPE_CHECKING:
@@ -108,7 +106,7 @@ class HybridRetriever:
 
     def _rebuild(self, manifest: Manifest) -> None:
         # The document list is read only when the lexical index is behind (or someone asks for it later).
-        self.lexical.sync(manifest.generation, lambda: set(manifest.doc_keys()), self._chunks_for_lexical)
+        self.lexical.sync(manifest.generation, lambda: set(manifest.doc_keys()), store_fetcher(self.store))
         self._live, self.manifest = self.store.live_filter(manifest), manifest
         self._documents, self._chunk_count = manifest.counts()
         self._openings, self._metadata = {}, OrderedDict()
@@ -116,11 +114,6 @@ class HybridRetriever:
         ranking = self.store.ranking_model if self.settings.ranking_embed_model else None
         self._ranking_dim = ranking[1] if ranking else 0
         self._generation = manifest.generation
-
-    def _chunks_for_lexical(self, keys: list[str]) -> Iterator[tuple[str, str, str, str]]:
-        data = self.store.chunks(keys)
-        for chunk_id, text, meta in zip(data["ids"], data["documents"], data["metadatas"], strict=True):
-            yield chunk_id, str(meta["doc_key"]), str(meta.get("title") or ""), text
 
     def _keys_of(self, docs: Collection[str] | None) -> list[str]:
         with self._lock:
@@ -217,14 +210,6 @@ class HybridRetriever:
     def retrieve(self, query: str, top_k: int | None = None) -> list[Passage]:
         """The `top_k` best fused passages (before evidence reranking), best first."""
         return self.candidates(query)[1][: top_k or self.settings.top_k]
-
-
-def lexical_folder(settings: Settings, store: CorpusStore) -> Path:
-    """This machine's lexical index of `store`'s collection: under the data folder, named by the store's place and
-    the collection's id (a rebuilt collection has a new id, so its index starts afresh)."""
-    place = settings.chroma_url or str(settings.resolved_store_dir.resolve())
-    identity = f"{place}|{settings.collection}|{getattr(store.collection, 'id', '')}"
-    return settings.data_dir / "lexical" / hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
 
 
 def _passage(chunk_id: str, text: str, meta: dict[str, Any], score: float, dense: float | None,

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 from index.chunking import SpanSentenceSplitter, pack_offsets, pack_spans, pack_vectors, sentence_spans
 from index.embeddings import embed_in_length_order, embedding_dimension, load_configured_embedding
+from index.lexical import LexicalIndex, lexical_folder, store_fetcher
 from index.readers import SUPPORTED_SUFFIXES, SourceDocument, UnusableDocument, read_document
 from index.store import CorpusStore, DocEntry, Manifest, StoreError
 
@@ -268,8 +269,21 @@ class Indexer:
             manifest.retired = []
             store.commit(manifest, *model)
         report.chunks_removed = removed
+        if manifest.generation != old.generation:
+            self._update_lexical(store, manifest)
         report.chunks_total = sum(entry.chunks for entry in manifest.docs.values())
         report.generation = manifest.generation
+
+    def _update_lexical(self, store: CorpusStore, manifest: Manifest) -> None:
+        """Bring this machine's lexical index to the committed generation from the documents just changed, so that
+        the next question does not wait for it. The index is committed already: a failure here only leaves the work
+        to the first reader."""
+        try:
+            LexicalIndex(lexical_folder(self.settings, store)).sync(manifest.generation, set(manifest.doc_keys()),
+                                                                    store_fetcher(store))
+        except Exception as exc:  # noqa: BLE001
+            print(f"the lexical index was not updated ({type(exc).__name__}: {exc}); the first question will",
+                  file=sys.stderr)
 
     # -- steps ------------------------------------------------------------------------------------------------
     def _open_store(self) -> CorpusStore:

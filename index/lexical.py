@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import sqlite3
@@ -25,10 +26,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.parts import exclusive_lock
 from assistant.text import TermStats, content_terms
+
+if TYPE_CHECKING:
+    from assistant.config import Settings
+    from index.store import CorpusStore
 
 # (chunk id, doc key, title, text) of the chunks of the given document keys.
 ChunkFetcher = Callable[[list[str]], Iterable[tuple[str, str, str, str]]]
@@ -39,6 +44,23 @@ _SEPARATOR = "\x1f"  # between stored tokens and terms (neither holds one)
 def bm25_text(title: str, text: str) -> str:
     """What BM25 reads of a chunk: its document's title, then its text (the same words the dense vector reads)."""
     return f"title: {title}\n\n{text}" if title else text
+
+
+def lexical_folder(settings: Settings, store: CorpusStore) -> Path:
+    """This machine's lexical index of `store`'s collection: under the data folder, named by the store's place and
+    the collection's id (a rebuilt collection has a new id, so its index starts afresh)."""
+    place = settings.chroma_url or str(settings.resolved_store_dir.resolve())
+    identity = f"{place}|{settings.collection}|{getattr(store.collection, 'id', '')}"
+    return settings.data_dir / "lexical" / hashlib.sha256(identity.encode("utf-8")).hexdigest()[:16]
+
+
+def store_fetcher(store: CorpusStore) -> ChunkFetcher:
+    """What `LexicalIndex.sync` reads from `store`: the chunks of the document keys it asks for."""
+    def fetch(keys: list[str]) -> Iterator[tuple[str, str, str, str]]:
+        data = store.chunks(keys)
+        for chunk_id, text, meta in zip(data["ids"], data["documents"], data["metadatas"], strict=True):
+            yield chunk_id, str(meta["doc_key"]), str(meta.get("title") or ""), text
+    return fetch
 
 
 class LexicalIndex:
