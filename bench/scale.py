@@ -123,7 +123,9 @@ def probe(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         bot.ask(question, mode="llm")
         llm.append(time.perf_counter() - t0)
-    print(json.dumps({"cold_start_s": cold, "llm_first_s": llm_first, "fast": fast, "llm": llm}))
+    retrieved = [[p.chunk_id for p in bot.retrieve(question)] for question in questions[1:args.questions + 1]]
+    print(json.dumps({"cold_start_s": cold, "llm_first_s": llm_first, "fast": fast, "llm": llm,
+                      "retrieved": retrieved}))
     return 0
 
 
@@ -186,6 +188,7 @@ def measure_size(size: int, args: argparse.Namespace, paragraphs: list[str],
         "fast_p95_s": _round(percentile(served.get("fast", []), 0.95)),
         "llm_p50_s": _round(percentile(served.get("llm", []), 0.5)),
         "llm_p95_s": _round(percentile(served.get("llm", []), 0.95)),
+        "retrieved": served.get("retrieved"),  # each fast question's top passages: two versions can be compared
     }
 
 
@@ -223,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows = []
     for size in args.sizes:
         rows.append(measure_size(size, args, paragraphs, questions))
-        print(json.dumps(rows[-1]), flush=True)
+        print(json.dumps({k: v for k, v in rows[-1].items() if k != "retrieved"}), flush=True)
     print(table(rows))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
