@@ -116,3 +116,31 @@ def test_a_restarted_reader_answers_without_reading_the_document_list(tmp_path: 
     restarted = HybridRetriever(CorpusStore.open(settings), embed_model, settings)
     assert [p.doc for p in restarted.retrieve("Which mill grinds rye?", 1)] == ["b.txt"]
     assert restarted.term_stats.n == head["chunks"]
+
+
+def test_a_store_made_before_stamps_is_read_and_updated_by_its_document_keys(tmp_path: Path, embed_model: Any
+                                                                             ) -> None:
+    from index.store import _metadata
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("a", "b"):
+        (corpus / f"{name}.txt").write_text(" ".join(TEXTS[name]), encoding="utf-8")
+    settings = make_settings(tmp_path, corpus=corpus, mode="fast")
+    Indexer(settings, embed_model=embed_model).run()
+    # What an older version left: the whole manifest in the collection's metadata, no stamps read.
+    store = CorpusStore.open(settings)
+    manifest, meta = store.manifest(), store._meta()
+    store.collection.modify(metadata=_metadata(meta["embed_model"], meta["embed_dim"], manifest))
+    store = CorpusStore.open(settings)
+    assert not store.stamped and sorted(store.manifest().docs) == ["a.txt", "b.txt"]
+    assert "$in" in str(store.live_filter(store.manifest()))
+
+    (corpus / "b.txt").unlink()
+    (corpus / "c.txt").write_text(" ".join(TEXTS["c"]), encoding="utf-8")
+    report = Indexer(settings, embed_model=embed_model).run()
+    assert report.added == ["c.txt"] and report.removed == ["b.txt"] and report.chunks_removed == 1
+    retriever = HybridRetriever(CorpusStore.open(settings), embed_model, settings)
+    assert sorted(retriever.refresh().docs) == ["a.txt", "c.txt"]
+    assert [p.doc for p in retriever.retrieve("lantern festival", 1)] == ["c.txt"]
+    assert "b.txt" not in {p.doc for p in retriever.retrieve("Which mill grinds rye?", 10)}
