@@ -80,6 +80,8 @@ class HybridRetriever:
         self._generation: int | None = None
         self._documents = 0
         self._live: dict[str, Any] = {}  # the store's filter for the chunks of the committed generation
+        self._search_filter: dict[str, Any] | None = None  # what a nearest-neighbour search filters by (or nothing)
+        self._hidden: tuple[int, frozenset[str]] | None = None
         self._chunk_count = 0
         self.lexical = LexicalIndex(lexical_folder(settings, store))
         self._openings: dict[str, str] = {}  # document -> its first chunk's text, read once per generation
@@ -108,6 +110,10 @@ class HybridRetriever:
         # The document list is read only when the lexical index is behind (or someone asks for it later).
         self.lexical.sync(manifest.generation, lambda: set(manifest.doc_keys()), store_fetcher(self.store))
         self._live, self.manifest = self.store.live_filter(manifest), manifest
+        self._search_filter = self.store.query_filter(manifest)
+        # What a search without a filter may still meet, in the moment before this process sees a new commit: chunks
+        # of a later generation, or of documents this one retired. They are dropped from the candidates.
+        self._hidden = (manifest.generation, frozenset(manifest.retired)) if self.store.stamped else None
         self._documents, self._chunk_count = manifest.counts()
         self._openings, self._metadata = {}, OrderedDict()
         self._dim = int(self.store.embed_dim or 0)
@@ -174,7 +180,7 @@ class HybridRetriever:
         """The query vector and up to `candidate_k` fused candidates, best first (empty when the index is)."""
         self.refresh()
         with self._lock:
-            documents, live, count = self._documents, self._live, self._chunk_count
+            documents, live, count, hidden = self._documents, self._search_filter, self._chunk_count, self._hidden
             dim, ranking_dim = self._dim, self._ranking_dim
         if not documents or not count:
             return None, []
@@ -192,6 +198,8 @@ class HybridRetriever:
             if chunk_id not in stored:  # removed by a commit after our snapshot: skip rather than mix generations
                 continue
             text, meta = stored[chunk_id]
+            if hidden is not None and (int(meta.get("gen", 0)) > hidden[0] or meta.get("doc_key") in hidden[1]):
+                continue  # not committed, or retired, as of the generation this process reads
             passages.append(_passage(chunk_id, text, meta, score, dense_scores.get(chunk_id),
                                      lexical_scores.get(chunk_id),
                                      {name: ranked.index(chunk_id) + 1 for name, ranked in rankings.items()

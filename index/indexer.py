@@ -213,6 +213,8 @@ class Indexer:
                 raise IndexRefused(f"{where} {state}: indexing it would remove all {len(old.docs)} documents from "
                                    "the index, which is left as it was; check the path, or pass --force to empty "
                                    "the index")
+            if to_index and store.stamped:  # readers filter out what this run writes until it commits
+                store.commit(old, *self._model(store), pending=True)
             new_docs = self._embed_and_store(store, to_index, report, progress, old.generation + 1)
             self._commit(store, old, wanted, new_docs, report)
         report.seconds = time.perf_counter() - started
@@ -255,9 +257,9 @@ class Indexer:
         live_keys = manifest.doc_keys()
         removed = store.delete_uncommitted(old.generation, [f"{n}@{e.hash}" for n, e in new_docs.items()])
         manifest.retired = sorted((set(old.doc_keys()) | set(old.retired)) - set(live_keys))
-        model = (self.settings.embed_model, self._dimension(store), self._ranking(store))
+        model = self._model(store)
         store.write_documents(new_docs, manifest.generation)
-        if manifest.generation != old.generation or manifest.retired != old.retired:
+        if manifest.generation != old.generation or manifest.retired != old.retired or store.manifest().pending:
             store.commit(manifest, *model)
         if store.stamped:
             removed += store.delete_retired(manifest.retired)
@@ -273,6 +275,10 @@ class Indexer:
             self._update_lexical(store, manifest)
         report.chunks_total = sum(entry.chunks for entry in manifest.docs.values())
         report.generation = manifest.generation
+
+    def _model(self, store: CorpusStore) -> tuple[str, int, tuple[str, int] | None]:
+        """What every commit records of the models: the embedding model, its dimension, the ranking model."""
+        return self.settings.embed_model, self._dimension(store), self._ranking(store)
 
     def _update_lexical(self, store: CorpusStore, manifest: Manifest) -> None:
         """Bring this machine's lexical index to the committed generation from the documents just changed, so that

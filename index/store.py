@@ -63,10 +63,11 @@ class Manifest:
     `docs` may be given, or read on first use by `loader` (a store's document list, read only when asked for)."""
 
     def __init__(self, docs: dict[str, DocEntry] | None = None, generation: int = 0, retired: list[str] | None = None,
-                 loader: Callable[[], dict[str, DocEntry]] | None = None, counts: tuple[int, int] | None = None
-                 ) -> None:
+                 loader: Callable[[], dict[str, DocEntry]] | None = None, counts: tuple[int, int] | None = None,
+                 pending: bool = False) -> None:
         self._docs, self._loader = docs, loader
         self.generation = generation
+        self.pending = pending  # an index run may have written chunks it has not committed (it runs, or was killed)
         self.retired = list(retired or [])  # doc keys taken out by a commit whose chunks may remain
         self._counts = counts  # (documents, chunks) as committed, when known without the list
 
@@ -278,7 +279,8 @@ class CorpusStore:
             generation, retired = int(meta.get("generation", 0)), list(json.loads(meta.get("retired") or "[]"))
             live = self._live_where(generation, retired)
             return Manifest(generation=generation, retired=retired, loader=lambda: self._documents(live),
-                            counts=(int(meta.get("documents", 0)), int(meta.get("chunks", 0))))
+                            counts=(int(meta.get("documents", 0)), int(meta.get("chunks", 0))),
+                            pending=bool(meta.get("pending")))
         except (ValueError, TypeError) as exc:
             raise StoreError(f"the index manifest is damaged ({exc}); rebuild with `{REBUILD_COMMAND}`") from exc
 
@@ -318,9 +320,10 @@ class CorpusStore:
         return len(ids)
 
     def commit(self, manifest: Manifest, embed_model: str, embed_dim: int,
-               ranking: tuple[str, int] | None = None) -> None:
-        """Make `manifest` the live state in one metadata write (the commit point of an index run)."""
-        self.collection.modify(metadata=_metadata(embed_model, embed_dim, manifest, ranking, self.stamped))
+               ranking: tuple[str, int] | None = None, pending: bool = False) -> None:
+        """Make `manifest` the live state in one metadata write (the commit point of an index run); `pending`
+        tells readers, before a run writes its first chunk, that chunks they must not see may appear."""
+        self.collection.modify(metadata=_metadata(embed_model, embed_dim, manifest, ranking, self.stamped, pending))
 
     @property
     def stamped(self) -> bool:
@@ -333,6 +336,13 @@ class CorpusStore:
         if not self.stamped:
             return {"doc_key": {"$in": manifest.doc_keys()}}
         return self._live_where(manifest.generation, manifest.retired)
+
+    def query_filter(self, manifest: Manifest) -> dict[str, Any] | None:
+        """The `where` a nearest-neighbour search needs: none when every stored chunk is live (no run pending,
+        nothing retired), which keeps the search as fast as the vector index itself; `live_filter`'s otherwise."""
+        if self.stamped and not manifest.pending and not manifest.retired:
+            return None
+        return self.live_filter(manifest)
 
     @staticmethod
     def _live_where(generation: int, retired: list[str]) -> dict[str, Any]:
@@ -372,8 +382,8 @@ class CorpusStore:
         """Store chunks with their vectors (upsert: re-adding after a killed run is harmless)."""
         self.collection.upsert(ids=ids, embeddings=embeddings, documents=texts, metadatas=metadatas)
 
-    def query(self, vector: list[float], k: int, live: dict[str, Any]) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity) of the `k` nearest live chunks (`live`: `live_filter`'s where)."""
+    def query(self, vector: list[float], k: int, live: dict[str, Any] | None) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the `k` nearest chunks matching `live` (`query_filter`'s where)."""
         result = self.collection.query(query_embeddings=[vector], n_results=k, include=["distances"], where=live)
         # The collection uses cosine space: distance = 1 - cosine similarity.
         return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)]
@@ -439,12 +449,13 @@ WRITER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def _metadata(embed_model: str | None, embed_dim: int | None, manifest: Manifest,
-              ranking: tuple[str, int] | None = None, stamped: bool = False) -> dict[str, Any]:
+              ranking: tuple[str, int] | None = None, stamped: bool = False, pending: bool = False) -> dict[str, Any]:
     meta: dict[str, Any] = {"schema": SCHEMA_VERSION, "updated_at": time.time(), "writer": WRITER,
                             "generation": manifest.generation}
     if stamped:  # the head only: the documents are records of their own collection
         documents, chunks = manifest.counts()
-        meta.update(stamped=True, retired=json.dumps(manifest.retired), documents=documents, chunks=chunks)
+        meta.update(stamped=True, retired=json.dumps(manifest.retired), documents=documents, chunks=chunks,
+                    pending=pending)
     else:
         meta["manifest"] = manifest.to_json()
     if ranking:

@@ -3,7 +3,6 @@ documents changed, and the store's live filter, not a list of every document, hi
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -80,19 +79,32 @@ def test_retired_and_uncommitted_chunks_are_never_found(tmp_path: Path, embed_mo
     assert retriever.refresh().retired and "b.txt" not in retriever.refresh().docs
     assert {p.doc for p in retriever.retrieve("Which mill grinds rye?", 10)} == {"a.txt", "c.txt"}
 
+    # The next run finishes the deletion: every stored chunk is live again, and searches need no filter.
+    assert Indexer(settings, embed_model=embed_model).run().chunks_removed == 1
+    store = CorpusStore.open(settings)
+    assert store.query_filter(store.manifest()) is None
+    earlier = HybridRetriever(store, embed_model, settings)  # a reader that will not see the next run start
+    earlier.refresh()
+
     # Chunks a killed run wrote for a file that is then taken away never become live; the next run cleans up.
-    shutil.copy(corpus / "c.txt", tmp_path / "c.txt")
     (corpus / "d.txt").write_text("Brook's second mill grinds barley.", encoding="utf-8")
     monkeypatch.setattr(Indexer, "_commit", lambda *args: (_ for _ in ()).throw(OSError("killed")))
     with pytest.raises(OSError):
         Indexer(settings, embed_model=embed_model).run()
     monkeypatch.undo()
+    killed_run = CorpusStore.open(settings)
+    assert killed_run.manifest().pending and killed_run.query_filter(killed_run.manifest()) is not None
+    retriever = HybridRetriever(killed_run, embed_model, settings)
+    assert "d.txt" not in {p.doc for p in retriever.retrieve("Which mill grinds barley?", 10)}
+    # The earlier reader searched without a filter and met d's chunk: it drops what its generation does not hold.
+    assert "d.txt" not in {p.doc for p in earlier.retrieve("Which mill grinds barley?", 10)}
     (corpus / "d.txt").unlink()
     report = Indexer(settings, embed_model=embed_model).run()
     store = CorpusStore.open(settings)
     assert not store.manifest().retired and sorted(store.manifest().docs) == ["a.txt", "c.txt"]
     assert {m["doc"] for m in store.collection.get(include=["metadatas"])["metadatas"]} == {"a.txt", "c.txt"}
-    assert report.chunks_removed >= 2  # b's chunks and d's
+    assert report.chunks_removed == 1  # d's
+    assert store.query_filter(store.manifest()) is None  # all stored chunks live: searches need no filter
     retriever = HybridRetriever(store, embed_model, settings)
     assert {p.doc for p in retriever.retrieve("Which mill grinds barley?", 10)} == {"a.txt", "c.txt"}
 
