@@ -255,7 +255,9 @@ class Indexer:
         unchanged = set(report.unchanged)
         report.unchanged = sorted(unchanged | {n for n in wanted if n in old.docs and n not in new_docs})
         live_keys = manifest.doc_keys()
-        removed = store.delete_uncommitted(old.generation, [f"{n}@{e.hash}" for n, e in new_docs.items()])
+        # Only a run that marked the head pending can have left chunks (it marks before its first write).
+        keeping = [f"{n}@{e.hash}" for n, e in new_docs.items()]
+        removed = store.delete_uncommitted(old.generation, keeping) if old.pending else 0
         manifest.retired = sorted((set(old.doc_keys()) | set(old.retired)) - set(live_keys))
         model = self._model(store)
         store.write_documents(new_docs, manifest.generation)
