@@ -113,7 +113,7 @@ class HybridRetriever:
         self._search_filter = self.store.query_filter(manifest)
         # What a search without a filter may still meet, in the moment before this process sees a new commit: chunks
         # of a later generation, or of documents this one retired. They are dropped from the candidates.
-        self._hidden = (manifest.generation, frozenset(manifest.retired)) if self.store.stamped else None
+        self._hidden = (manifest.generation, frozenset(manifest.retired)) if manifest.stamped else None
         self._documents, self._chunk_count = manifest.counts()
         self._openings, self._metadata = {}, OrderedDict()
         self._dim = int(self.store.embed_dim or 0)
@@ -124,8 +124,7 @@ class HybridRetriever:
     def _keys_of(self, docs: Collection[str] | None) -> list[str]:
         with self._lock:
             manifest = self.manifest
-        return [f"{name}@{entry.hash}" for name, entry in sorted(manifest.docs.items())
-                if docs is None or name in docs]
+        return manifest.doc_keys(docs)
 
     def opening(self, doc: str) -> str:
         """The first chunk's text of a document (where its header is: title, outlet, date line), or "" when it is

@@ -22,7 +22,8 @@ also said says say tell told""".split())
 
 
 @lru_cache(maxsize=1)
-def _stemmer() -> Any:
+def stemmer() -> Any:
+    """The English Snowball stemmer (PyStemmer), made once."""
     import Stemmer
 
     return Stemmer.Stemmer("english")
@@ -35,7 +36,7 @@ def words(text: str) -> list[str]:
 
 def content_terms(text: str) -> list[str]:
     """Stemmed words minus stop words: the unit of lexical overlap."""
-    return _stemmer().stemWords([w for w in words(text) if w not in STOP_WORDS])
+    return stemmer().stemWords([w for w in words(text) if w not in STOP_WORDS])
 
 
 # Number words a writer may give as digits, or the reverse ("3 years" for "the three-year conflict"). "one" is left
@@ -71,7 +72,7 @@ def word_key(word: str) -> str:
     digits, a digit ordinal as its number ("years" and "year", "three" and "3", "II" and "2", "22nd" and "22" are
     the same)."""
     lowered = _DIGIT_ORDINAL.sub(r"\1", word.lower())
-    return _stemmer().stemWord(_NUMBER_OF.get(lowered, lowered))
+    return stemmer().stemWord(_NUMBER_OF.get(lowered, lowered))
 
 
 # Where a long sentence of news or encyclopaedic prose joins its clauses: a comma, semicolon or colon before a

@@ -29,6 +29,7 @@ from llama_index.core.node_parser import NodeParser
 from llama_index.core.schema import BaseNode, Document, MetadataMode, NodeRelationship, TextNode
 
 from index.readers import page_at
+from index.store import doc_key
 
 # Lines that are page furniture rather than content. Kept short and literal on purpose: a false positive would
 # hide a real sentence from retrieval, a false negative only costs a little noise.
@@ -187,7 +188,7 @@ class SpanSentenceSplitter(NodeParser):
             page_starts = unpack_offsets(meta.pop("page_starts", ""))
             for i, chunk in enumerate(chunk_text(text, self.max_words, self.overlap_sentences)):
                 node_meta = {**meta, "start": chunk.start, "end": chunk.end, "chunk": i,
-                             "doc_key": f"{meta['doc']}@{meta['doc_hash']}"}
+                             "doc_key": doc_key(meta["doc"], meta["doc_hash"])}
                 if page_starts:
                     node_meta["page"] = page_at(page_starts, chunk.start)
                     inside = page_starts[bisect.bisect_right(page_starts, chunk.start):

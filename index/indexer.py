@@ -40,7 +40,7 @@ from index.chunking import SpanSentenceSplitter, pack_offsets, pack_spans, pack_
 from index.embeddings import embed_in_length_order, embedding_dimension, load_configured_embedding
 from index.lexical import LexicalIndex, lexical_folder, store_fetcher
 from index.readers import SUPPORTED_SUFFIXES, SourceDocument, UnusableDocument, read_document
-from index.store import CorpusStore, DocEntry, Manifest, StoreError
+from index.store import CorpusStore, DocEntry, Manifest, StoreError, doc_key
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -213,8 +213,9 @@ class Indexer:
                 raise IndexRefused(f"{where} {state}: indexing it would remove all {len(old.docs)} documents from "
                                    "the index, which is left as it was; check the path, or pass --force to empty "
                                    "the index")
-            if to_index and store.stamped:  # readers filter out what this run writes until it commits
+            if to_index and old.stamped:  # readers filter out what this run writes until it commits
                 store.commit(old, *self._model(store), pending=True)
+                old.pending = True  # the head as stored now
             new_docs = self._embed_and_store(store, to_index, report, progress, old.generation + 1)
             self._commit(store, old, wanted, new_docs, report)
         report.seconds = time.perf_counter() - started
@@ -256,14 +257,14 @@ class Indexer:
         report.unchanged = sorted(unchanged | {n for n in wanted if n in old.docs and n not in new_docs})
         live_keys = manifest.doc_keys()
         # Only a run that marked the head pending can have left chunks (it marks before its first write).
-        keeping = [f"{n}@{e.hash}" for n, e in new_docs.items()]
+        keeping = [doc_key(n, e.hash) for n, e in new_docs.items()]
         removed = store.delete_uncommitted(old.generation, keeping) if old.pending else 0
         manifest.retired = sorted((set(old.doc_keys()) | set(old.retired)) - set(live_keys))
         model = self._model(store)
         store.write_documents(new_docs, manifest.generation)
-        if manifest.generation != old.generation or manifest.retired != old.retired or store.manifest().pending:
+        if manifest.generation != old.generation or manifest.retired != old.retired or old.pending:
             store.commit(manifest, *model)
-        if store.stamped:
+        if old.stamped:
             removed += store.delete_retired(manifest.retired)
         else:
             orphans = store.orphan_ids(live_keys)
@@ -407,7 +408,7 @@ class Indexer:
                 meta["page_starts"] = pack_offsets(doc.page_starts)
             try:
                 doc_nodes = splitter.get_nodes_from_documents(
-                    [Document(id_=f"{doc.name}@{doc.content_hash}", text=doc.text, metadata=meta)])
+                    [Document(id_=doc_key(doc.name, doc.content_hash), text=doc.text, metadata=meta)])
             except Exception as exc:  # noqa: BLE001  (one document that cannot be chunked is skipped alone)
                 _skip(report, doc.name, f"could not be split into passages ({type(exc).__name__}: {exc})")
                 continue

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.parts import exclusive_lock
-from assistant.text import TermStats, content_terms
+from assistant.text import TermStats, content_terms, stemmer
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -105,9 +105,7 @@ class LexicalIndex:
     def _update(self, live_keys: set[str], fetch: ChunkFetcher) -> None:
         """Drop the rows of documents no longer live; add those of live documents the table lacks."""
         import bm25s
-        import Stemmer
 
-        stemmer = Stemmer.Stemmer("english")
         with closing(self._connect()) as db, db:
             held = {key for (key,) in db.execute("SELECT DISTINCT doc_key FROM chunks")}
             gone = sorted(held - live_keys)
@@ -117,7 +115,7 @@ class LexicalIndex:
             for i in range(0, len(added), FETCH_KEYS):
                 rows = list(fetch(added[i:i + FETCH_KEYS]))
                 tokens = bm25s.tokenize([bm25_text(title, text) for _, _, title, text in rows], stopwords="english",
-                                        stemmer=stemmer, return_ids=False, show_progress=False)
+                                        stemmer=stemmer(), return_ids=False, show_progress=False)
                 db.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?)", [
                     (chunk_id, key, " ".join(words) + _SEPARATOR + " ".join(sorted(set(content_terms(text)))))
                     for (chunk_id, key, _, text), words in zip(rows, tokens, strict=True)])
@@ -172,13 +170,12 @@ class LexicalIndex:
     def search(self, query: str, k: int) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) of the up to `k` best chunks with a positive score, best first."""
         import bm25s
-        import Stemmer
 
         with self._lock:
             bm25, ids = self._bm25, self._ids
         if bm25 is None or not ids:
             return []
-        tokens = bm25s.tokenize(query, stemmer=Stemmer.Stemmer("english"), return_ids=False, show_progress=False)
+        tokens = bm25s.tokenize(query, stemmer=stemmer(), return_ids=False, show_progress=False)
         if not tokens or not tokens[0]:
             return []
         try:

@@ -28,7 +28,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,11 @@ DOCS_SUFFIX = ".docs"  # the documents' collection is named after the chunks' on
 
 class StoreError(RuntimeError):
     """The index cannot be used as it is; the message names the command that fixes it."""
+
+
+def doc_key(name: str, digest: str) -> str:
+    """The key the chunks and the entry of one version of a document are stored under (`name@sha256`)."""
+    return f"{name}@{digest}"
 
 
 @dataclass
@@ -64,8 +69,9 @@ class Manifest:
 
     def __init__(self, docs: dict[str, DocEntry] | None = None, generation: int = 0, retired: list[str] | None = None,
                  loader: Callable[[], dict[str, DocEntry]] | None = None, counts: tuple[int, int] | None = None,
-                 pending: bool = False) -> None:
+                 pending: bool = False, stamped: bool = False) -> None:
         self._docs, self._loader = docs, loader
+        self.stamped = stamped  # read from a store whose chunks carry their generation (and whose head is small)
         self.generation = generation
         self.pending = pending  # an index run may have written chunks it has not committed (it runs, or was killed)
         self.retired = list(retired or [])  # doc keys taken out by a commit whose chunks may remain
@@ -90,9 +96,10 @@ class Manifest:
             self._counts = (len(self.docs), sum(entry.chunks for entry in self.docs.values()))
         return self._counts
 
-    def doc_keys(self) -> list[str]:
-        """The `doc_key` of every live document, the filter every query applies."""
-        return [f"{name}@{entry.hash}" for name, entry in sorted(self.docs.items())]
+    def doc_keys(self, names: Collection[str] | None = None) -> list[str]:
+        """The `doc_key` of every live document (of `names` only, when given), by name."""
+        return [doc_key(name, entry.hash) for name, entry in sorted(self.docs.items())
+                if names is None or name in names]
 
     def to_json(self) -> str:
         return json.dumps({"generation": self.generation, "docs": {k: asdict(v) for k, v in self.docs.items()},
@@ -277,10 +284,10 @@ class CorpusStore:
             if not meta.get("stamped"):
                 return Manifest.from_json(meta.get("manifest"))
             generation, retired = int(meta.get("generation", 0)), list(json.loads(meta.get("retired") or "[]"))
-            live = self._live_where(generation, retired)
+            live = _live_where(generation, retired)
             return Manifest(generation=generation, retired=retired, loader=lambda: self._documents(live),
                             counts=(int(meta.get("documents", 0)), int(meta.get("chunks", 0))),
-                            pending=bool(meta.get("pending")))
+                            pending=bool(meta.get("pending")), stamped=True)
         except (ValueError, TypeError) as exc:
             raise StoreError(f"the index manifest is damaged ({exc}); rebuild with `{REBUILD_COMMAND}`") from exc
 
@@ -303,7 +310,7 @@ class CorpusStore:
         the commit: readers of older generations do not see them)."""
         if not entries or not self.stamped:
             return
-        keys = [f"{name}@{entry.hash}" for name, entry in entries.items()]
+        keys = [doc_key(name, entry.hash) for name, entry in entries.items()]
         metadatas = [{k: v for k, v in {**asdict(entry), "name": name, "doc_key": key, "gen": generation}.items()
                       if v is not None} for (name, entry), key in zip(entries.items(), keys, strict=True)]
         for i in range(0, len(keys), 500):
@@ -330,24 +337,21 @@ class CorpusStore:
         """Whether every chunk carries the generation that wrote it (stores made by this version)."""
         return bool(self._meta().get("stamped"))
 
-    def live_filter(self, manifest: Manifest) -> dict[str, Any]:
+    @staticmethod
+    def live_filter(manifest: Manifest) -> dict[str, Any]:
         """The `where` that selects the chunks of `manifest`'s live documents: by generation, of a size that does
         not grow with the corpus; for a store without stamps, by the list of live document keys."""
-        if not self.stamped:
+        if not manifest.stamped:
             return {"doc_key": {"$in": manifest.doc_keys()}}
-        return self._live_where(manifest.generation, manifest.retired)
-
-    def query_filter(self, manifest: Manifest) -> dict[str, Any] | None:
-        """The `where` a nearest-neighbour search needs: none when every stored chunk is live (no run pending,
-        nothing retired), which keeps the search as fast as the vector index itself; `live_filter`'s otherwise."""
-        if self.stamped and not manifest.pending and not manifest.retired:
-            return None
-        return self.live_filter(manifest)
+        return _live_where(manifest.generation, manifest.retired)
 
     @staticmethod
-    def _live_where(generation: int, retired: list[str]) -> dict[str, Any]:
-        committed: dict[str, Any] = {"gen": {"$lte": generation}}
-        return {"$and": [committed, {"doc_key": {"$nin": retired}}]} if retired else committed
+    def query_filter(manifest: Manifest) -> dict[str, Any] | None:
+        """The `where` a nearest-neighbour search needs: none when every stored chunk is live (no run pending,
+        nothing retired), which keeps the search as fast as the vector index itself; `live_filter`'s otherwise."""
+        if manifest.stamped and not manifest.pending and not manifest.retired:
+            return None
+        return CorpusStore.live_filter(manifest)
 
     def delete_uncommitted(self, generation: int, keeping: list[str]) -> int:
         """Delete chunks written after `generation` (by a run that did not commit) except those of `keeping`,
@@ -446,6 +450,12 @@ class CorpusStore:
 # This process, as written beside each commit: a process that reads a commit by another one knows that its own
 # embedded Chroma client (which caches the vector index in memory) must be opened again to see the new chunks.
 WRITER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _live_where(generation: int, retired: list[str]) -> dict[str, Any]:
+    """The chunks (or document entries) of `generation` or older, less those of the `retired` document keys."""
+    committed: dict[str, Any] = {"gen": {"$lte": generation}}
+    return {"$and": [committed, {"doc_key": {"$nin": retired}}]} if retired else committed
 
 
 def _metadata(embed_model: str | None, embed_dim: int | None, manifest: Manifest,

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from assistant.config import Settings
 from assistant.retrieval import HybridRetriever
 from index.indexer import Indexer
 from index.lexical import LexicalIndex
@@ -19,6 +20,17 @@ TEXTS = {
     "b": ["Brook is a village known for its mill.", "The mill at Brook grinds rye."],
     "c": ["Alder hosts a lantern festival each winter."],
 }
+
+
+def indexed(tmp_path: Path, embed_model: Any, *names: str) -> Settings:
+    """Settings of a fresh corpus of the named toy texts (one file each), indexed in fast mode."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in names:
+        (corpus / f"{name}.txt").write_text(" ".join(TEXTS[name]), encoding="utf-8")
+    settings = make_settings(tmp_path, corpus=corpus, mode="fast")
+    Indexer(settings, embed_model=embed_model).run()
+    return settings
 
 
 class Fetcher:
@@ -56,12 +68,8 @@ def test_the_lexical_index_catches_up_from_changed_documents_only(tmp_path: Path
 
 def test_retired_and_uncommitted_chunks_are_never_found(tmp_path: Path, embed_model: Any,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name, sentences in TEXTS.items():
-        (corpus / f"{name}.txt").write_text(" ".join(sentences), encoding="utf-8")
-    settings = make_settings(tmp_path, corpus=corpus, mode="fast")
-    Indexer(settings, embed_model=embed_model).run()
+    settings = indexed(tmp_path, embed_model, "a", "b", "c")
+    corpus = settings.corpus_dir
     store = CorpusStore.open(settings)
     assert "$in" not in str(store.live_filter(store.manifest()))  # the filter does not list the documents
 
@@ -111,12 +119,7 @@ def test_retired_and_uncommitted_chunks_are_never_found(tmp_path: Path, embed_mo
 
 def test_a_restarted_reader_answers_without_reading_the_document_list(tmp_path: Path, embed_model: Any,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name, sentences in TEXTS.items():
-        (corpus / f"{name}.txt").write_text(" ".join(sentences), encoding="utf-8")
-    settings = make_settings(tmp_path, corpus=corpus, mode="fast")
-    Indexer(settings, embed_model=embed_model).run()
+    settings = indexed(tmp_path, embed_model, "a", "b", "c")
     head = CorpusStore.open(settings)._meta()
     assert "manifest" not in head and head["documents"] == 3 and head["generation"] == 1  # a head, not a list
     HybridRetriever(CorpusStore.open(settings), embed_model, settings).refresh()  # this machine's lexical index
@@ -134,12 +137,8 @@ def test_a_store_made_before_stamps_is_read_and_updated_by_its_document_keys(tmp
                                                                              ) -> None:
     from index.store import _metadata
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    for name in ("a", "b"):
-        (corpus / f"{name}.txt").write_text(" ".join(TEXTS[name]), encoding="utf-8")
-    settings = make_settings(tmp_path, corpus=corpus, mode="fast")
-    Indexer(settings, embed_model=embed_model).run()
+    settings = indexed(tmp_path, embed_model, "a", "b")
+    corpus = settings.corpus_dir
     # What an older version left: the whole manifest in the collection's metadata, no stamps read.
     store = CorpusStore.open(settings)
     manifest, meta = store.manifest(), store._meta()
