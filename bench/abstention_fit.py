@@ -18,7 +18,10 @@ the LLM.
 
 Usage:
     python -m bench.abstention_fit record --out DIR [--sets ...] [--squad-limit 500] [--squad-tuning-limit 300]
-    python -m bench.abstention_fit fit --records DIR [--write]   # fit, compare, and write assistant/calibration.json
+    python -m bench.abstention_fit fit --records DIR [--write]   # fit, compare, and write the calibration file
+
+Records made with `ASSISTANT_RANKING_EMBED_MODEL=none` are fitted without the ranking model's signal and written
+into assistant/calibration-without-ranking.json.
 """
 
 from __future__ import annotations
@@ -62,7 +65,10 @@ FEATURES = ("refusal", "reasked", "fallback", "phrase_logprob", "cited_clause")
 # fewest signals within CHOICE_MARGIN of the best balanced accuracy win. "ranking_clause" is the same meaning
 # signal as "cited_clause" read by the larger ranking model; "question_covered" the share of the question's words the
 # cited sentence has.
-CANDIDATES = (FEATURES[:4], FEATURES, (*FEATURES, "ranking_clause"), (*FEATURES, "ranking_clause", "question_covered"))
+# Only the candidates whose signals every record holds are tried: records made without a ranking model
+# (`ranking_embed_model = "none"`) have no "ranking_clause".
+CANDIDATES = (FEATURES[:4], FEATURES, (*FEATURES, "question_covered"), (*FEATURES, "ranking_clause"),
+              (*FEATURES, "ranking_clause", "question_covered"))
 CHOICE_MARGIN = 0.005
 NEVER_ABSTAIN = -math.inf
 
@@ -225,11 +231,25 @@ def cross_validated(tuning: Mapping[str, Sequence[Mapping[str, Any]]], features:
 
 
 def choose(tuning: Mapping[str, Sequence[Mapping[str, Any]]]) -> tuple[tuple[str, ...], dict[str, float]]:
-    """The candidate signal set to fit (`CANDIDATES`), by cross-validation on the tuning parts; every score."""
-    scores = {",".join(c): round(cross_validated(tuning, c), 4) for c in CANDIDATES}
+    """The candidate signal set to fit (`CANDIDATES` whose signals the records hold), by cross-validation on the
+    tuning parts; every score."""
+    held = [set(signals) for items in tuning.values() for item in items if (signals := signals_of(item))]
+    candidates = [c for c in CANDIDATES if all(set(c) <= signals for signals in held)]
+    scores = {",".join(c): round(cross_validated(tuning, c), 4) for c in candidates}
     best = max(scores.values())
-    chosen = min((c for c in CANDIDATES if scores[",".join(c)] >= best - CHOICE_MARGIN), key=len)
+    chosen = min((c for c in candidates if scores[",".join(c)] >= best - CHOICE_MARGIN), key=len)
     return chosen, scores
+
+
+def calibration_file_for(folder: Path) -> Path:
+    """The calibration file of the models the records were made with: the default one, or the one kept for no
+    ranking model (`assistant.calibration`)."""
+    for path in sorted(folder.glob("*/results.json")):
+        settings = json.loads(path.read_text(encoding="utf-8")).get("run", {}).get("settings", {})
+        if not settings.get("ranking_embed_model"):
+            return calibration.OTHER_CALIBRATION_FILES[0]
+        break
+    return calibration.CALIBRATION_FILE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -243,7 +263,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_record.add_argument("--eval-dir", type=Path, default=None)
     p_fit = sub.add_parser("fit")
     p_fit.add_argument("--records", type=Path, required=True)
-    p_fit.add_argument("--write", action="store_true", help="write the fitted model into assistant/calibration.json")
+    p_fit.add_argument("--write", action="store_true",
+                       help="write the fitted model into the calibration file of the records' models")
     args = parser.parse_args(argv)
     if args.command == "record":
         limits = {"squad-validation": args.squad_limit, "squad-tuning": args.squad_tuning_limit}
@@ -254,7 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     features, scores = choose(tuning)
     print("cross-validated balanced accuracy on the tuning parts:", json.dumps(scores))
     model = fit(tuning, features)
-    current = json.loads(calibration.CALIBRATION_FILE.read_text(encoding="utf-8"))
+    target = calibration_file_for(args.records)
+    current = json.loads(target.read_text(encoding="utf-8"))
     rules = {"no abstention": lambda item: False, "current calibration": calibrated_decision(current),
              "fitted model": model_decision(model)}
     print("fitted:", json.dumps(model.to_json()))
@@ -274,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                            "`python -m bench.calibrate`. See docs/BENCHMARKS.md.")
         current["measured"] = {"llm": {"signal_sets_cross_validated": scores,
                                        **{name: rows["fitted model"] for name, rows in report.items()}}}
-        calibration.CALIBRATION_FILE.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
+        target.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

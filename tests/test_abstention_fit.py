@@ -39,6 +39,18 @@ def test_the_fit_learns_what_the_refusal_signal_separates() -> None:
     assert len(features) == 4 and all(0.9 <= s <= 1.0 for s in scores.values())  # the fewest signals that do
 
 
+def test_records_without_a_ranking_model_are_fitted_on_the_signals_they_hold() -> None:
+    rng = random.Random(5)
+    sets = {name: [record(i, i % 2 == 0, rng.uniform(0, 0.6)) for i in range(40)] for name in ("a", "b")}
+    for items in sets.values():
+        for item in items:
+            del item["extra"]["signals"]["ranking_clause"]
+    features, scores = choose(sets)
+    assert "ranking_clause" not in features
+    assert scores and not any("ranking_clause" in candidate for candidate in scores)
+    fit(sets, features)  # fits without asking for the missing signal
+
+
 def test_ablation_reasks_whole_dialogues_and_its_sign_test() -> None:
     items = [record(1, True, 0.1, dialogue="d1"), record(2, True, 0.1, dialogue="d1"), record(3, True, 0.1)]
     items[1]["extra"]["rules"] = ["widen_date"]
