@@ -114,13 +114,13 @@ class DirectAnswers:
                       citations=citations, **base)
 
     def mentions(self, base: dict[str, Any], question: str) -> Answer | None:
-        """Whether (or where) the documents say the words the question names, by searching every chunk; None for
-        any other question, or an empty index."""
+        """Whether (or where) the documents say the words the question names, by searching every chunk (the
+        lexical index's full-text table finds those that hold them); None for any other question, or an empty
+        index."""
         asked = asked_mention(question)
-        chunks = self.models.retriever.chunks() if asked else []
-        if not chunks:
+        chunks, documents = self.models.retriever.mentioning(asked.thing) if asked else ([], 0)
+        if not documents:
             return None
-        documents = len({chunk.doc for chunk in chunks})
         text, short, cited = mention_lines(asked, find_mentions(asked.thing, chunks), documents)
         base["notes"].append(f"every indexed passage was searched for the words {asked.thing!r}")
         return Answer(answer=text, short_answer=short, abstained=False, citations=to_citations(cited), **base)

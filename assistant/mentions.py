@@ -3,9 +3,10 @@ articles mention Turin?"), answered by searching every chunk for the words.
 
 Retrieval and the model cannot answer these: the question's meaning is "does this string occur", which no sentence
 states, so the assistant used to abstain (or the model said "YES", which no span can verify). An exhaustive search
-is cheap (the chunks are in memory) and exact: "yes" comes with the sentences that say the words, cited to their
-spans, and "no" is a checked fact about the whole index, not a guess. Words are compared as `text.word_key` does
-(case, plural and number form aside: "Summit 2" finds "Summit II").
+is cheap (a full-text table beside the BM25 index, `index/lexical.py`, finds the chunks that hold the words, and only
+those are read) and exact: "yes" comes with the sentences that say the words, cited to their spans, and "no" is a
+checked fact about the whole index, not a guess. Words are compared as `text.mention_keys` does (case, plural, number
+form and accents aside: "Summit 2" finds "Summit II", "Beyonce" finds "Beyoncé").
 
 Example:
     >>> asked_mention("Is New Zealand mentioned?")
@@ -19,14 +20,13 @@ Example:
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.evidence import Evidence, found_evidence
 from assistant.retrieval import Passage
 from assistant.sources import DOCUMENT, DOCUMENTS
-from assistant.text import STOP_WORDS, word_key, words
+from assistant.text import STOP_WORDS, mention_keys, words
 
 _VERB = r"(?:mention|name|cite|discuss|refer\s+to|talk\s+about)"
 _VERB_3RD = r"(?:mentions|names|cites|discusses|refers\s+to|talks\s+about)"
@@ -89,11 +89,11 @@ def find_mentions(thing: str, chunks: Sequence[Passage]) -> list[Evidence]:
 
     Accents aside too: "Beyonce" finds "Beyoncé". About 0.15 s over SQuAD-even's 1,130 chunks on 2 cores.
     """
-    wanted = [_key(w) for w in words(thing)]
+    wanted = mention_keys(thing)
     found: dict[tuple[str, int], Evidence] = {}
     for chunk in chunks:
         tokens = list(re.finditer(r"\w+", chunk.text))
-        keys = [_key(t.group(0)) for t in tokens]
+        keys = mention_keys(chunk.text)
         for i in range(len(keys) - len(wanted) + 1):
             if keys[i:i + len(wanted)] != wanted:
                 continue
@@ -102,11 +102,6 @@ def find_mentions(thing: str, chunks: Sequence[Passage]) -> list[Evidence]:
                                                    (0, len(chunk.text))))
             found.setdefault((sentence.doc, sentence.start), sentence)  # overlapping chunks: once
     return [found[key] for key in sorted(found)]
-
-
-def _key(word: str) -> str:
-    folded = unicodedata.normalize("NFKD", word)
-    return word_key("".join(ch for ch in folded if not unicodedata.combining(ch)))
 
 
 def mention_lines(asked: Mention, found: Sequence[Evidence], documents: int) -> tuple[str, str, list[Evidence]]:

@@ -28,6 +28,8 @@ from index.chunking import page_of, unpack_spans, unpack_vectors
 from index.lexical import LexicalIndex, lexical_folder, store_fetcher
 from index.store import CorpusStore, Manifest
 
+FETCH_IDS = 500  # chunk ids read from the store at a time
+
 if TYPE_CHECKING:
     from assistant.config import Settings
 
@@ -174,6 +176,26 @@ class HybridRetriever:
         passages = [_passage(i, t, m, 0.0, None, None, {}, 0)
                     for i, t, m in zip(data["ids"], data["documents"], data["metadatas"], strict=True)]
         return sorted(passages, key=lambda p: (p.doc, p.start))
+
+    def mentioning(self, phrase: str) -> tuple[list[Passage], int]:
+        """The live chunks whose words hold those of `phrase` in order (`text.mention_keys`: case, plural, number
+        form and accents aside), in document order and without sentence vectors, and the number of live documents:
+        what an exhaustive "is X mentioned?" search reads (`assistant.mentions`). The lexical index's full-text
+        table finds them; only those are read from the store."""
+        self.refresh()
+        with self._lock:
+            manifest, hidden, documents = self.manifest, self._hidden, self._documents
+        ids = self.lexical.mentioning(phrase)
+        live = None if hidden is not None else set(manifest.doc_keys())  # a store made before stamps
+        passages = []
+        for i in range(0, len(ids), FETCH_IDS):
+            for chunk_id, (text, meta) in self.store.chunks_by_id(ids[i:i + FETCH_IDS]).items():
+                key = meta.get("doc_key")
+                if (live is not None and key not in live) or (hidden is not None and (
+                        int(meta.get("gen", 0)) > hidden[0] or key in hidden[1])):
+                    continue  # not committed, or retired, as of the generation this process reads
+                passages.append(_passage(chunk_id, text, meta, 0.0, None, None, {}, 0))
+        return sorted(passages, key=lambda p: (p.doc, p.start)), documents
 
     def candidates(self, query: str) -> tuple[np.ndarray | None, list[Passage]]:
         """The query vector and up to `candidate_k` fused candidates, best first (empty when the index is)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -73,6 +74,17 @@ def word_key(word: str) -> str:
     the same)."""
     lowered = _DIGIT_ORDINAL.sub(r"\1", word.lower())
     return stemmer().stemWord(_NUMBER_OF.get(lowered, lowered))
+
+
+def mention_keys(text: str) -> list[str]:
+    """The `word_key` of each word of `text` (its `\\w+` runs), in order, with accents folded ("Beyonce" and
+    "Beyoncé" are the same): what a search for the words of a name or phrase compares (`assistant.mentions`)."""
+    lowered = [_DIGIT_ORDINAL.sub(r"\1", _fold_accents(w).lower()) for w in re.findall(r"\w+", text)]
+    return stemmer().stemWords([_NUMBER_OF.get(w, w) for w in lowered])
+
+
+def _fold_accents(word: str) -> str:
+    return "".join(ch for ch in unicodedata.normalize("NFKD", word) if not unicodedata.combining(ch))
 
 
 # Where a long sentence of news or encyclopaedic prose joins its clauses: a comma, semicolon or colon before a

@@ -1,12 +1,14 @@
 """The lexical (BM25) index of the live chunks, kept on local disk and brought up to date from changes only.
 
 Dense search lives in Chroma; BM25 lives here, in a folder of this machine's data directory: a SQLite table of each
-chunk's BM25 tokens and content terms (the terms' document frequencies weigh words in evidence scoring), and a
-bm25s index saved beside it for one committed index generation, loaded memory-mapped. When the store commits a
-new generation, `sync` removes the chunks of documents no longer live and fetches, tokenizes and adds only those
-of documents it has not seen, then rebuilds the BM25 matrix from the table (no chunk text is kept, and the store is
-never read whole after the first time). Several processes on one machine share the folder: one syncs, the others
-wait and then load its result. Another machine keeps its own folder and catches up the same way.
+chunk's BM25 tokens and content terms (the terms' document frequencies weigh words in evidence scoring), a full-text
+table of each chunk's words as `text.mention_keys` compares them (an exhaustive "is X mentioned?" search reads only
+the chunks it finds), and a bm25s index saved beside them for one committed index generation, loaded memory-mapped.
+When the store commits a new generation, `sync` removes the chunks of documents no longer live and fetches,
+tokenizes and adds only those of documents it has not seen, then rebuilds the BM25 matrix from the table (no chunk
+text is kept, and the store is never read whole after the first time). Several processes on one machine share the
+folder: one syncs, the others wait and then load its result. Another machine keeps its own folder and catches up the
+same way.
 
 Example:
     >>> lexical = LexicalIndex(Path(".data/lexical/chunks"))  # doctest: +SKIP
@@ -29,7 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.parts import exclusive_lock
-from assistant.text import TermStats, content_terms, stemmer
+from assistant.text import TermStats, content_terms, mention_keys, stemmer
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -39,6 +41,8 @@ if TYPE_CHECKING:
 ChunkFetcher = Callable[[list[str]], Iterable[tuple[str, str, str, str]]]
 FETCH_KEYS = 200  # document keys asked of the store at a time
 _SEPARATOR = "\x1f"  # between stored tokens and terms (neither holds one)
+# The tables' layout: a folder written by another layout is emptied and rebuilt from the store at its next sync.
+SCHEMA = "2"
 
 
 def bm25_text(title: str, text: str) -> str:
@@ -83,6 +87,7 @@ class LexicalIndex:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
         with exclusive_lock(self.folder / "index"):
+            self._check_schema()
             if self._saved_generation() != generation:
                 self._update(live_keys() if callable(live_keys) else live_keys, fetch)
                 self._save(generation)
@@ -94,7 +99,19 @@ class LexicalIndex:
                    "tokens TEXT NOT NULL)")
         db.execute("CREATE INDEX IF NOT EXISTS chunks_doc ON chunks (doc_key)")
         db.execute("CREATE TABLE IF NOT EXISTS state (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        # Row i holds the `mention_keys` of the chunk whose rowid is i in `chunks`.
+        db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS mentions USING fts5(keys)")
         return db
+
+    def _check_schema(self) -> None:
+        """Empty a folder another layout wrote (its rows are rebuilt from the store), and record this one."""
+        with closing(self._connect()) as db, db:
+            row = db.execute("SELECT value FROM state WHERE key = 'schema'").fetchone()
+            if row is None or row[0] != SCHEMA:
+                db.execute("DELETE FROM chunks")
+                db.execute("DELETE FROM mentions")
+                db.execute("DELETE FROM state")
+                db.execute("INSERT INTO state VALUES ('schema', ?)", (SCHEMA,))
 
     def _saved_generation(self) -> int | None:
         with closing(self._connect()) as db:
@@ -109,16 +126,24 @@ class LexicalIndex:
         with closing(self._connect()) as db, db:
             held = {key for (key,) in db.execute("SELECT DISTINCT doc_key FROM chunks")}
             gone = sorted(held - live_keys)
-            db.executemany("DELETE FROM chunks WHERE doc_key = ?", [(key,) for key in gone])
+            for key in gone:
+                db.execute("DELETE FROM mentions WHERE rowid IN (SELECT rowid FROM chunks WHERE doc_key = ?)", (key,))
+                db.execute("DELETE FROM chunks WHERE doc_key = ?", (key,))
             db.execute("DELETE FROM state WHERE key = 'generation'")  # the rows no longer match the saved index
             added = sorted(live_keys - held)
             for i in range(0, len(added), FETCH_KEYS):
                 rows = list(fetch(added[i:i + FETCH_KEYS]))
                 tokens = bm25s.tokenize([bm25_text(title, text) for _, _, title, text in rows], stopwords="english",
                                         stemmer=stemmer(), return_ids=False, show_progress=False)
-                db.executemany("INSERT OR REPLACE INTO chunks VALUES (?, ?, ?)", [
-                    (chunk_id, key, " ".join(words) + _SEPARATOR + " ".join(sorted(set(content_terms(text)))))
-                    for (chunk_id, key, _, text), words in zip(rows, tokens, strict=True)])
+                for (chunk_id, key, _, text), words in zip(rows, tokens, strict=True):
+                    # A chunk id met again (the same chunk under another key) replaces its earlier rows.
+                    db.execute("DELETE FROM mentions WHERE rowid IN (SELECT rowid FROM chunks WHERE chunk_id = ?)",
+                               (chunk_id,))
+                    db.execute("DELETE FROM chunks WHERE chunk_id = ?", (chunk_id,))
+                    cursor = db.execute("INSERT INTO chunks VALUES (?, ?, ?)", (
+                        chunk_id, key, " ".join(words) + _SEPARATOR + " ".join(sorted(set(content_terms(text))))))
+                    db.execute("INSERT INTO mentions (rowid, keys) VALUES (?, ?)",
+                               (cursor.lastrowid, " ".join(mention_keys(text))))
 
     def _rows(self) -> Iterator[tuple[str, list[str], list[str]]]:
         with closing(self._connect()) as db:
@@ -183,6 +208,21 @@ class LexicalIndex:
         except (ValueError, IndexError):  # no query term is in the vocabulary
             return []
         return [(ids[int(i)], float(s)) for i, s in zip(found[0], scores[0], strict=True) if s > 0.0]
+
+    def mentioning(self, phrase: str) -> list[str]:
+        """The ids of the chunks whose words hold those of `phrase` in order, as `text.mention_keys` compares them
+        (at most those of the generation last synced on this machine: a caller drops what it does not read)."""
+        keys = mention_keys(phrase)
+        if not keys or not (self.folder / "tokens.sqlite3").is_file():
+            return []
+        quoted = '"' + " ".join(keys).replace('"', " ") + '"'
+        with closing(self._connect()) as db:
+            try:
+                found = db.execute("SELECT chunks.chunk_id FROM mentions JOIN chunks ON chunks.rowid = mentions.rowid "
+                                   "WHERE mentions MATCH ?", (quoted,)).fetchall()
+            except sqlite3.OperationalError:  # a phrase the full-text tokenizer leaves empty
+                return []
+        return [chunk_id for (chunk_id,) in found]
 
     def __len__(self) -> int:
         return len(self._ids)

@@ -65,6 +65,25 @@ def test_the_lexical_index_catches_up_from_changed_documents_only(tmp_path: Path
     third.sync(2, {"a", "c"}, fetch)
     assert fetch.asked == [] and len(third) == 3
 
+    # The words of a phrase in order, as mentions compare them (plural, case), in live documents only.
+    assert third.mentioning("ferry leaves NORDEN") == ["a#1"]
+    assert third.mentioning("Norden ferries") == [] and third.mentioning("mill") == []
+
+
+@pytest.mark.unit
+def test_a_lexical_folder_of_an_earlier_layout_is_rebuilt_from_the_store(tmp_path: Path) -> None:
+    import sqlite3
+
+    LexicalIndex(tmp_path).sync(1, {"a", "b"}, Fetcher())
+    with sqlite3.connect(tmp_path / "tokens.sqlite3") as db:  # what a version without the mention table left
+        db.execute("DROP TABLE mentions")
+        db.execute("DELETE FROM state WHERE key = 'schema'")
+    fetch = Fetcher()
+    index = LexicalIndex(tmp_path)
+    index.sync(1, {"a", "b"}, fetch)
+    assert sorted(fetch.asked) == ["a", "b"] and len(index) == 4
+    assert index.mentioning("mill") == ["b#0", "b#1"] and index.mentioning("the mill") == ["b#1"]
+
 
 def test_retired_and_uncommitted_chunks_are_never_found(tmp_path: Path, embed_model: Any,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,6 +91,13 @@ def test_retired_and_uncommitted_chunks_are_never_found(tmp_path: Path, embed_mo
     corpus = settings.corpus_dir
     store = CorpusStore.open(settings)
     assert "$in" not in str(store.live_filter(store.manifest()))  # the filter does not list the documents
+    # An exhaustive search for words reads only the chunks that hold them.
+    read: list[str] = []
+    by_id = CorpusStore.chunks_by_id
+    monkeypatch.setattr(CorpusStore, "chunks_by_id", lambda self, ids: read.extend(ids) or by_id(self, ids))
+    found, documents = HybridRetriever(store, embed_model, settings).mentioning("mill")
+    assert [p.doc for p in found] == ["b.txt"] and documents == 3 and len(read) == len(found)
+    monkeypatch.undo()
 
     # A run that commits the removal of b but dies before deleting b's chunks: b is gone for every reader.
     (corpus / "b.txt").unlink()
@@ -86,6 +112,7 @@ def test_retired_and_uncommitted_chunks_are_never_found(tmp_path: Path, embed_mo
     retriever = HybridRetriever(CorpusStore.open(settings), embed_model, settings)
     assert retriever.refresh().retired and "b.txt" not in retriever.refresh().docs
     assert {p.doc for p in retriever.retrieve("Which mill grinds rye?", 10)} == {"a.txt", "c.txt"}
+    assert retriever.mentioning("mill") == ([], 2)
 
     # The next run finishes the deletion: every stored chunk is live again, and searches need no filter.
     assert Indexer(settings, embed_model=embed_model).run().chunks_removed == 1
