@@ -29,6 +29,7 @@ import dataclasses
 import fcntl
 import hashlib
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -315,10 +316,14 @@ class Indexer:
             return False
 
     def _drop_collection(self) -> None:
-        """Delete this index's collection only: other collections in the same store stay. A store folder that
-        cannot be opened at all (damaged) is moved aside, never deleted, and a new one is made in its place."""
+        """Delete this index's collection only (and this machine's lexical index of it): other collections in the
+        same store stay. A store folder that cannot be opened at all (damaged) is moved aside, never deleted, and a
+        new one is made in its place."""
         try:
-            CorpusStore.open(self.settings, create=False).drop()
+            store = CorpusStore.open(self.settings, create=False)
+            lexical = lexical_folder(self.settings, store)
+            store.drop()
+            shutil.rmtree(lexical, ignore_errors=True)  # a process still reading it rebuilds it at its next sync
             return
         except StoreError as exc:
             if "no index found" in str(exc) or self.settings.chroma_url:

@@ -14,7 +14,9 @@ from typing import Any
 import pytest
 
 from assistant.config import Settings
+from assistant.retrieval import HybridRetriever
 from index.indexer import Indexer
+from index.lexical import lexical_folder
 from index.store import CorpusStore
 from tests.conftest import REPO, SEED_DOC_A, SEED_DOC_B, SEEDS, make_settings
 from tests.pdf_maker import write_bomb_pdf, write_pdf
@@ -131,9 +133,15 @@ def test_rebuild_drops_only_its_own_collection(copy: Settings, embed_model: Any)
     other = make_settings(copy.data_dir.parent, corpus=copy.corpus_dir, collection="other", mode="fast")
     Indexer(other, embed_model=embed_model).run()
     other_before = live_chunks(other)
+    HybridRetriever(CorpusStore.open(copy), embed_model, copy).refresh()  # this machine's lexical index of each
+    folders = {s.collection: lexical_folder(s, CorpusStore.open(s)) for s in (copy, other)}
+    assert all(folder.is_dir() for folder in folders.values())
     report = Indexer(copy, embed_model=embed_model).run(rebuild=True)
     assert sorted(report.added) == [SEED_DOC_A, SEED_DOC_B]
     assert live_chunks(other) == other_before  # the collection beside it is untouched
+    # This machine's lexical index of the dropped collection goes with it; the other's stays.
+    assert not folders[copy.collection].exists() and folders[other.collection].is_dir()
+    assert lexical_folder(copy, CorpusStore.open(copy)).is_dir()
 
 
 def test_a_cited_file_deleted_after_indexing_still_shows_its_passage(tmp_path: Path, embed_model: Any) -> None:
