@@ -346,7 +346,8 @@ class Indexer:
 
     def _plan(self, files: list[tuple[Path, Path]], old: Manifest, report: IndexReport,
               progress: ProgressCallback | None = None) -> tuple[list[str], list[SourceDocument]]:
-        """Decide per file: unchanged (hash matches), to index (new/changed), or skipped (with the reason);
+        """Decide per file: unchanged (the size and modification time it was hashed with, or else its hash,
+        match), to index (new/changed), or skipped (with the reason);
         `progress` hears ("reading", files done, files) before each file is read."""
         wanted: list[str] = []
         to_index: list[SourceDocument] = []
@@ -365,15 +366,19 @@ class Indexer:
             if path.suffix.lower() not in SUPPORTED_SUFFIXES:
                 report.skipped.append((name, f"unsupported file type {path.suffix or '(none)'}"))
                 continue
+            entry = old.docs.get(name)
             try:
-                digest = file_sha256(path)
+                stat = path.stat()
+                file_stat = (stat.st_size, stat.st_mtime_ns)
+                # Same size and modification time as when it was hashed: the same bytes, not read again.
+                same_file = entry is not None and (entry.size, entry.mtime_ns) == file_stat
+                digest = entry.hash if entry is not None and same_file else file_sha256(path)
             except OSError as exc:
                 report.skipped.append((name, f"cannot read file: {exc.strerror or exc}"))
                 continue
             if digest in seen_hashes:
                 report.skipped.append((name, f"duplicate of {seen_hashes[digest]} (same content)"))
                 continue
-            entry = old.docs.get(name)
             if entry is not None and entry.hash == digest:
                 seen_hashes[digest] = name
                 wanted.append(name)
@@ -387,7 +392,7 @@ class Indexer:
             except Exception as exc:  # noqa: BLE001  (a malformed file may break its parser any way: skip it alone)
                 report.skipped.append((name, f"could not be read ({type(exc).__name__}: {exc})"))
                 continue
-            document = dataclasses.replace(document, name=name, path=path, content_hash=digest)
+            document = dataclasses.replace(document, name=name, path=path, content_hash=digest, file_stat=file_stat)
             seen_hashes[digest] = name
             wanted.append(name)
             to_index.append(document)
@@ -420,8 +425,10 @@ class Indexer:
             if not doc_nodes:
                 _skip(report, doc.name, "no indexable text after removing page boilerplate")
                 continue
+            size, mtime_ns = doc.file_stat or (None, None)
             entries[doc.name] = DocEntry(hash=doc.content_hash, chunks=len(doc_nodes), title=doc.title,
-                                         date=doc.date, indexed_at=time.time(), path=str(doc.path.resolve()))
+                                         date=doc.date, indexed_at=time.time(), path=str(doc.path.resolve()),
+                                         size=size, mtime_ns=mtime_ns)
             nodes.extend(doc_nodes)
         already = store.existing_ids([node.node_id for node in nodes])
         pending = [node for node in nodes if node.node_id not in already]

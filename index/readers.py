@@ -53,6 +53,7 @@ class SourceDocument:
     date: str | None = None  # ISO date when the text states one near the top
     notes: tuple[str, ...] = field(default=())  # non-fatal remarks, e.g. "decoded as cp1252"
     page_starts: tuple[int, ...] = field(default=())  # where each page begins in `text`; empty: no pages
+    file_stat: tuple[int, int] | None = None  # the file's size and modification time (ns) when it was hashed
 
 
 def page_at(page_starts: tuple[int, ...] | list[int], offset: int) -> int | None:

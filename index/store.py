@@ -60,6 +60,10 @@ class DocEntry:
     date: str | None = None
     indexed_at: float = 0.0
     path: str | None = None  # absolute path at index time, for showing surrounding text
+    # The file's size and modification time (ns) when it was hashed: a file whose size and time are both unchanged
+    # is taken as unchanged without reading it again, as git's index does (touching a file makes it read again).
+    size: int | None = None
+    mtime_ns: int | None = None
 
 
 class Manifest:
@@ -302,7 +306,8 @@ class CorpusStore:
         found = self._docs_collection().get(where=live, include=["metadatas"])
         return {str(m["name"]): DocEntry(hash=str(m["hash"]), chunks=int(m["chunks"]), title=m.get("title"),
                                          date=m.get("date"), indexed_at=float(m.get("indexed_at") or 0.0),
-                                         path=m.get("path"))
+                                         path=m.get("path"), size=_int_or_none(m.get("size")),
+                                         mtime_ns=_int_or_none(m.get("mtime_ns")))
                 for m in found["metadatas"]}
 
     def write_documents(self, entries: dict[str, DocEntry], generation: int) -> None:
@@ -450,6 +455,10 @@ class CorpusStore:
 # This process, as written beside each commit: a process that reads a commit by another one knows that its own
 # embedded Chroma client (which caches the vector index in memory) must be opened again to see the new chunks.
 WRITER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if value is not None else None
 
 
 def _live_where(generation: int, retired: list[str]) -> dict[str, Any]:
