@@ -389,17 +389,32 @@ def prompt_evidence(sentences: list[Evidence], count: int, least: int | None = N
     "When was the article published?" is answered by a date line that scores low on meaning and word overlap;
     ranked sixth, it would miss a five-sentence prompt that holds no date at all. One extra sentence in that
     case costs ~0.1 s. When a chosen sentence is a line of a document's header, the rest of that header comes
-    too (`header_block`).
+    too (`header_block`). A sentence whose words another document already gave, better ranked, is left out (copies
+    of one text, a boilerplate paragraph): the reader learns nothing from it twice, and it would take the place of
+    a sentence that says something else.
     """
+    unique = first_of_each_text(sentences)
     kept = min(count, least if least is not None else count)
-    best = sentences[0].score if sentences else 0.0
-    while kept < min(count, len(sentences)) and sentences[kept].score >= relative * best:
+    best = unique[0].score if unique else 0.0
+    while kept < min(count, len(unique)) and unique[kept].score >= relative * best:
         kept += 1
-    chosen = sentences[:kept]
+    chosen = unique[:kept]
     if not any(ev.typed for ev in chosen):
-        extra = next((ev for ev in sentences[kept:kept + TYPED_LOOKAHEAD] if ev.typed), None)
+        extra = next((ev for ev in unique[kept:kept + TYPED_LOOKAHEAD] if ev.typed), None)
         chosen = chosen + [extra] if extra is not None else chosen
     return without_repeats(chosen) + header_block(chosen, sentences)
+
+
+def first_of_each_text(sentences: list[Evidence]) -> list[Evidence]:
+    """`sentences` less those whose text (case and spacing aside) an earlier one has, in order."""
+    seen: set[str] = set()
+    out = []
+    for ev in sentences:
+        text = " ".join(ev.text.split()).casefold()
+        if text not in seen:
+            seen.add(text)
+            out.append(ev)
+    return out
 
 
 def without_repeats(chosen: list[Evidence]) -> list[Evidence]:

@@ -571,7 +571,22 @@ def test_prompt_evidence_reaches_past_the_count_for_the_kind_asked() -> None:
     assert [e.text for e in chosen] == [e.text for e in ranked[:5]] + ["February 3, 2014 at 10:12 am"]
     who = _ranked_in_order("Who spoke about the plan?", texts)
     assert prompt_evidence(who, 5) == who[:5]  # no kind asked: no extra
-    assert prompt_evidence(ranked[:5] + ranked[5:6] * 3 + ranked[6:], 5) == ranked[:5]
+    from dataclasses import replace
+
+    fillers = [replace(ranked[5], text=f"Joint call number {i} for a ceasefire.") for i in range(3)]
+    assert prompt_evidence(ranked[:5] + fillers + ranked[6:], 5) == ranked[:5]  # the dated one is past the lookahead
+
+
+def test_prompt_evidence_shows_a_text_two_documents_share_once() -> None:
+    """Copies of one text in several documents: the prompt shows its sentence once, from the better ranked
+    document, and the next sentence that says something else takes the freed place."""
+    from dataclasses import replace
+
+    texts = ["Alder opened the harbour in spring.", "Brook praised the new ferry.", "The mill grinds rye."]
+    ranked = _ranked_in_order("Who opened the harbour?", texts)
+    copy = replace(ranked[0], doc="b.txt", text="Alder  opened the harbour in spring.")
+    chosen = prompt_evidence([ranked[0], copy, ranked[1], ranked[2]], 2, least=2)
+    assert [(e.doc, e.text) for e in chosen] == [("a.txt", texts[0]), ("a.txt", texts[1])]
 
 
 def test_prompt_evidence_leaves_out_sentences_far_below_the_best() -> None:
