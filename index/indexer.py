@@ -41,7 +41,7 @@ from index.chunking import SpanSentenceSplitter, pack_offsets, pack_spans, pack_
 from index.embeddings import embed_in_length_order, embedding_dimension, load_configured_embedding
 from index.lexical import LexicalIndex, lexical_folder, store_fetcher
 from index.readers import SUPPORTED_SUFFIXES, SourceDocument, UnusableDocument, read_document
-from index.store import CorpusStore, DocEntry, Manifest, StoreError, doc_key
+from index.store import LEASE_SECONDS, CorpusStore, DocEntry, Manifest, StoreError, doc_key
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -51,6 +51,13 @@ PROGRESS_UNITS = {"reading": "files", "embedding": "chunks"}  # what each stage 
 # Embedding and writing in groups bounds memory on big corpora and gives the progress bar a steady pace; each
 # stored group survives a killed run (the next run reuses it), so a kill loses at most one group's embedding.
 WRITE_GROUP = 64
+# An index run that writes chunks holds a lease on the index (`CorpusStore.lease_holder`): it renews its mark this
+# often while it writes, and a run from another machine that finds the mark waits, polling this often. A claim is
+# looked at again after CLAIM_SETTLE_SECONDS, so that of two runs of two machines that marked in the same moment,
+# both see the one mark that stayed.
+RENEW_SECONDS = 60.0
+LEASE_POLL_SECONDS = 5.0
+CLAIM_SETTLE_SECONDS = 1.0
 
 
 @dataclass
@@ -156,6 +163,8 @@ class Indexer:
         self.settings = settings
         self._embed_model = embed_model  # loaded lazily: an unchanged corpus never pays for the model
         self._ranking_model = ranking_model  # used only when `ranking_embed_model` is set
+        self._claimed: int | None = None  # the generation this run's lease is on (a Chroma server), while it holds one
+        self._renewed = 0.0
 
     @property
     def embed_model(self) -> Any:
@@ -203,22 +212,31 @@ class Indexer:
             if missing and not self._holds_documents():
                 raise FileNotFoundError(f"corpus path not found: {corpus.resolve()}")
             store = self._open_store()
-            old = store.manifest()
-            report = IndexReport()
-            wanted, to_index = self._plan(files, old, report, progress)
-            if not syncing:  # named paths add and update; every other document stays
-                wanted += [name for name in old.docs if name not in wanted]
-            if old.docs and not wanted and not force:
-                where = ", ".join(str(p) for p in paths) if paths else str(corpus)
-                state = "does not exist" if missing else "holds no indexable document"
-                raise IndexRefused(f"{where} {state}: indexing it would remove all {len(old.docs)} documents from "
-                                   "the index, which is left as it was; check the path, or pass --force to empty "
-                                   "the index")
-            if to_index and old.stamped:  # readers filter out what this run writes until it commits
-                store.commit(old, *self._model(store), pending=True)
-                old.pending = True  # the head as stored now
-            new_docs = self._embed_and_store(store, to_index, report, progress, old.generation + 1)
-            self._commit(store, old, wanted, new_docs, report)
+            self._claimed = None
+            while True:  # until this run needs no lease, or holds it
+                self._wait_for_lease(store)
+                old = store.manifest()
+                report = IndexReport()
+                wanted, to_index = self._plan(files, old, report, progress)
+                if not syncing:  # named paths add and update; every other document stays
+                    wanted += [name for name in old.docs if name not in wanted]
+                if old.docs and not wanted and not force:
+                    where = ", ".join(str(p) for p in paths) if paths else str(corpus)
+                    state = "does not exist" if missing else "holds no indexable document"
+                    raise IndexRefused(f"{where} {state}: indexing it would remove all {len(old.docs)} documents "
+                                       "from the index, which is left as it was; check the path, or pass --force to "
+                                       "empty the index")
+                # Readers filter out what this run writes until it commits; other machines' runs wait.
+                changes = bool(to_index) or bool(set(old.docs) - set(wanted))
+                if not (changes and old.stamped) or self._claim(store, old, to_index):
+                    break
+            try:
+                new_docs = self._embed_and_store(store, to_index, report, progress, old.generation + 1,
+                                                 lambda: self._renew(store, old))
+                self._commit(store, old, wanted, new_docs, report)
+            except BaseException:
+                self._release(store, old)
+                raise
         report.seconds = time.perf_counter() - started
         return report
 
@@ -228,19 +246,76 @@ class Indexer:
         started = time.perf_counter()
         with writer_lock(self.settings):
             store = self._open_store()
-            old = store.manifest()
-            report = IndexReport()
-            by_path = {str(Path(e.path).resolve()): n for n, e in old.docs.items() if e.path}
-            gone = set()
-            for name in names:
-                doc = name if name in old.docs else by_path.get(str(Path(name).resolve()))
-                if doc is None:
-                    report.skipped.append((name, "not in the index"))
-                else:
-                    gone.add(doc)
-            self._commit(store, old, [n for n in old.docs if n not in gone], {}, report)
+            self._claimed = None
+            while True:  # until this run needs no lease, or holds it
+                self._wait_for_lease(store)
+                old = store.manifest()
+                report = IndexReport()
+                by_path = {str(Path(e.path).resolve()): n for n, e in old.docs.items() if e.path}
+                gone = set()
+                for name in names:
+                    doc = name if name in old.docs else by_path.get(str(Path(name).resolve()))
+                    if doc is None:
+                        report.skipped.append((name, "not in the index"))
+                    else:
+                        gone.add(doc)
+                if not (gone and old.stamped) or self._claim(store, old, writes_chunks=False):
+                    break
+            try:
+                self._commit(store, old, [n for n in old.docs if n not in gone], {}, report)
+            except BaseException:
+                self._release(store, old)
+                raise
         report.seconds = time.perf_counter() - started
         return report
+
+    # -- the lease that keeps runs of several machines apart on a shared Chroma server ------------------------------
+    def _wait_for_lease(self, store: CorpusStore) -> None:
+        """Wait while another machine's index run holds the index (until it commits, or its lease lapses). Runs on
+        one machine are kept apart by the local writer lock already."""
+        told = False
+        while self.settings.chroma_url and (holder := store.lease_holder()) is not None:
+            if not told:
+                print(f"waiting for the index run of {holder} to finish (if it was killed, its claim lapses "
+                      f"{LEASE_SECONDS:.0f} s after it last renewed it)", file=sys.stderr)
+                told = True
+            time.sleep(LEASE_POLL_SECONDS)
+
+    def _claim(self, store: CorpusStore, old: Manifest, writes_chunks: bool) -> bool:
+        """Mark the head pending before this run changes anything; False when another machine's mark took its
+        place in the same moment (wait, plan again). Without chunks to write and without a server, no mark."""
+        if not writes_chunks and not self.settings.chroma_url:
+            return True
+        store.commit(old, *self._model(store), pending=True)
+        old.pending = True  # the head as stored now
+        if self.settings.chroma_url:  # other machines write the same head
+            time.sleep(CLAIM_SETTLE_SECONDS)
+            if not store.holds_lease(old.generation):
+                return False
+            self._claimed, self._renewed = old.generation, time.monotonic()
+        return True
+
+    def _renew(self, store: CorpusStore, old: Manifest, force: bool = False) -> None:
+        """Renew this run's lease (every RENEW_SECONDS, or now with `force`); IndexRefused when another run took
+        the index over meanwhile (this run's chunks stay uncommitted: that run or the next removes them)."""
+        if self._claimed is None or (not force and time.monotonic() - self._renewed < RENEW_SECONDS):
+            return
+        if not store.holds_lease(self._claimed):
+            self._claimed = None
+            raise IndexRefused("another index run took this index over while this one was writing (this run's "
+                               f"claim had not been renewed for {LEASE_SECONDS:.0f} s); the index is as that run "
+                               "leaves it: run again to bring it in step")
+        store.commit(old, *self._model(store), pending=True)
+        self._renewed = time.monotonic()
+
+    def _release(self, store: CorpusStore, old: Manifest) -> None:
+        """After a run that failed or was cancelled before its commit: let its lease lapse at once (the mark stays,
+        so the next run removes what this one wrote). Best effort: the lease lapses by itself anyway."""
+        if self._claimed is not None and self._claimed == old.generation:
+            with contextlib.suppress(Exception):
+                if store.holds_lease(self._claimed):
+                    store.commit(old, *self._model(store), pending=True, lapsed=True)
+        self._claimed = None
 
     def _commit(self, store: CorpusStore, old: Manifest, wanted: list[str], new_docs: dict[str, DocEntry],
                 report: IndexReport) -> None:
@@ -262,9 +337,12 @@ class Indexer:
         removed = store.delete_uncommitted(old.generation, keeping) if old.pending else 0
         manifest.retired = sorted((set(old.doc_keys()) | set(old.retired)) - set(live_keys))
         model = self._model(store)
+        self._renew(store, old, force=True)  # still this run's: no other run took over
         store.write_documents(new_docs, manifest.generation)
         if manifest.generation != old.generation or manifest.retired != old.retired or old.pending:
-            store.commit(manifest, *model)
+            # While retired chunks remain, a leased head stays marked: no other machine's run starts in between.
+            store.commit(manifest, *model, pending=bool(manifest.retired) and self._claimed is not None)
+        self._claimed = None
         if old.stamped:
             removed += store.delete_retired(manifest.retired)
         else:
@@ -403,9 +481,10 @@ class Indexer:
         return wanted, to_index
 
     def _embed_and_store(self, store: CorpusStore, documents: list[SourceDocument], report: IndexReport,
-                         progress: ProgressCallback | None, generation: int) -> dict[str, DocEntry]:
+                         progress: ProgressCallback | None, generation: int,
+                         renew: Callable[[], None] = lambda: None) -> dict[str, DocEntry]:
         """Chunk, embed (skipping chunks a killed run already stored) and write, stamped with the `generation` the
-        run will commit; returns the new manifest entries."""
+        run will commit, calling `renew` after each group; returns the new manifest entries."""
         from llama_index.core.schema import Document
 
         splitter = SpanSentenceSplitter(max_words=self.settings.chunk_words,
@@ -450,6 +529,7 @@ class Indexer:
                         failed.add(doc)
                         _skip(report, doc, f"could not be embedded ({type(exc).__name__}: {exc})")
             bar(min(i + WRITE_GROUP, len(pending)))
+            renew()
         for doc in failed:
             entries.pop(doc, None)
         kept = [node for node in nodes if node.metadata["doc"] not in failed]

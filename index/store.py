@@ -332,10 +332,15 @@ class CorpusStore:
         return len(ids)
 
     def commit(self, manifest: Manifest, embed_model: str, embed_dim: int,
-               ranking: tuple[str, int] | None = None, pending: bool = False) -> None:
+               ranking: tuple[str, int] | None = None, pending: bool = False, lapsed: bool = False) -> None:
         """Make `manifest` the live state in one metadata write (the commit point of an index run); `pending`
-        tells readers, before a run writes its first chunk, that chunks they must not see may appear."""
-        self.collection.modify(metadata=_metadata(embed_model, embed_dim, manifest, ranking, self.stamped, pending))
+        tells readers, before a run writes its first chunk, that chunks they must not see may appear (and other
+        machines' runs that this run holds the index, `lease_holder`); `lapsed` writes the mark as already lapsed
+        (a run that gives up)."""
+        meta = _metadata(embed_model, embed_dim, manifest, ranking, self.stamped, pending)
+        if lapsed:
+            meta["updated_at"] = 0.0
+        self.collection.modify(metadata=meta)
 
     @property
     def stamped(self) -> bool:
@@ -429,6 +434,31 @@ class CorpusStore:
     def count(self) -> int:
         return int(self.collection.count())
 
+    def lease_holder(self) -> str | None:
+        """The writer of another index run that holds this index's lease, or None (free, lapsed, or ours).
+
+        A run that will write chunks marks the head `pending` with its writer and renews the mark while it writes
+        (`index.indexer`); on a shared Chroma server this keeps runs from several machines apart, as the local
+        writer lock does on one machine. A mark not renewed for `LEASE_SECONDS`, or left by a process of this host
+        that no longer runs, has lapsed: that run was killed, and the next one cleans up after it."""
+        head = self._meta()
+        writer = str(head.get("writer") or "")
+        if not head.get("pending") or not writer or writer == WRITER:
+            return None
+        if time.time() - float(head.get("updated_at") or 0.0) >= LEASE_SECONDS:
+            return None
+        host, _, rest = writer.partition(":")
+        pid = rest.partition(":")[0]
+        if host == socket.gethostname() and pid.isdigit() and not _process_alive(int(pid)):
+            return None
+        return writer
+
+    def holds_lease(self, generation: int) -> bool:
+        """Whether the head still carries this process's pending mark on `generation` (no other run took over)."""
+        head = self._meta()
+        return bool(head.get("pending")) and head.get("writer") == WRITER and \
+            int(head.get("generation") or 0) == generation
+
     def committed_elsewhere(self) -> bool:
         """Whether the last commit was made by another process (its writes are not in this process's view of an
         embedded store until it is opened again)."""
@@ -455,6 +485,19 @@ class CorpusStore:
 # This process, as written beside each commit: a process that reads a commit by another one knows that its own
 # embedded Chroma client (which caches the vector index in memory) must be opened again to see the new chunks.
 WRITER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+# How long an index run's pending mark holds others off without being renewed (a run renews it every
+# `index.indexer.RENEW_SECONDS` while it writes): past it, the run is taken for killed.
+LEASE_SECONDS = 600.0
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def _int_or_none(value: Any) -> int | None:

@@ -232,3 +232,63 @@ def test_two_app_processes_on_one_server_see_the_same_committed_index(
     finally:
         serving.kill()
         serving.wait(timeout=30)
+
+
+def test_index_runs_of_two_machines_on_one_server_take_turns(
+        chroma_server: ChromaServer, tmp_path: Path, embed_model: Any, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A run finds another machine's run holding the index: it waits until that one commits; a run whose claim was
+    taken over (it stalled past the lease) refuses to commit, and the index stays as the other run left it."""
+    import threading
+
+    import index.indexer
+    import index.store
+    from index.indexer import Indexer, IndexRefused
+    from index.store import CorpusStore
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(REPO / "seeds" / SEED_DOC_B, corpus / SEED_DOC_B)
+    mine = make_settings(tmp_path / "mine", corpus=corpus, chroma_url=chroma_server.url, mode="fast")
+    Indexer(mine, embed_model=embed_model).run()
+    store = CorpusStore.open(mine)
+    head = store._meta()
+    monkeypatch.setattr(index.indexer, "LEASE_POLL_SECONDS", 0.05)
+
+    def other_machine_marks() -> None:  # what another machine's run writes when it starts indexing
+        store.collection.modify(metadata={**head, "pending": True, "writer": "elsewhere:1:feedbeef",
+                                          "updated_at": time.time()})
+
+    # Another machine's run holds the index: this one waits until that one commits.
+    other_machine_marks()
+    assert store.lease_holder() == "elsewhere:1:feedbeef"
+    shutil.copy(REPO / "seeds" / SEED_DOC_A, corpus / SEED_DOC_A)
+    commit = threading.Timer(1.0, lambda: store.collection.modify(metadata={**head, "updated_at": time.time()}))
+    commit.start()
+    started = time.monotonic()
+    report = Indexer(mine, embed_model=embed_model).run()
+    assert time.monotonic() - started >= 1.0 and report.added == [SEED_DOC_A]
+    assert "waiting for the index run of elsewhere:1:feedbeef" in capsys.readouterr().err
+    assert store.lease_holder() is None and not store.manifest().pending
+
+    # This run stalls past the lease while writing, and another machine's run takes over: it does not commit.
+    generation = store.manifest().generation
+    (corpus / "c.txt").write_text("The ferry to Norden leaves at noon.", encoding="utf-8")
+    write_group = index.indexer.Indexer._write_group
+
+    def stalled(self: Any, *args: Any) -> None:
+        write_group(self, *args)
+        store.collection.modify(metadata={**store._meta(), "writer": "elsewhere:2:cafe", "updated_at": time.time()})
+
+    monkeypatch.setattr(index.indexer.Indexer, "_write_group", stalled)
+    with pytest.raises(IndexRefused, match="another index run took this index over"):
+        Indexer(mine, embed_model=embed_model).run()
+    assert store.manifest().generation == generation and "c.txt" not in store.manifest().docs
+
+    # That run was killed in turn: once its lease lapses, the next run takes the index and removes what was left.
+    monkeypatch.undo()
+    monkeypatch.setattr(index.indexer, "LEASE_POLL_SECONDS", 0.05)
+    monkeypatch.setattr(index.store, "LEASE_SECONDS", 0.5)
+    report = Indexer(mine, embed_model=embed_model).run()
+    assert report.added == ["c.txt"] and store.manifest().generation == generation + 1
+    assert sorted(store.manifest().docs) == sorted([SEED_DOC_A, SEED_DOC_B, "c.txt"])
