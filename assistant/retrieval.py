@@ -166,13 +166,11 @@ class HybridRetriever:
                     for i, t, m in zip(data["ids"], data["documents"], data["metadatas"], strict=True)]
         return sorted(passages, key=lambda p: p.doc)
 
-    def chunks(self, docs: Collection[str] | None = None) -> list[Passage]:
-        """Every live chunk (of `docs` only, when given), in document order (without sentence vectors): what an
-        exhaustive search of the corpus reads (`assistant.mentions`), or a document's lead (`assistant.summary`)."""
+    def chunks(self, docs: Collection[str]) -> list[Passage]:
+        """Every live chunk of `docs`, in document order (without sentence vectors): a document's lead
+        (`assistant.summary`), or its text once the file changed (`assistant.source_text`)."""
         self.refresh()
-        with self._lock:
-            live = self._live
-        data = self.store.chunks(self._keys_of(docs)) if docs is not None else self.store.chunks_where(live)
+        data = self.store.chunks(self._keys_of(docs))
         passages = [_passage(i, t, m, 0.0, None, None, {}, 0)
                     for i, t, m in zip(data["ids"], data["documents"], data["metadatas"], strict=True)]
         return sorted(passages, key=lambda p: (p.doc, p.start))
@@ -190,10 +188,8 @@ class HybridRetriever:
         passages = []
         for i in range(0, len(ids), FETCH_IDS):
             for chunk_id, (text, meta) in self.store.chunks_by_id(ids[i:i + FETCH_IDS]).items():
-                key = meta.get("doc_key")
-                if (live is not None and key not in live) or (hidden is not None and (
-                        int(meta.get("gen", 0)) > hidden[0] or key in hidden[1])):
-                    continue  # not committed, or retired, as of the generation this process reads
+                if (live is not None and meta.get("doc_key") not in live) or _unseen(meta, hidden):
+                    continue
                 passages.append(_passage(chunk_id, text, meta, 0.0, None, None, {}, 0))
         return sorted(passages, key=lambda p: (p.doc, p.start)), documents
 
@@ -219,8 +215,8 @@ class HybridRetriever:
             if chunk_id not in stored:  # removed by a commit after our snapshot: skip rather than mix generations
                 continue
             text, meta = stored[chunk_id]
-            if hidden is not None and (int(meta.get("gen", 0)) > hidden[0] or meta.get("doc_key") in hidden[1]):
-                continue  # not committed, or retired, as of the generation this process reads
+            if _unseen(meta, hidden):
+                continue
             passages.append(_passage(chunk_id, text, meta, score, dense_scores.get(chunk_id),
                                      lexical_scores.get(chunk_id),
                                      {name: ranked.index(chunk_id) + 1 for name, ranked in rankings.items()
@@ -239,6 +235,12 @@ class HybridRetriever:
     def retrieve(self, query: str, top_k: int | None = None) -> list[Passage]:
         """The `top_k` best fused passages (before evidence reranking), best first."""
         return self.candidates(query)[1][: top_k or self.settings.top_k]
+
+
+def _unseen(meta: dict[str, Any], hidden: tuple[int, frozenset[str]] | None) -> bool:
+    """Whether a stored chunk is not committed, or retired, as of the generation this process reads (`hidden`:
+    that generation and the documents it retired; None for a store made before stamps, filtered otherwise)."""
+    return hidden is not None and (int(meta.get("gen", 0)) > hidden[0] or meta.get("doc_key") in hidden[1])
 
 
 def _passage(chunk_id: str, text: str, meta: dict[str, Any], score: float, dense: float | None,

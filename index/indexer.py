@@ -311,7 +311,7 @@ class Indexer:
     def _release(self, store: CorpusStore, old: Manifest) -> None:
         """After a run that failed or was cancelled before its commit: let its lease lapse at once (the mark stays,
         so the next run removes what this one wrote). Best effort: the lease lapses by itself anyway."""
-        if self._claimed is not None and self._claimed == old.generation:
+        if self._claimed is not None:
             with contextlib.suppress(Exception):
                 if store.holds_lease(self._claimed):
                     store.commit(old, *self._model(store), pending=True, lapsed=True)
