@@ -15,7 +15,9 @@ from typing import Any
 import pytest
 
 from assistant.evaluation.datasets import (
+    EvalDoc,
     EvalItem,
+    EvalSet,
     detect_format,
     load_clapnq,
     load_eval_set,
@@ -23,6 +25,7 @@ from assistant.evaluation.datasets import (
     load_squad,
     safe_name,
     sample,
+    sample_corpus,
     select_part,
 )
 
@@ -457,6 +460,24 @@ def test_sample_limits() -> None:
         sample(items, -1)
     only_dialogue = items[30:33]
     assert sample(only_dialogue, 2) == only_dialogue  # never cut a conversation, even past the limit
+
+
+def test_sample_corpus_keeps_whole_title_groups_their_questions_and_the_unanswerable_share() -> None:
+    docs = [EvalDoc(name=f"{title}{n}.txt", text=f"Text {title} {n}.", title=title)
+            for title in "abcdef" for n in range(3)]
+    answerable = [EvalItem(id=f"q{d.name}", question="Which?", answers=["x"], gold_docs=[d.name]) for d in docs]
+    unanswerable = [EvalItem(id=f"u{n}", question="Why?", answers=[], gold_docs=[]) for n in range(12)]
+    full = EvalSet(name="toy", format="squad", items=answerable + unanswerable, docs=docs)
+
+    sub = sample_corpus(full, 7)
+    assert len(sub.docs) == 6 and len({d.title for d in sub.docs}) == 2  # two whole groups of three fit in 7
+    kept = {d.name for d in sub.docs}
+    assert [i for i in sub.items if i.answers] == [i for i in answerable if i.gold_docs[0] in kept]
+    assert sum(1 for i in sub.items if not i.answers) == 4  # a third of the documents, a third of the unanswerable
+    assert sub == sample_corpus(full, 7) and "corpus sampled" in sub.notes[-1]
+    assert sample_corpus(full, 100) is full
+    with pytest.raises(ValueError):
+        sample_corpus(full, 0)
 
 
 @needs_squad

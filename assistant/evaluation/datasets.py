@@ -39,6 +39,7 @@ __all__ = [
     "PARTS",
     "safe_name",
     "sample",
+    "sample_corpus",
     "select_part",
 ]
 
@@ -496,3 +497,35 @@ def sample(items: Sequence[EvalItem], limit: int | None, seed: int = 13) -> list
     if not chosen and limit > 0 and groups:
         chosen = list(groups[0])
     return [items[i] for i in sorted(chosen)]
+
+
+def sample_corpus(eval_set: EvalSet, max_docs: int, seed: int = 13) -> EvalSet:
+    """A reproducible smaller set over part of the corpus: whole title groups of documents (a SQuAD article's
+    paragraphs, a ClapNQ page's passages), shuffled with a fixed seed and taken while they fit in `max_docs`; the
+    answerable items whose gold documents all lie in it, and the same share of the unanswerable items (they name no
+    document), drawn with the same seed, so the set keeps its mix of answerable and unanswerable questions.
+
+    Whole groups keep each question's hardest distractors (the other paragraphs of its own article) in the corpus,
+    so a sample asks the same kind of question at a fraction of the indexing. A set without documents (pairs,
+    scored against the configured corpus) or one that fits already is returned as is.
+    """
+    if max_docs < 1:
+        raise ValueError(f"max_docs must be at least 1, got {max_docs}")
+    if eval_set.docs is None or len(eval_set.docs) <= max_docs:
+        return eval_set
+    groups: dict[str, list[EvalDoc]] = {}
+    for doc in eval_set.docs:
+        groups.setdefault(doc.title or doc.name, []).append(doc)
+    order = list(groups.values())
+    random.Random(seed).shuffle(order)
+    kept: set[str] = set()
+    for group in order:
+        if len(kept) + len(group) <= max_docs:
+            kept.update(doc.name for doc in group)
+    docs = [doc for doc in eval_set.docs if doc.name in kept]
+    unanswerable = [item.id for item in eval_set.items if not item.answers]
+    drawn = set(random.Random(seed).sample(unanswerable, round(len(docs) / len(eval_set.docs) * len(unanswerable))))
+    items = [item for item in eval_set.items
+             if item.id in drawn or (item.answers and all(name in kept for name in item.gold_docs))]
+    note = f"corpus sampled: {len(docs)} of {len(eval_set.docs)} documents (whole title groups, seed {seed})"
+    return replace(eval_set, items=items, docs=docs, notes=[*eval_set.notes, note])
