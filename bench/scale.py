@@ -16,7 +16,8 @@ own process so that its peak memory is its own:
 - a serving process: cold start (launch to the first fast-mode answer), the first LLM-mode answer (the LLM loads
   then), warm fast-mode p50/p95 over
   `--questions` SQuAD-even validation questions whose paragraphs are in the corpus, LLM-mode p50/p95 over
-  `--llm-questions` of them, and its peak RSS.
+  `--llm-questions` of them, "Is X mentioned?" p50 (an exhaustive search of the corpus) over `MENTIONED` (words
+  of rare, common and absent kinds), and its peak RSS.
 
 Nothing here chooses anything; it only measures. It prints one table and writes the figures as JSON to --out.
 """
@@ -38,6 +39,9 @@ from typing import Any
 PROJECT = Path(__file__).resolve().parent.parent
 CHUNKS_PER_FILE = 1.1  # SQuAD paragraphs and ClapNQ passages: a file is one chunk, sometimes two
 BARE_SAMPLE = 512
+# Things asked about with "Is X mentioned?": a word of many SQuAD-even paragraphs, one of a few, a two-word phrase,
+# and one that no paragraph holds (the search still has to look everywhere).
+MENTIONED = ("Normandy", "Luther", "the Super Bowl", "Brittany", "Zanzibar pirates")
 
 
 def source_texts(eval_dir: Path) -> tuple[list[str], list[tuple[int, str]]]:
@@ -124,9 +128,14 @@ def probe(args: argparse.Namespace) -> int:
         t0 = time.perf_counter()
         bot.ask(question, mode="llm")
         llm.append(time.perf_counter() - t0)
+    mentions = []
+    for thing in MENTIONED:
+        t0 = time.perf_counter()
+        bot.ask(f"Is {thing} mentioned?", mode="fast")
+        mentions.append(time.perf_counter() - t0)
     retrieved = [[p.chunk_id for p in bot.retrieve(question)] for question in questions[1:args.questions + 1]]
     print(json.dumps({"cold_start_s": cold, "llm_first_s": llm_first, "fast": fast, "llm": llm,
-                      "retrieved": retrieved}))
+                      "mentions": mentions, "retrieved": retrieved}))
     return 0
 
 
@@ -192,6 +201,8 @@ def measure_size(size: int, args: argparse.Namespace, paragraphs: list[str],
         "fast_p95_s": _round(percentile(served.get("fast", []), 0.95)),
         "llm_p50_s": _round(percentile(served.get("llm", []), 0.5)),
         "llm_p95_s": _round(percentile(served.get("llm", []), 0.95)),
+        "mention_p50_s": _round(percentile(served.get("mentions", []), 0.5)),
+        "mention_max_s": _round(max(served.get("mentions") or [float("nan")])),
         "retrieved": served.get("retrieved"),  # each fast question's top passages: two versions can be compared
     }
 
@@ -202,7 +213,7 @@ def _round(value: float | None) -> float | None:
 
 COLUMNS = ("size", "chunks", "bare_encode_chunks_per_s", "index_chunks_per_s", "ratio_to_bare", "index_seconds",
            "index_peak_rss_mib", "reindex_unchanged_s", "serve_peak_rss_mib", "cold_start_s",
-           "fast_p50_s", "fast_p95_s", "llm_p50_s", "llm_p95_s")
+           "fast_p50_s", "fast_p95_s", "llm_p50_s", "llm_p95_s", "mention_p50_s", "mention_max_s")
 
 
 def table(rows: Sequence[dict[str, Any]]) -> str:
