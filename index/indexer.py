@@ -165,6 +165,7 @@ class Indexer:
         self._ranking_model = ranking_model  # used only when `ranking_embed_model` is set
         self._claimed: int | None = None  # the generation this run's lease is on (a Chroma server), while it holds one
         self._renewed = 0.0
+        self._restat: dict[str, tuple[str, int, int]] = {}  # see `_plan`
 
     @property
     def embed_model(self) -> Any:
@@ -237,6 +238,8 @@ class Indexer:
             except BaseException:
                 self._release(store, old)
                 raise
+            if changes or not self.settings.chroma_url:  # on a server, only a run that held the lease writes
+                store.refresh_file_stats({n: stat for n, stat in self._restat.items() if n in wanted})
         report.seconds = time.perf_counter() - started
         return report
 
@@ -430,6 +433,7 @@ class Indexer:
         wanted: list[str] = []
         to_index: list[SourceDocument] = []
         seen_hashes: dict[str, str] = {}
+        self._restat = {}  # unchanged files whose size or time moved (touched, copied): recorded after the run
         # Files already indexed go first (stable, so otherwise by name): a copy of an indexed file is then the
         # duplicate, and never evicts the original from the index, whatever their names.
         files = sorted(files, key=lambda item: item[0].relative_to(item[1]).as_posix() not in old.docs)
@@ -461,6 +465,8 @@ class Indexer:
                 seen_hashes[digest] = name
                 wanted.append(name)
                 report.unchanged.append(name)
+                if not same_file:
+                    self._restat[name] = (digest, *file_stat)
                 continue
             try:
                 document = read_document(path, root)

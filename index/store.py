@@ -322,6 +322,19 @@ class CorpusStore:
             self._docs_collection().upsert(ids=keys[i:i + 500], embeddings=[[1.0]] * len(keys[i:i + 500]),
                                            metadatas=metadatas[i:i + 500])
 
+    def refresh_file_stats(self, stats: dict[str, tuple[str, int, int]]) -> None:
+        """Record, for live documents whose content is the same (name -> (hash, size, mtime_ns)), the size and
+        modification time their file has now (a touched or copied file), so that the next run need not read it
+        again. Only those entries change: no generation, no chunk. A store of the earlier layout (its document
+        list in the head) keeps them as they were until its next commit."""
+        if not stats or not self.stamped:
+            return
+        named = sorted(stats.items())
+        for i in range(0, len(named), 500):
+            self._docs_collection().update(ids=[doc_key(name, digest) for name, (digest, _, _) in named[i:i + 500]],
+                                           metadatas=[{"size": size, "mtime_ns": mtime_ns}
+                                                      for _, (_, size, mtime_ns) in named[i:i + 500]])
+
     def delete_retired(self, doc_keys: list[str]) -> int:
         """Delete the chunks and entries of documents a commit retired; how many chunks."""
         ids = self.chunk_ids_of(doc_keys)
