@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.config import EMBED_PRECISIONS, ConfigError, Settings, load_settings
+from assistant.config import EMBED_PRECISIONS, Settings, load_settings
 
 if TYPE_CHECKING:
     from index.indexer import ProgressCallback
@@ -207,6 +207,12 @@ def _cmd_remove(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.question import clean_question
+    from index.store import CorpusStore
+
+    # What the user can fix is said before the models load (seconds, not the quarter minute of loading them).
+    clean_question(args.question, settings.max_question_chars)
+    CorpusStore.open(settings)
     from assistant.pipeline import Assistant
 
     bot = Assistant(settings)
@@ -317,26 +323,41 @@ COMMANDS = {"index": _cmd_index, "ask": _cmd_ask, "chat": _cmd_chat, "serve": _c
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `assistant` command; returns the exit code (errors are one clear line, no trace)."""
     import assistant  # noqa: F401  (sets the offline switches before any heavy import)
-    from assistant.llm.base import LLMError
-    from assistant.llm.gguf import ModelIntegrityError
-    from assistant.pipeline import QuestionError
-    from index.embeddings import EmbeddingModelError
-    from index.store import StoreError
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         settings = settings_from_args(args)
         return COMMANDS[args.command](args, settings)
-    except (ConfigError, QuestionError) as exc:
-        print(f"assistant: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except (StoreError, EmbeddingModelError, LLMError, ModelIntegrityError, FileNotFoundError,
-            PermissionError) as exc:
-        print(f"assistant: error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        code = _exit_code(exc)
+        if code is None:
+            raise
+        print(f"assistant: error: {exc}", file=sys.stderr)
+        return code
+
+
+# The errors a user can act on, said in one line: (module, class) -> exit code.
+USER_ERRORS = {("assistant.config", "ConfigError"): EXIT_USAGE, ("assistant.question", "QuestionError"): EXIT_USAGE,
+               ("index.store", "StoreError"): EXIT_FAILURE, ("index.embeddings", "EmbeddingModelError"): EXIT_FAILURE,
+               ("assistant.llm.base", "LLMError"): EXIT_FAILURE,
+               ("assistant.llm.gguf", "ModelIntegrityError"): EXIT_FAILURE}
+
+
+def _exit_code(exc: Exception) -> int | None:
+    """The exit code for an error the user can act on (a missing file or folder, a refused permission, the errors
+    in `USER_ERRORS`); None for anything else. The classes are looked up among the modules already imported, so a
+    command that fails early never waits for the models' libraries to import (an error of a class can only be
+    raised once its module is)."""
+    if isinstance(exc, FileNotFoundError | PermissionError):
+        return EXIT_FAILURE
+    for (module, name), code in USER_ERRORS.items():
+        error_class = getattr(sys.modules.get(module), name, None)
+        if error_class is not None and isinstance(exc, error_class):
+            return code
+    return None
 
 
 if __name__ == "__main__":
