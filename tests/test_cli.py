@@ -65,3 +65,14 @@ def test_clear_errors_for_bad_input(cli_settings: Any, tmp_path: Path) -> None:
     missing = run_cli("ask", "Where?", "--mode", "fast", "--data-dir", str(tmp_path / "none"), settings=cli_settings)
     assert missing.returncode == 1 and "assistant index" in missing.stderr
     assert "Traceback" not in missing.stderr + empty.stderr
+
+
+def test_errors_a_user_can_act_on_get_one_line_and_an_exit_code_others_propagate() -> None:
+    from assistant.cli import EXIT_FAILURE, EXIT_USAGE, _exit_code
+    from assistant.config import ConfigError
+    from assistant.question import QuestionError
+    from index.store import StoreError
+
+    assert _exit_code(QuestionError("empty")) == _exit_code(ConfigError("bad")) == EXIT_USAGE
+    assert _exit_code(StoreError("none")) == _exit_code(FileNotFoundError("x")) == EXIT_FAILURE
+    assert _exit_code(RuntimeError("a bug")) is None  # a bug keeps its traceback
