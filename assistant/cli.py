@@ -239,10 +239,12 @@ def _prime_quietly(bot: Any) -> None:
 
 
 def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from index.store import CorpusStore, StoreError
+
+    CorpusStore.open(settings)  # no index (or an unreadable one) is said before the models load
     from assistant.llm.base import LLMError
     from assistant.llm.gguf import ModelIntegrityError
     from assistant.pipeline import Assistant, QuestionError
-    from index.store import StoreError
 
     bot = Assistant(settings)
     print("Loading models...", file=sys.stderr)

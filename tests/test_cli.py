@@ -64,7 +64,9 @@ def test_clear_errors_for_bad_input(cli_settings: Any, tmp_path: Path) -> None:
     assert empty.returncode == 2 and "question is empty" in empty.stderr
     missing = run_cli("ask", "Where?", "--mode", "fast", "--data-dir", str(tmp_path / "none"), settings=cli_settings)
     assert missing.returncode == 1 and "assistant index" in missing.stderr
-    assert "Traceback" not in missing.stderr + empty.stderr
+    chat = run_cli("chat", "--data-dir", str(tmp_path / "none"), settings=cli_settings)
+    assert chat.returncode == 1 and "assistant index" in chat.stderr and "Loading models" not in chat.stderr
+    assert "Traceback" not in missing.stderr + empty.stderr + chat.stderr
 
 
 def test_errors_a_user_can_act_on_get_one_line_and_an_exit_code_others_propagate() -> None:
