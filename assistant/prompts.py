@@ -57,6 +57,13 @@ def answer_messages(question: str, evidence: list[str], labels: list[str] | None
     return [{"role": "system", "content": template("answer_system")}, {"role": "user", "content": user}]
 
 
+def support_messages(question: str, sentence: str, answer: str) -> list[dict[str, str]]:
+    """Chat messages asking whether `sentence` says that `answer` answers `question` (one word, Yes or No)."""
+    user = template("support_user").format(sentence=quote_for_prompt(clip_to_question(sentence, question)),
+                                           question=quote_for_prompt(question), answer=quote_for_prompt(answer))
+    return [{"role": "system", "content": template("support_system")}, {"role": "user", "content": user}]
+
+
 def rewrite_messages(question: str, history: list[tuple[str, str]]) -> list[dict[str, str]]:
     """Chat messages asking to make a follow-up question standalone, given (question, answer) turns."""
     lines = []

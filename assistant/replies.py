@@ -68,6 +68,13 @@ class Generation:
                 out.extend(form for form in (word, " " + word) if form not in out)
         return out
 
+    def first_token_probability(self, tokens: Sequence[str]) -> float | None:
+        """The probability that the reply starts with one of `tokens` (from the first token's top log-probabilities);
+        None when the backend reported none."""
+        if not self._first_token_probs:
+            return None
+        return min(1.0, sum(p for token, p in self._first_token_probs.items() if token in tokens))
+
     def text_starts_refusal(self) -> bool:
         return bool(NOT_FOUND_START.match(self.text.strip())) if self.text.strip() else False
 

@@ -65,10 +65,13 @@ FEATURES = ("refusal", "reasked", "fallback", "phrase_logprob", "cited_clause")
 # fewest signals within CHOICE_MARGIN of the best balanced accuracy win. "ranking_clause" is the same meaning
 # signal as "cited_clause" read by the larger ranking model; "question_covered" the share of the question's words the
 # cited sentence has.
+# "support_yes" is the LLM's probability of "Yes" when asked whether the cited sentence says the answer
+# (`bench/support_probe.py` adds it to records).
 # Only the candidates whose signals every record holds are tried: records made without a ranking model
 # (`ranking_embed_model = "none"`) have no "ranking_clause".
 CANDIDATES = (FEATURES[:4], FEATURES, (*FEATURES, "question_covered"), (*FEATURES, "ranking_clause"),
-              (*FEATURES, "ranking_clause", "question_covered"))
+              (*FEATURES, "ranking_clause", "question_covered"), (*FEATURES, "support_yes"),
+              (*FEATURES, "support_yes", "question_covered"), (*FEATURES, "ranking_clause", "support_yes"))
 CHOICE_MARGIN = 0.005
 NEVER_ABSTAIN = -math.inf
 
