@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import base64
 import bisect
-import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +28,7 @@ from llama_index.core.node_parser import NodeParser
 from llama_index.core.schema import BaseNode, Document, MetadataMode, NodeRelationship, TextNode
 
 from index.readers import page_at
-from index.store import doc_key
+from index.store import chunk_prefix, doc_key
 
 # Lines that are page furniture rather than content. Kept short and literal on purpose: a false positive would
 # hide a real sentence from retrieval, a false negative only costs a little noise.
@@ -164,8 +163,7 @@ def chunk_text(text: str, max_words: int = 180, overlap_sentences: int = 1) -> l
 
 def chunk_id(doc_name: str, content_hash: str, index: int) -> str:
     """A stable id: the same file content always yields the same ids, so re-adding is idempotent."""
-    digest = hashlib.sha1(f"{doc_name}\0{content_hash}".encode()).hexdigest()[:16]
-    return f"{digest}-{index:05d}"
+    return f"{chunk_prefix(doc_name, content_hash)}-{index:05d}"
 
 
 class SpanSentenceSplitter(NodeParser):

@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import socket
@@ -39,6 +40,7 @@ if TYPE_CHECKING:
 SCHEMA_VERSION = 3  # 2: chunks carry their sentence spans and vectors; 3: sentences split with punkt's English model
 REBUILD_COMMAND = "assistant index --rebuild"
 DOCS_SUFFIX = ".docs"  # the documents' collection is named after the chunks' one with this suffix
+BATCH = 500  # ids or keys per request: a filter listing more would pass SQLite more variables than it takes
 
 
 class StoreError(RuntimeError):
@@ -48,6 +50,11 @@ class StoreError(RuntimeError):
 def doc_key(name: str, digest: str) -> str:
     """The key the chunks and the entry of one version of a document are stored under (`name@sha256`)."""
     return f"{name}@{digest}"
+
+
+def chunk_prefix(name: str, digest: str) -> str:
+    """What the ids of one document version's chunks start with (`index.chunking.chunk_id`: prefix-NNNNN)."""
+    return hashlib.sha1(f"{name}\0{digest}".encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -340,8 +347,8 @@ class CorpusStore:
         ids = self.chunk_ids_of(doc_keys)
         self.delete_ids(ids)
         if doc_keys and self.stamped:
-            for i in range(0, len(doc_keys), 500):
-                self._docs_collection().delete(where={"doc_key": {"$in": doc_keys[i:i + 500]}})
+            for i in range(0, len(doc_keys), BATCH):
+                self._docs_collection().delete(where={"doc_key": {"$in": doc_keys[i:i + BATCH]}})
         return len(ids)
 
     def commit(self, manifest: Manifest, embed_model: str, embed_dim: int,
@@ -379,22 +386,26 @@ class CorpusStore:
     def delete_uncommitted(self, generation: int, keeping: list[str]) -> int:
         """Delete chunks written after `generation` (by a run that did not commit) except those of `keeping`,
         which the run about to commit wrote or reuses; how many. Stores without stamps keep theirs (their readers
-        filter by document keys)."""
+        filter by document keys).
+
+        The documents kept are told apart by their chunk ids' prefix (`index.chunking.chunk_id`), not by a filter
+        listing them: a run over tens of thousands of documents would pass SQLite more variables than it takes."""
         if not self.stamped:
             return 0
-        where: dict[str, Any] = {"gen": {"$gt": generation}}
-        if keeping:
-            where = {"$and": [where, {"doc_key": {"$nin": keeping}}]}
-        ids = list(self.collection.get(where=where, include=[])["ids"])
+        newer = {"gen": {"$gt": generation}}
+        kept_keys = set(keeping)
+        kept_prefixes = {chunk_prefix(*key.rsplit("@", 1)) for key in kept_keys}
+        ids = [i for i in self.collection.get(where=newer, include=[])["ids"] if i.split("-")[0] not in kept_prefixes]
         self.delete_ids(ids)
-        self._docs_collection().delete(where=where)
+        entries = [key for key in self._docs_collection().get(where=newer, include=[])["ids"] if key not in kept_keys]
+        for i in range(0, len(entries), BATCH):
+            self._docs_collection().delete(ids=entries[i:i + BATCH])
         return len(ids)
 
     def chunk_ids_of(self, doc_keys: list[str]) -> list[str]:
-        """The ids of the chunks of `doc_keys`."""
-        if not doc_keys:
-            return []
-        return list(self.collection.get(where={"doc_key": {"$in": doc_keys}}, include=[])["ids"])
+        """The ids of the chunks of `doc_keys` (asked in batches: a filter holds a bounded number of keys)."""
+        return [chunk_id for i in range(0, len(doc_keys), BATCH) for chunk_id in
+                self.collection.get(where={"doc_key": {"$in": doc_keys[i:i + BATCH]}}, include=[])["ids"]]
 
     # -- chunks -------------------------------------------------------------------------------------------------
     def existing_ids(self, ids: list[str]) -> set[str]:
@@ -416,8 +427,8 @@ class CorpusStore:
         return [(i, 1.0 - float(d)) for i, d in zip(result["ids"][0], result["distances"][0], strict=True)]
 
     def delete_ids(self, ids: list[str]) -> None:
-        for i in range(0, len(ids), 500):
-            self.collection.delete(ids=ids[i:i + 500])
+        for i in range(0, len(ids), BATCH):
+            self.collection.delete(ids=ids[i:i + BATCH])
 
     def orphan_ids(self, live_keys: list[str]) -> list[str]:
         """Chunks whose document is not live: left by a killed run or by a replaced/removed file."""

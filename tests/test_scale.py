@@ -206,3 +206,44 @@ def test_a_store_made_before_stamps_is_read_and_updated_by_its_document_keys(tmp
     assert sorted(retriever.refresh().docs) == ["a.txt", "c.txt"]
     assert [p.doc for p in retriever.retrieve("lantern festival", 1)] == ["c.txt"]
     assert "b.txt" not in {p.doc for p in retriever.retrieve("Which mill grinds rye?", 10)}
+
+
+def test_a_run_over_more_documents_than_a_filter_holds_commits_and_cleans_up(
+        tmp_path: Path, embed_model: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store filter lists at most `BATCH` document keys (SQLite takes a bounded number of variables; a run over
+    tens of thousands of documents failed at its commit): here BATCH is 1 and a run adding three documents is killed
+    before its commit, one of them is deleted, and it runs again: it reuses what was stored, deletes what it does not
+    keep, and commits."""
+    import chromadb.api.models.Collection as collection_module
+
+    import index.store
+
+    def longest_list(where: Any) -> int:
+        if isinstance(where, dict):
+            return max([len(v) if isinstance(v, list) and k in ("$in", "$nin") else longest_list(v)
+                        for k, v in where.items()] or [0])
+        return max([longest_list(w) for w in where] or [0]) if isinstance(where, list) else 0
+
+    for method in ("get", "delete"):
+        original = getattr(collection_module.Collection, method)
+
+        def bounded(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            assert longest_list(kwargs.get("where")) <= 1, kwargs.get("where")
+            return _original(self, *args, **kwargs)
+        monkeypatch.setattr(collection_module.Collection, method, bounded)
+    monkeypatch.setattr(index.store, "BATCH", 1)
+
+    settings = indexed(tmp_path, embed_model, "a")
+    for name in ("b", "c"):
+        (settings.corpus_dir / f"{name}.txt").write_text(" ".join(TEXTS[name]), encoding="utf-8")
+    (settings.corpus_dir / "d.txt").write_text("The tower of Alder was rebuilt in stone.", encoding="utf-8")
+    killed = Indexer(settings, embed_model=embed_model)
+    monkeypatch.setattr(killed, "_commit", lambda *args: (_ for _ in ()).throw(KeyboardInterrupt()))
+    with pytest.raises(KeyboardInterrupt):
+        killed.run()
+    (settings.corpus_dir / "d.txt").unlink()  # its stored chunks are now nobody's
+    report = Indexer(settings, embed_model=embed_model).run()
+    assert report.added == ["b.txt", "c.txt"] and report.chunks_reused > 0
+    store = CorpusStore.open(settings)
+    assert sorted(store.manifest().docs) == ["a.txt", "b.txt", "c.txt"]
+    assert store.count() == sum(entry.chunks for entry in store.manifest().docs.values())  # c's chunks deleted
