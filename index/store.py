@@ -41,6 +41,9 @@ SCHEMA_VERSION = 3  # 2: chunks carry their sentence spans and vectors; 3: sente
 REBUILD_COMMAND = "assistant index --rebuild"
 DOCS_SUFFIX = ".docs"  # the documents' collection is named after the chunks' one with this suffix
 BATCH = 500  # ids or keys per request: a filter listing more would pass SQLite more variables than it takes
+# Records per read when a read may match very many: embedded Chroma fetches the matched records' metadata with one
+# SQL variable each, and fails past SQLite's limit (32,766) with "too many SQL variables".
+PAGE = 30_000
 
 
 class StoreError(RuntimeError):
@@ -310,7 +313,7 @@ class CorpusStore:
         return self._docs
 
     def _documents(self, live: dict[str, Any]) -> dict[str, DocEntry]:
-        found = self._docs_collection().get(where=live, include=["metadatas"])
+        found = _get_paged(self._docs_collection(), live, ["metadatas"])
         return {str(m["name"]): DocEntry(hash=str(m["hash"]), chunks=int(m["chunks"]), title=m.get("title"),
                                          date=m.get("date"), indexed_at=float(m.get("indexed_at") or 0.0),
                                          path=m.get("path"), size=_int_or_none(m.get("size")),
@@ -445,7 +448,7 @@ class CorpusStore:
 
     def chunks_where(self, where: dict[str, Any]) -> dict[str, Any]:
         """Texts and metadata of the chunks matching `where` (e.g. `live_filter`'s, and more)."""
-        return self.collection.get(where=where, include=["documents", "metadatas"])
+        return _get_paged(self.collection, where, ["documents", "metadatas"])
 
     def chunks_by_id(self, ids: list[str]) -> dict[str, tuple[str, dict[str, Any]]]:
         """chunk id -> (text, metadata) of those of `ids` still stored (one read for a question's candidates)."""
@@ -526,6 +529,19 @@ def _process_alive(pid: int) -> bool:
 
 def _int_or_none(value: Any) -> int | None:
     return int(value) if value is not None else None
+
+
+def _get_paged(collection: Any, where: dict[str, Any] | None, include: list[str]) -> dict[str, Any]:
+    """`collection.get(where=..., include=...)` read `PAGE` records at a time, joined (ids and the included fields)."""
+    out: dict[str, list[Any]] = {"ids": [], **{field: [] for field in include}}
+    offset = 0
+    while True:
+        page = collection.get(where=where, include=include, limit=PAGE, offset=offset)
+        for field in out:
+            out[field].extend(page[field] or [])
+        if len(page["ids"]) < PAGE:
+            return out
+        offset += PAGE
 
 
 def _live_where(generation: int, retired: list[str]) -> dict[str, Any]:

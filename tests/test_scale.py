@@ -247,3 +247,24 @@ def test_a_run_over_more_documents_than_a_filter_holds_commits_and_cleans_up(
     store = CorpusStore.open(settings)
     assert sorted(store.manifest().docs) == ["a.txt", "b.txt", "c.txt"]
     assert store.count() == sum(entry.chunks for entry in store.manifest().docs.values())  # c's chunks deleted
+
+
+def test_a_read_that_may_match_very_many_records_is_read_in_pages(monkeypatch: pytest.MonkeyPatch) -> None:
+    import index.store
+
+    class Records:
+        """A collection of five records whose reads count how many they return at most."""
+
+        def __init__(self) -> None:
+            self.largest = 0
+
+        def get(self, where: Any, include: list[str], limit: int, offset: int) -> dict[str, Any]:
+            ids = [f"r{i}" for i in range(5)][offset:offset + limit]
+            self.largest = max(self.largest, len(ids))
+            return {"ids": ids, "metadatas": [{"n": i} for i in ids]}
+
+    monkeypatch.setattr(index.store, "PAGE", 2)
+    records = Records()
+    read = index.store._get_paged(records, None, ["metadatas"])
+    assert read["ids"] == ["r0", "r1", "r2", "r3", "r4"] and [m["n"] for m in read["metadatas"]] == read["ids"]
+    assert records.largest == 2
