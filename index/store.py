@@ -328,9 +328,9 @@ class CorpusStore:
         keys = [doc_key(name, entry.hash) for name, entry in entries.items()]
         metadatas = [{k: v for k, v in {**asdict(entry), "name": name, "doc_key": key, "gen": generation}.items()
                       if v is not None} for (name, entry), key in zip(entries.items(), keys, strict=True)]
-        for i in range(0, len(keys), 500):
-            self._docs_collection().upsert(ids=keys[i:i + 500], embeddings=[[1.0]] * len(keys[i:i + 500]),
-                                           metadatas=metadatas[i:i + 500])
+        for i in range(0, len(keys), BATCH):
+            self._docs_collection().upsert(ids=keys[i:i + BATCH], embeddings=[[1.0]] * len(keys[i:i + BATCH]),
+                                           metadatas=metadatas[i:i + BATCH])
 
     def refresh_file_stats(self, stats: dict[str, tuple[str, int, int]]) -> None:
         """Record, for live documents whose content is the same (name -> (hash, size, mtime_ns)), the size and
@@ -340,10 +340,10 @@ class CorpusStore:
         if not stats or not self.stamped:
             return
         named = sorted(stats.items())
-        for i in range(0, len(named), 500):
-            self._docs_collection().update(ids=[doc_key(name, digest) for name, (digest, _, _) in named[i:i + 500]],
+        for i in range(0, len(named), BATCH):
+            self._docs_collection().update(ids=[doc_key(name, digest) for name, (digest, _, _) in named[i:i + BATCH]],
                                            metadatas=[{"size": size, "mtime_ns": mtime_ns}
-                                                      for _, (_, size, mtime_ns) in named[i:i + 500]])
+                                                      for _, (_, size, mtime_ns) in named[i:i + BATCH]])
 
     def delete_retired(self, doc_keys: list[str]) -> int:
         """Delete the chunks and entries of documents a commit retired; how many chunks."""
@@ -414,8 +414,8 @@ class CorpusStore:
     def existing_ids(self, ids: list[str]) -> set[str]:
         """Which of `ids` are already stored (lets a rerun after a crash skip re-embedding)."""
         found: set[str] = set()
-        for i in range(0, len(ids), 500):
-            found.update(self.collection.get(ids=ids[i:i + 500], include=[])["ids"])
+        for i in range(0, len(ids), BATCH):
+            found.update(self.collection.get(ids=ids[i:i + BATCH], include=[])["ids"])
         return found
 
     def upsert_chunks(self, ids: list[str], embeddings: list[list[float]], texts: list[str],
