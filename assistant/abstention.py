@@ -4,13 +4,15 @@ A single number is a poor judge of "does the corpus answer this?". The LLM's pro
 misses most near misses: their passage is on the topic, and the model picks some phrase from it. But a guessed
 phrase looks different from a read one: the model leaned to refusing, had to be asked again with the refusal banned,
 gave no phrase the cited sentence supports, was unsure of its words (their log-probabilities), or cited a sentence
-whose best clause means something else than the question asks. `answer_signals` gathers those signals (and a few
-more, reported in each answer's `signals`) and `AbstentionModel` weighs the ones it was fitted on.
+whose best clause means something else than the question asks (by the main model and by the larger ranking model).
+`answer_signals` gathers those signals (and a few more, reported in each answer's `signals`) and `AbstentionModel`
+weighs the ones it was fitted on. One more comes from the LLM itself, asked when the model reads it: its probability
+that the cited sentence says the answer ("support_yes", assistant/support.py).
 
 The LLM-mode model is fitted by `python -m bench.abstention_fit` on the tuning parts of SQuAD, ClapNQ and the seed
 paraphrases together, each data set weighted alike, its threshold set for the best balanced accuracy across them;
-the fast-mode model by `python -m bench.calibrate`. Both live in assistant/calibration.json beside the models they
-were measured with, and apply only with those models.
+the fast-mode model by `python -m bench.calibrate`. Both live in assistant/calibration*.json beside the models they
+were measured with, and apply only with those models (assistant/calibration.py).
 
 Example:
     >>> model = AbstentionModel(features=("refusal",), weights=(-4.0,), bias=2.0, means=(0.0,), scales=(1.0,),

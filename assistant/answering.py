@@ -4,8 +4,10 @@ LLM mode (`llm_reply`, then `llm_answer`): the model reads the numbered sentence
 `[n]` mark, streamed as it writes; it is asked again where the reply cannot stand (it refuses, only repeats the
 question, or reads a sentence that misleads the question: assistant/rules/reply.py), at most `max_llm_calls`
 times. The reply is verified and located in the source (assistant/grounding.py), shaped (assistant/rules/shape.py)
-and handed to the `Decider` with its signals. When no phrase of the reply is supported, the best evidence sentence
-stands in. Fast mode (`fast_answer`): the best sentence, with the phrase of the kind the question asks for.
+and handed to the `Decider` with its signals; when the abstention model reads it, the LLM is asked last whether the
+cited sentence says the answer (one token, assistant/support.py). When no phrase of the reply is supported, the best
+evidence sentence stands in. Fast mode (`fast_answer`): the best sentence, with the phrase of the kind the question
+asks for.
 
 Example:
     >>> stage = AnswerStage(assistant, Decider(assistant))  # doctest: +SKIP
@@ -32,6 +34,7 @@ from assistant.grounding import (
     supports,
     to_citations,
 )
+from assistant.llm.base import LLMError
 from assistant.replies import (
     ANSWER_MAX_TOKENS,
     REFUSAL_TOKENS,
@@ -52,6 +55,7 @@ from assistant.rules.shape import (
     bare_phrase,
 )
 from assistant.rules.widen import widened_span
+from assistant.support import support_probability
 from assistant.text import STOP_WORDS, expected_answer_type, typed_phrase, words
 from assistant.types import Answer
 
@@ -163,14 +167,19 @@ class AnswerStage:
             # The signals read the cited sentence that best matches the question (a header answer also cites
             # the line the question named; otherwise there is one mark).
             cited = cited_evidence(answer, evidence)
-            clause_semantic, ranking_clause = self.decider.clause_semantic(ranked, cited[:1])
+            best_clause = self.decider.best_clause(ranked, cited[:1])
+            clause_semantic, ranking_clause = self.decider.clause_semantic(ranked, cited[:1], best_clause)
             answer.signals = answer_signals(query, ranked, evidence, cited[:1], refusal=refusal,
                                             reasked=reasked, fallback=fallback,
                                             tokens=generation.token_logprobs,
                                             clause_semantic=clause_semantic, ranking_clause=ranking_clause,
                                             window_semantic=self.decider.window_semantic(
                                                 ranked, cited[:1], answer.short_answer))
-            answer = self.decider.decide(answer, model, base, passages, rules,
+            answer.signals.update(self.decider.ranking_at_question(query, cited[:1], best_clause))
+            # A model that reads the LLM's own check of the final answer ("support_yes") judges after the short
+            # answer is settled (below); the decision rules come first either way.
+            checks_support = model is not None and "support_yes" in model.features
+            answer = self.decider.decide(answer, None if checks_support else model, base, passages, rules,
                                          set_aside=first_phrase if fallback else "")
             if reply.calls < self.models.settings.max_llm_calls and rules.check(
                     "sentence_alone", lambda: sentence_stands_in(answer, cited, misleading, fallback)):
@@ -187,8 +196,23 @@ class AnswerStage:
                     alone = ""  # a name for what the question's subject owns: the sentence stays the answer
                 if not self.show_model_words(answer, alone, cited[:1], query, rules) and fallback:
                     self.show_model_words(answer, generation.text, cited[:1], query, rules)
+            if checks_support and not answer.abstained:
+                self.check_support(answer, base["standalone_question"])
+                answer = self.decider.judge(answer, model, base, passages)
         answer.refusal_probability = round(refusal, 4)
         return answer
+
+    def check_support(self, answer: Answer, question: str) -> None:
+        """Ask the LLM whether the first cited sentence says that the short answer answers `question`
+        (assistant/support.py) and put its probability of "Yes" into the answer's signals as "support_yes"; on an
+        LLM error the signal stays out (the abstention model reads its mean) and a note says so. One short prompt
+        and one generated token; not an answer attempt, so `max_llm_calls` does not bound it."""
+        try:
+            answer.signals["support_yes"] = (support_probability(self.models.llm, question,
+                                                                 answer.citations[0].quote, answer.short_answer)
+                                             if answer.citations else 0.0)
+        except LLMError as exc:
+            answer.notes.append(f"the LLM's check of the cited sentence failed ({exc})")
 
     @property
     def can_ban(self) -> bool:

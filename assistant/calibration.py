@@ -21,10 +21,13 @@ from assistant.abstention import AbstentionModel
 from assistant.config import Settings
 from assistant.passage_scorer import PASSAGE_SCORER_FILE, PassageScorer
 
-# The abstention calibration of the default models (ranking model included), written by `python -m bench.calibrate`;
-# and those kept for other model choices (without a ranking model, `ranking_embed_model = "none"`), tried after it.
+# The abstention calibration of the default models (the ranking model used at question time only), and those kept for
+# other model choices, tried after it: the ranking model's vectors in the index (`ranking_at_index = true`), and no
+# ranking model (`ranking_embed_model = "none"`).
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
-OTHER_CALIBRATION_FILES = (Path(__file__).with_name("calibration-without-ranking.json"),)
+RANKING_IN_INDEX_FILE = Path(__file__).with_name("calibration-ranking-in-index.json")
+WITHOUT_RANKING_FILE = Path(__file__).with_name("calibration-without-ranking.json")
+OTHER_CALIBRATION_FILES = (RANKING_IN_INDEX_FILE, WITHOUT_RANKING_FILE)
 
 
 def load_thresholds(settings: Settings) -> dict[str, float]:
@@ -92,11 +95,16 @@ def _same_model(calibrated: object, configured: str) -> bool:
 
 
 def _same_embedders(calibration: dict[str, Any], settings: Settings) -> bool:
-    """Whether the calibration was fitted with the configured embedding model and ranking model (or none): both
-    shape the evidence scores its thresholds and abstention models read."""
+    """Whether the calibration was fitted with the configured embedding model and ranking model (or none), that
+    model's vectors in the index or not (`ranking_at_index`; a file that does not say had them there): they shape
+    the evidence scores its thresholds and the signals its abstention models read."""
     ranking = calibration.get("ranking_embed_model")
-    return _same_model(calibration.get("embed_model"), settings.embed_model) and (
-        _same_model(ranking, settings.ranking_embed_model) if settings.ranking_embed_model else not ranking)
+    if not _same_model(calibration.get("embed_model"), settings.embed_model):
+        return False
+    if not settings.ranking_embed_model:
+        return not ranking
+    return (_same_model(ranking, settings.ranking_embed_model)
+            and bool(calibration.get("ranking_at_index", True)) == settings.ranking_at_index)
 
 
 def load_passage_scorer(settings: Settings) -> PassageScorer | None:

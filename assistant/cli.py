@@ -52,6 +52,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--ranking-embed-model", dest="ranking_embed_model",
                        help="a second embedding model for ranking passages (default: packaged:all-mpnet-base-v2; "
                             "'none' turns it off)")
+    group.add_argument("--no-ranking-at-index", dest="ranking_at_index", action="store_const", const=False,
+                       help="index without the ranking model's vectors (about its main model's speed); the ranking "
+                            "model then only judges the cited sentence when an answer is decided")
     group.add_argument("--embed-precision", dest="embed_precision", choices=EMBED_PRECISIONS,
                        help="embedding models' number format (auto: bfloat16 where the CPU computes it natively)")
     group.add_argument("--llm-model", dest="llm_model", help="GGUF file path (default: the packaged Qwen2.5 1.5B)")
@@ -127,7 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
 def settings_from_args(args: argparse.Namespace) -> Settings:
     """Settings with the command-line flags as the top layer."""
     keys = ("corpus_dir", "data_dir", "store_dir", "collection", "chroma_url", "embed_model",
-            "ranking_embed_model", "llm_model", "llm_endpoint", "mode", "top_k", "auth")
+            "ranking_embed_model", "ranking_at_index", "llm_model", "llm_endpoint", "mode", "top_k", "auth")
     return load_settings(config_file=args.config, overrides={k: getattr(args, k, None) for k in keys})
 
 

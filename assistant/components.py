@@ -75,7 +75,9 @@ class Components:
 
     @property
     def ranking_model(self) -> Any:
-        """The second embedding model whose cosines join the passage score (None unless `ranking_embed_model`)."""
+        """The second embedding model (None unless `ranking_embed_model`): its cosines join the passage score when
+        the index carries its vectors (`ranking_at_index`), and the abstention signals read its cosine with the cited
+        sentence either way."""
         with self._lock:
             if not self.settings.ranking_embed_model:
                 return None
@@ -91,7 +93,7 @@ class Components:
             if self._retriever is None:
                 store = CorpusStore.open(self.settings, create=False)
                 store.check_model(self.settings.embed_model, None)
-                store.check_ranking_model(self.settings.ranking_embed_model, exact=False)
+                store.check_ranking_model(self.settings.index_ranking_model, exact=False)
                 self._retriever = HybridRetriever(store, self.embed_model, self.settings)
             return self._retriever
 

@@ -64,13 +64,16 @@ class Settings:
     # The embedding models' number format: "auto" (bfloat16 where the CPU computes it natively, AVX512-BF16 or AMX;
     # float32 elsewhere), "float32" or "bfloat16". bfloat16 embeds 2.4-2.7x as fast with cosines >= 0.9995 to float32's.
     embed_precision: str = "auto"
-    # A second, larger embedding model whose cosines with each candidate passage and its best sentence join the
-    # passage score, and whose cosines with the cited sentence abstention reads. On SQuAD-even it lifts recall@1 from
-    # 0.836 to 0.855 (with the learned passage score, `assistant.passage_scorer`) and ClapNQ's answered/abstained
-    # from 0.807/0.800 to about 0.85/0.82, with SQuAD's answers as good; indexing takes about eight times as long
-    # (docs/BENCHMARKS.md, "The ranking model on by default"). The store keeps its vectors beside the default
-    # model's. "none" turns it off (faster indexing, weaker ranking).
+    # A second, larger embedding model. By default it judges answers only: its cosine of the question with the cited
+    # sentence (and that sentence's best clause) is an abstention signal, two or three short embeddings per LLM
+    # answer. "none" turns it off.
     ranking_embed_model: str | None = PACKAGED_RANKING_MODEL
+    # With `ranking_at_index`, the index also carries its vectors of every chunk and sentence, and its cosines join
+    # the passage score: SQuAD-even recall@1 0.855 against 0.836, but indexing at about a ninth of the main model's
+    # speed (docs/BENCHMARKS.md, "The ranking model in the index"). Off by default: a folder of documents indexes at
+    # about the main model's speed, and the LLM-mode answers and decisions are as good or better on the validation
+    # parts. Changing it needs a rebuilt index.
+    ranking_at_index: bool = False
 
     # Retrieval
     top_k: int = 5  # passages handed to evidence selection / shown as sources
@@ -112,6 +115,12 @@ class Settings:
     disabled_rules: str = ""
 
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def index_ranking_model(self) -> str | None:
+        """The ranking model whose vectors the index carries: `ranking_embed_model` unless `ranking_at_index` is
+        off (or it is none)."""
+        return self.ranking_embed_model if self.ranking_at_index else None
 
     @property
     def disabled_rule_set(self) -> frozenset[str]:

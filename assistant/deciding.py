@@ -3,7 +3,7 @@
 `Decider.decide` abstains when a decision rule says the answer does not answer (assistant/rules/decide.py), else
 when the fitted abstention model (assistant/abstention.py) puts the probability that the corpus answers below its
 threshold. `abstain` is the one refusal, with the closest passages as related (never as support).
-`clause_semantic` and `window_semantic` embed a few words of the cited sentence (LLM mode only).
+`clause_semantic`, `window_semantic` and `ranking_at_question` embed a few words of the cited sentence (LLM mode only).
 
 Example:
     >>> decider = Decider(assistant)  # doctest: +SKIP
@@ -61,6 +61,12 @@ class Decider:
             result.notes.append(f"the documents only say {vague!r}: they name none of them")
             result.signals = answer.signals
             return result
+        return self.judge(answer, model, base, passages)
+
+    def judge(self, answer: Answer, model: AbstentionModel | None, base: dict[str, Any], passages: list[Passage]
+              ) -> Answer:
+        """Keep `answer` or abstain by the calibrated abstention model alone (no model: keep it), its confidence
+        set."""
         if model is None:
             return answer
         confidence = model.p_answerable(answer.signals)
@@ -74,24 +80,44 @@ class Decider:
                             chunk_id=p.chunk_id) for i, p in enumerate(passages[:3], start=1)]
         return Answer(answer=REFUSAL, short_answer="", abstained=True, citations=[], related=related, **base)
 
-    def clause_semantic(self, ranked: RankedEvidence, cited: Sequence[Evidence]
-                         ) -> tuple[float | None, float | None]:
-        """The question's best cosine with a clause (or two adjacent clauses) of the cited sentence, and the ranking
-        model's cosine with that clause (None without one); (None, None) for a sentence of one clause, whose
-        vectors from indexing already say it.
+    def best_clause(self, ranked: RankedEvidence, cited: Sequence[Evidence]) -> tuple[float, str] | None:
+        """The clause (or two adjacent clauses) of the cited sentence that the question matches best by the main
+        model, with its cosine; None for a sentence of one clause."""
+        return self.best_match(self.models.embed_model, ranked.query_vector, clauses(cited[0].text) if cited else [])
+
+    def clause_semantic(self, ranked: RankedEvidence, cited: Sequence[Evidence],
+                         best: tuple[float, str] | None = None) -> tuple[float | None, float | None]:
+        """The question's best cosine with a clause (or two adjacent clauses) of the cited sentence (`best`, found
+        here when not given), and the ranking model's cosine with that clause (None without the ranking model's
+        question vector); (None, None) for a sentence of one clause, whose vectors from indexing already say it.
 
         A question matches a long answer sentence at a lower cosine than the clause that answers it (in one case
         0.24 for the 40-word sentence, 0.41 for its clause "that has killed 130,000 people"). Embedding the clauses
         of one sentence costs 50-150 ms, a few percent of an LLM answer; fast mode does without. The ranking model
         embeds only the clause found best: all of them cost it about 230 ms more per answer (median).
         """
-        best = self.best_match(self.models.embed_model, ranked.query_vector, clauses(cited[0].text) if cited else [])
+        best = best or self.best_clause(ranked, cited)
         if best is None:
             return None, None
         if ranked.ranking_vector is None:
             return best[0], None
         by_ranking = self.best_match(self.models.ranking_model, ranked.ranking_vector, [best[1]])
         return best[0], by_ranking[0] if by_ranking else None
+
+    def ranking_at_question(self, question: str, cited: Sequence[Evidence], best: tuple[float, str] | None
+                            ) -> dict[str, float]:
+        """With the ranking model used at question time only (`ranking_at_index` off), the signals its stored
+        vectors give otherwise: its cosine of the question with the cited sentence ("ranking_cited") and the larger
+        of that and its cosine with the clause the main model found best (`best`): "ranking_clause". Two or three
+        short embeddings (about 0.1 s on 2 cores); empty otherwise."""
+        model = self.models.ranking_model if not self.models.settings.ranking_at_index else None
+        if model is None or not cited:
+            return {}
+        texts = [cited[0].text, *([best[1]] if best else [])]
+        asked = unit(np.asarray(model.get_query_embedding(question), dtype=np.float32))
+        vectors = np.asarray(model.get_text_embedding_batch(texts), dtype=np.float32)
+        cosines = (vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)) @ asked
+        return {"ranking_cited": float(cosines[0]), "ranking_clause": float(np.max(cosines))}
 
     def window_semantic(self, ranked: RankedEvidence, cited: Sequence[Evidence], phrase: str) -> float | None:
         """The question's cosine with the words around the answer phrase in the cited sentence (`answer_window`);
@@ -108,7 +134,11 @@ class Decider:
             return None
         vectors = np.asarray(model.get_text_embedding_batch(list(texts)), dtype=np.float32)
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        query = query_vector / max(float(np.linalg.norm(query_vector)), 1e-12)
-        cosines = vectors @ query
+        cosines = vectors @ unit(query_vector)
         best = int(np.argmax(cosines))
         return float(cosines[best]), texts[best]
+
+
+def unit(vector: np.ndarray) -> np.ndarray:
+    """`vector` scaled to length 1 (a zero vector stays zero)."""
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)

@@ -7,9 +7,10 @@ passage's score is a fitted weighted sum of its best sentence, its best two-sent
 straddle a boundary), its overlap with the question as a whole and in its title, and its dense and BM25 scores and
 ranks. On SQuAD-even (1,023 paragraphs, all 5,397 questions) this lifts recall@1 of the gold paragraph from 0.72
 (rank fusion alone) to 0.836 (recall@5 0.966) at no model cost, since the sentence vectors were computed when indexing.
-A second embedding model (`ranking_embed_model`: all-mpnet-base-v2 by default, "none" turns it off) adds its cosines
-with the passage and its best sentence, from vectors also stored when indexing: recall@1 0.8497, recall@5 0.974 with
-the linear weights below, 0.855 / 0.976 with the learned score that replaces them (`assistant.passage_scorer`).
+With `ranking_at_index`, a second embedding model (`ranking_embed_model`, all-mpnet-base-v2) adds its cosines with the
+passage and its best sentence, from vectors also stored when indexing: recall@1 0.8497, recall@5 0.974 with the
+linear weights below, 0.855 / 0.976 with the learned score that replaces them (`assistant.passage_scorer`). It is off
+by default: those vectors cost about eight times the main model's indexing time.
 
 The LLM then reads only the few best sentences, numbered, so an answer costs seconds, and each `[n]` mark maps to
 an exact span. Overlapping chunks yield the same sentence twice; it is kept once.

@@ -181,7 +181,7 @@ class Assistant(Components):
 
             cross = cross_scores(self.cross_encoder, question, candidates)
         ranking = (np.asarray(self.ranking_model.get_query_embedding(question), dtype=np.float32)
-                   if self.ranking_model is not None and candidates else None)
+                   if self.settings.index_ranking_model and candidates else None)
         ranked = self._ranker.rank(question, vector, candidates, retriever.term_stats, cross, ranking)
         t2 = time.perf_counter()
         return ranked, {"retrieve_ms": (t1 - t0) * 1000, "evidence_ms": (t2 - t1) * 1000}

@@ -119,7 +119,7 @@ class HybridRetriever:
         self._documents, self._chunk_count = manifest.counts()
         self._openings, self._metadata = {}, OrderedDict()
         self._dim = int(self.store.embed_dim or 0)
-        ranking = self.store.ranking_model if self.settings.ranking_embed_model else None
+        ranking = self.store.ranking_model if self.settings.index_ranking_model else None
         self._ranking_dim = ranking[1] if ranking else 0
         self._generation = manifest.generation
 

@@ -20,8 +20,10 @@ Usage:
     python -m bench.abstention_fit record --out DIR [--sets ...] [--squad-limit 500] [--squad-tuning-limit 300]
     python -m bench.abstention_fit fit --records DIR [--write]   # fit, compare, and write the calibration file
 
-Records made with `ASSISTANT_RANKING_EMBED_MODEL=none` are fitted without the ranking model's signal and written
-into assistant/calibration-without-ranking.json.
+Records made with the defaults are written into assistant/calibration.json; those made with
+`ASSISTANT_RANKING_AT_INDEX=true` (the ranking model's vectors in the index) into
+assistant/calibration-ranking-in-index.json, and those made with `ASSISTANT_RANKING_EMBED_MODEL=none` (fitted without
+the ranking model's signal) into assistant/calibration-without-ranking.json.
 """
 
 from __future__ import annotations
@@ -244,15 +246,19 @@ def choose(tuning: Mapping[str, Sequence[Mapping[str, Any]]]) -> tuple[tuple[str
     return chosen, scores
 
 
-def calibration_file_for(folder: Path) -> Path:
-    """The calibration file of the models the records were made with: the default one, or the one kept for no
-    ranking model (`assistant.calibration`)."""
+def calibration_file_for(records: Mapping[str, Sequence[Mapping[str, Any]]], folder: Path) -> Path:
+    """The calibration file of the models the records were made with (`assistant.calibration`): the one for the
+    ranking model's vectors in the index (records made with `ranking_at_index = true`); the default one (the ranking
+    model at question time only) when the index had none of its vectors but the answers carry its signal (records
+    made with the defaults, or without it and given its signal by `bench.query_time_ranking`); else the one for no
+    ranking model."""
     for path in sorted(folder.glob("*/results.json")):
         settings = json.loads(path.read_text(encoding="utf-8")).get("run", {}).get("settings", {})
-        if not settings.get("ranking_embed_model"):
-            return calibration.OTHER_CALIBRATION_FILES[0]
+        if settings.get("ranking_embed_model") and settings.get("ranking_at_index", True):
+            return calibration.RANKING_IN_INDEX_FILE
         break
-    return calibration.CALIBRATION_FILE
+    with_signal = any("ranking_clause" in (signals_of(item) or {}) for items in records.values() for item in items)
+    return calibration.CALIBRATION_FILE if with_signal else calibration.WITHOUT_RANKING_FILE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -278,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     features, scores = choose(tuning)
     print("cross-validated balanced accuracy on the tuning parts:", json.dumps(scores))
     model = fit(tuning, features)
-    target = calibration_file_for(args.records)
+    target = calibration_file_for(records, args.records)
     current = json.loads(target.read_text(encoding="utf-8"))
     rules = {"no abstention": lambda item: False, "current calibration": calibrated_decision(current),
              "fitted model": model_decision(model)}

@@ -199,7 +199,8 @@ def calibrate(records: dict[str, Any], previous: dict[str, AbstentionModel],
                 "the abstention model per mode (assistant/abstention.py) and the LLM's refusal probability used "
                 "when no model applies. Written by `python -m bench.calibrate`; see docs/BENCHMARKS.md.",
         "embed_model": settings.embed_model,
-        **({"ranking_embed_model": settings.ranking_embed_model} if settings.ranking_embed_model else {}),
+        **({"ranking_embed_model": settings.ranking_embed_model, "ranking_at_index": settings.ranking_at_index}
+           if settings.ranking_embed_model else {}),
         "llm_model": settings.llm_model,
         "min_evidence_score": {"fast": round(prefilter, 4), "llm": round(prefilter, 4)},
         "abstention": {},

@@ -228,7 +228,7 @@ def main() -> None:
         args.scorer_out.write_text(json.dumps(
             {"note": "Learned passage score (assistant/passage_scorer.py), fitted on one hash half of SQuAD-even by "
                      "`python -m bench.fit_ranker --scorer-out`; see docs/BENCHMARKS.md.",
-             "embed_model": settings.embed_model, "ranking_embed_model": settings.ranking_embed_model,
+             "embed_model": settings.embed_model, "ranking_embed_model": settings.index_ranking_model,
              "measured": {key: report[key] for key in ("scorer", "scorer_two_way_held_out_recall@1",
                                                        "linear_two_way_held_out_recall@1")},
              **scorers[True].to_dict()}, indent=1) + "\n", encoding="utf-8")

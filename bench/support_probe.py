@@ -20,25 +20,9 @@ import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from assistant.config import load_settings
-from assistant.prompts import support_messages
-from assistant.replies import Generation, stream_reply
-
-YES = ("Yes", " Yes", "yes", " yes", "YES")
-NO = ("No", " No", "no", " no", "NO")
-
-
-def support_yes(llm: Any, question: str, sentence: str, answer: str) -> float:
-    """P(Yes) / (P(Yes) + P(No)) of the reply's first token; 0.5 when neither is among its top tokens."""
-    generation = Generation()
-    for _ in stream_reply(llm, support_messages(question, sentence, answer), 1, generation):
-        pass
-    yes, no = generation.first_token_probability(YES), generation.first_token_probability(NO)
-    if yes is None or no is None:  # no log-probabilities from this backend: the text decides
-        return 1.0 if generation.text.strip().lower().startswith("yes") else 0.0
-    return yes / (yes + no) if yes + no > 0 else 0.5
+from assistant.support import support_probability
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -65,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 continue
             question = item.get("standalone_question") or item["question"]
             answer = item.get("short_answer") or item.get("answer") or ""
-            signals["support_yes"] = support_yes(llm, question, item["citations"][0]["quote"], answer)
+            signals["support_yes"] = support_probability(llm, question, item["citations"][0]["quote"], answer)
             asked += 1
         out = args.out / path.parent.name / "results.json"
         out.parent.mkdir(parents=True, exist_ok=True)

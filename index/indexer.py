@@ -162,7 +162,7 @@ class Indexer:
     def __init__(self, settings: Settings, embed_model: Any | None = None, ranking_model: Any | None = None) -> None:
         self.settings = settings
         self._embed_model = embed_model  # loaded lazily: an unchanged corpus never pays for the model
-        self._ranking_model = ranking_model  # used only when `ranking_embed_model` is set
+        self._ranking_model = ranking_model  # used only when the index carries its vectors (`index_ranking_model`)
         self._claimed: int | None = None  # the generation this run's lease is on (a Chroma server), while it holds one
         self._renewed = 0.0
         self._restat: dict[str, tuple[str, int, int]] = {}  # see `_plan`
@@ -180,19 +180,19 @@ class Indexer:
 
     @property
     def ranking_model(self) -> Any | None:
-        """The second embedding model whose vectors the chunks carry for ranking (`ranking_embed_model`), or None."""
-        if not self.settings.ranking_embed_model:
+        """The second embedding model whose vectors the chunks carry for ranking (`index_ranking_model`), or None."""
+        if not self.settings.index_ranking_model:
             return None
         if self._ranking_model is None:
-            self._ranking_model = load_configured_embedding(self.settings.ranking_embed_model, self.settings)
+            self._ranking_model = load_configured_embedding(self.settings.index_ranking_model, self.settings)
         return self._ranking_model
 
     def _ranking(self, store: CorpusStore | None = None) -> tuple[str, int] | None:
         """(name, dimension) of the ranking model as the store records it."""
-        if not self.settings.ranking_embed_model:
+        if not self.settings.index_ranking_model:
             return None
         stored = store.ranking_model if store is not None else None
-        return stored or (self.settings.ranking_embed_model, embedding_dim(self.ranking_model))
+        return stored or (self.settings.index_ranking_model, embedding_dim(self.ranking_model))
 
     def run(self, paths: Sequence[Path] | None = None, rebuild: bool = False,
             progress: ProgressCallback | None = None, prune: bool = False, force: bool = False) -> IndexReport:
@@ -386,7 +386,7 @@ class Indexer:
             store = CorpusStore.open(self.settings, create=True, embed_model=self.settings.embed_model,
                                      embed_dim=embedding_dim(self.embed_model), ranking=self._ranking())
         store.check_model(self.settings.embed_model, None)
-        store.check_ranking_model(self.settings.ranking_embed_model, exact=True)
+        store.check_ranking_model(self.settings.index_ranking_model, exact=True)
         return store
 
     def _holds_documents(self) -> bool:

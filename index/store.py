@@ -261,21 +261,23 @@ class CorpusStore:
         return (str(name), int(dim)) if name and dim else None
 
     def check_ranking_model(self, wanted: str | None, exact: bool) -> None:
-        """Refuse a store whose chunks lack the ranking model's vectors the settings ask for; with `exact` (an index
-        run, which adds chunks) also one that carries another's or some the settings do not ask for, so that the
-        chunks of one store never differ in what vectors they carry."""
+        """Refuse a store whose chunks lack the ranking model's vectors the settings ask for (`wanted`: the settings'
+        `index_ranking_model`); with `exact` (an index run, which adds chunks) also one that carries another's or some
+        the settings do not ask for, so that the chunks of one store never differ in what vectors they carry."""
         stored = self.ranking_model
         stored_name = stored[0] if stored else None
         if stored_name == (wanted or None) or (not wanted and not exact):
             return
         if wanted:
-            built = f"with ranking model {stored_name!r}" if stored_name else "without a ranking model"
+            built = (f"with ranking model {stored_name!r}'s vectors" if stored_name
+                     else "without a ranking model's vectors")
             keep = (f"set `ranking_embed_model = {stored_name!r}`" if stored_name
-                    else 'set `ranking_embed_model = "none"` (or --ranking-embed-model none)')
-            raise StoreError(f"the index was built {built} but the settings ask for ranking model {wanted!r}; "
-                             f"rebuild it with `{REBUILD_COMMAND}`, or {keep} to use it as built")
-        raise StoreError(f"the index was built with ranking model {stored_name!r} but the settings ask for none; "
-                         f"set `ranking_embed_model = {stored_name!r}` or rebuild it with `{REBUILD_COMMAND}`")
+                    else "set `ranking_at_index = false`")
+            raise StoreError(f"the index was built {built} but the settings ask for those of {wanted!r} "
+                             f"(`ranking_at_index`); rebuild it with `{REBUILD_COMMAND}`, or {keep} to use it as built")
+        raise StoreError(f"the index was built with ranking model {stored_name!r}'s vectors but the settings ask for "
+                         f"none in the index; set `ranking_at_index = true` and `ranking_embed_model = {stored_name!r}`"
+                         f", or rebuild it with `{REBUILD_COMMAND}`")
 
     def check_model(self, embed_model: str | None, embed_dim: int | None) -> None:
         """Refuse to mix vectors of two models: the store remembers which one built it."""

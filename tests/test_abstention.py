@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from assistant.abstention import NO_PHRASE_LOGPROB, AbstentionModel, fit_logistic, phrase_logprobs
-from assistant.config import load_settings
+from assistant.config import PACKAGED_RANKING_MODEL, load_settings
 from tests.conftest import sibling
 
 
@@ -44,20 +44,29 @@ def test_model_round_trips_and_rejects_malformed_entries() -> None:
 
 
 def test_calibrated_models_apply_only_to_the_models_they_were_fitted_with(tmp_path: Path) -> None:
-    from assistant.calibration import CALIBRATION_FILE, OTHER_CALIBRATION_FILES, load_abstention_models
+    from assistant.calibration import (
+        CALIBRATION_FILE,
+        RANKING_IN_INDEX_FILE,
+        WITHOUT_RANKING_FILE,
+        load_abstention_models,
+    )
 
     calibration = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
     models = load_abstention_models(load_settings(environ={}))
     assert set(models) == set(calibration["abstention"]) == {"fast", "llm"}
     assert load_abstention_models(load_settings(environ={}, overrides={"embed_model": str(tmp_path / "m")})) == {}
-    # A ranking model moves the evidence scores the models read: the default calibration was fitted with the packaged
-    # one, the one kept beside it without any; another ranking model has none.
-    assert calibration["ranking_embed_model"] == "packaged:all-mpnet-base-v2"
-    unranked = json.loads(OTHER_CALIBRATION_FILES[0].read_text(encoding="utf-8"))
+    # A ranking model moves the evidence scores and the signals the models read: the default calibration was fitted
+    # with the packaged one at question time only; one kept beside it with its vectors in the index, one without any;
+    # another ranking model has none.
+    assert calibration["ranking_embed_model"] == PACKAGED_RANKING_MODEL and calibration["ranking_at_index"] is False
+    in_index = json.loads(RANKING_IN_INDEX_FILE.read_text(encoding="utf-8"))
+    indexed = load_abstention_models(load_settings(environ={}, overrides={"ranking_at_index": True}))
+    assert {mode: model.to_json() for mode, model in indexed.items()} == in_index["abstention"]
+    unranked = json.loads(WITHOUT_RANKING_FILE.read_text(encoding="utf-8"))
     assert "ranking_embed_model" not in unranked
     without = load_abstention_models(load_settings(environ={}, overrides={"ranking_embed_model": "none"}))
     assert {mode: model.to_json() for mode, model in without.items()} == unranked["abstention"]
-    assert without["fast"].to_json() != models["fast"].to_json()
+    assert len({json.dumps(m["llm"].to_json()) for m in (models, indexed, without)}) == 3
     other = load_settings(environ={}, overrides={"ranking_embed_model": "packaged:all-MiniLM-L6-v2"})
     assert load_abstention_models(other) == {}
     endpoint = load_abstention_models(load_settings(environ={}, overrides={"llm_endpoint": "http://127.0.0.1:9/v1"}))
@@ -107,12 +116,16 @@ def test_calibrate_refits_only_the_modes_asked_and_keeps_the_others() -> None:
 
 
 def test_answers_carry_the_signals_and_confidence_behind_the_decision(seed_assistant) -> None:  # noqa: ANN001
-    # (fast mode with the ranking model abstains on the shorter "Where was Geneva II held?", confidence 0.57 against
-    # its threshold of 0.60: docs/BENCHMARKS.md, "The ranking model on by default")
     answer = seed_assistant.ask("Where will the Geneva II talks be held?", mode="fast")
     assert not answer.abstained and answer.confidence is not None
     assert answer.confidence >= seed_assistant.abstention["fast"].threshold
-    assert {"evidence", "passage_dense", "question_covered", "ranking_cited"} <= set(answer.to_json()["signals"])
+    assert {"evidence", "passage_dense", "question_covered"} <= set(answer.to_json()["signals"])
+    # LLM mode: the ranking model's cosine with the cited sentence, and the LLM's own Yes/No on it, taken as the
+    # answer is decided (the index carries no ranking vectors by default)
+    answer = seed_assistant.ask("Where will the Geneva II talks be held?")
+    assert not answer.abstained and "Montreux" in answer.answer
+    assert answer.confidence >= seed_assistant.abstention["llm"].threshold
+    assert {"refusal", "ranking_clause", "support_yes"} <= set(answer.signals) and answer.signals["support_yes"] > 0.5
 
 
 def test_a_model_that_judges_the_corpus_silent_makes_the_assistant_abstain(seed_assistant) -> None:  # noqa: ANN001

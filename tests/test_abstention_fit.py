@@ -56,28 +56,3 @@ def test_ablation_reasks_whole_dialogues_and_its_sign_test() -> None:
     items[1]["extra"]["rules"] = ["widen_date"]
     assert affected(items, lambda i: "widen_date" in i["extra"].get("rules", []), None) == {"q1", "q2"}
     assert sign_test(0, 0) == 1.0 and sign_test(6, 0) < 0.05 < sign_test(3, 1)
-
-
-def test_the_support_probe_reads_yes_against_no_from_the_first_token() -> None:
-    import math
-
-    from assistant.prompts import support_messages
-    from bench.support_probe import support_yes
-
-    class FirstToken:
-        """An LLM whose reply's first token is "Yes" with probability 0.6 and "No" with 0.2."""
-
-        def stream_chat(self, chat: Any, **options: Any) -> Any:
-            self.chat, self.options = chat, options
-            top = [{"token": "Yes", "logprob": math.log(0.6)}, {"token": "No", "logprob": math.log(0.2)}]
-            raw = {"choices": [{"logprobs": {"content": [{"token": "Yes", "logprob": math.log(0.6),
-                                                          "top_logprobs": top}]}}]}
-            yield type("Delta", (), {"raw": raw, "delta": "Yes"})()
-
-    llm = FirstToken()
-    assert math.isclose(support_yes(llm, "When did the bridge open?", "It opened in 1932 [at last].", "1932"), 0.75)
-    assert llm.options["max_tokens"] == 1
-    asked = support_messages("When did the bridge open?", "It opened in 1932 [at last].", "1932")
-    assert asked[0]["role"] == "system" and "Yes or No" in asked[0]["content"]
-    assert "Sentence: It opened in 1932 (at last)." in asked[1]["content"]  # quoted as data: no brackets
-    assert "Proposed answer: 1932" in asked[1]["content"]

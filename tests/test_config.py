@@ -14,6 +14,7 @@ def test_defaults_point_at_the_seed_corpus() -> None:
     assert settings.resolved_store_dir == settings.data_dir / "store"
     assert settings.cache_dir == settings.data_dir / "cache"
     assert settings.ranking_embed_model == PACKAGED_RANKING_MODEL
+    assert not settings.ranking_at_index and settings.index_ranking_model is None  # it judges answers only
     assert settings.embed_precision == "auto"
 
 
@@ -26,6 +27,8 @@ def test_the_model_cache_and_the_ranking_model_can_be_set_apart(tmp_path: Path) 
     settings = load_settings(config_file=toml, environ=env, overrides={"data_dir": tmp_path / "data"})
     assert settings.cache_dir == tmp_path / "models" and settings.resolved_store_dir == tmp_path / "data" / "store"
     assert settings.ranking_embed_model is None
+    in_index = load_settings(config_file=toml, environ={"ASSISTANT_RANKING_AT_INDEX": "true"})
+    assert in_index.index_ranking_model == "packaged:all-mpnet-base-v2"
 
 
 def test_precedence_toml_then_env_then_overrides(tmp_path: Path) -> None:
@@ -69,17 +72,28 @@ def test_missing_config_file_is_an_error(tmp_path: Path) -> None:
 def test_calibrated_thresholds_apply_only_to_the_models_they_were_fitted_on(tmp_path: Path) -> None:
     import json
 
-    from assistant.calibration import CALIBRATION_FILE, DEFAULT_THRESHOLDS, OTHER_CALIBRATION_FILES, load_thresholds
+    from assistant.calibration import (
+        CALIBRATION_FILE,
+        DEFAULT_THRESHOLDS,
+        RANKING_IN_INDEX_FILE,
+        WITHOUT_RANKING_FILE,
+        load_thresholds,
+    )
 
     calibration = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
     default = load_thresholds(load_settings(environ={}))
     assert default["fast"] == calibration["min_evidence_score"]["fast"]
     assert default["refusal"] == calibration["llm_refusal_probability"]
 
-    # Without the ranking model the evidence scores differ: its own calibration, kept beside the default's.
-    unranked = json.loads(OTHER_CALIBRATION_FILES[0].read_text(encoding="utf-8"))
-    assert calibration["ranking_embed_model"] == PACKAGED_RANKING_MODEL and "ranking_embed_model" not in unranked
-    assert unranked["min_evidence_score"]["fast"] != calibration["min_evidence_score"]["fast"]
+    # With the ranking model's vectors in the index the evidence scores differ, and without the ranking model the LLM's
+    # refusal is read alone: each has its own calibration, kept beside the default's.
+    in_index = json.loads(RANKING_IN_INDEX_FILE.read_text(encoding="utf-8"))
+    assert calibration["ranking_embed_model"] == in_index["ranking_embed_model"] == PACKAGED_RANKING_MODEL
+    assert in_index["min_evidence_score"]["fast"] != calibration["min_evidence_score"]["fast"]
+    indexed = load_thresholds(load_settings(environ={}, overrides={"ranking_at_index": True}))
+    assert indexed["fast"] == in_index["min_evidence_score"]["fast"]
+    unranked = json.loads(WITHOUT_RANKING_FILE.read_text(encoding="utf-8"))
+    assert "ranking_embed_model" not in unranked
     without = load_thresholds(load_settings(environ={}, overrides={"ranking_embed_model": "none"}))
     assert without["fast"] == unranked["min_evidence_score"]["fast"]
     assert without["refusal"] == unranked["llm_refusal_probability"]

@@ -143,9 +143,10 @@ def test_rebuild_starts_from_scratch(fresh: tuple[Any, Indexer]) -> None:
 
 def test_a_ranking_model_s_vectors_ride_with_the_chunks_and_a_store_without_them_is_refused(
         fresh: tuple[Any, Indexer], tmp_path: Path, embed_model: Any) -> None:
-    """With `ranking_embed_model` set, every chunk carries that model's vectors (of the chunk and of each sentence)
-    and the store records the model; a store built without it is refused with the rebuild command rather than
-    ranked half with and half without, and a store built with it still answers settings that do not ask for it."""
+    """With `ranking_embed_model` set and `ranking_at_index` on, every chunk carries that model's vectors (of the chunk
+    and of each sentence) and the store records the model; a store built without them is refused with the rebuild
+    command rather than ranked half with and half without, and a store built with them still answers settings that do
+    not ask for them."""
     import dataclasses
 
     from assistant.pipeline import Assistant
@@ -154,11 +155,12 @@ def test_a_ranking_model_s_vectors_ride_with_the_chunks_and_a_store_without_them
     plain, indexer = fresh
     indexer.run()
     # The packaged MiniLM stands in for the larger model: what is tested is the plumbing, not the model.
-    ranked = dataclasses.replace(plain, ranking_embed_model="packaged:all-MiniLM-L6-v2")
+    ranked = dataclasses.replace(plain, ranking_embed_model="packaged:all-MiniLM-L6-v2", ranking_at_index=True)
     with_ranking = Indexer(ranked, embed_model=embed_model, ranking_model=embed_model)
-    with pytest.raises(StoreError, match="built without a ranking model.*assistant index --rebuild"):
+    refused = "built without a ranking model.*assistant index --rebuild.*ranking_at_index = false"
+    with pytest.raises(StoreError, match=refused):
         with_ranking.run()
-    with pytest.raises(StoreError, match="built without a ranking model.*assistant index --rebuild"):
+    with pytest.raises(StoreError, match=refused):
         Assistant(ranked, embed_model=embed_model, ranking_model=embed_model).retrieve("Where is Montreux?")
     with_ranking.run(rebuild=True)
     store = CorpusStore.open(ranked)
@@ -167,7 +169,7 @@ def test_a_ranking_model_s_vectors_ride_with_the_chunks_and_a_store_without_them
     for meta in data["metadatas"]:
         assert len(unpack_vectors(meta["rvec"], 384)) == 1
         assert len(unpack_vectors(meta["rsvec"], 384)) == len(unpack_spans(meta["sents"]))
-    with pytest.raises(StoreError, match="built with ranking model .* ask for none"):
+    with pytest.raises(StoreError, match="built with ranking model .* none in the index.*ranking_at_index = true"):
         Indexer(plain, embed_model=embed_model).run()  # adding chunks without its vectors would mix the two
 
     question = "Where will the Geneva II talks be held?"
@@ -179,6 +181,13 @@ def test_a_ranking_model_s_vectors_ride_with_the_chunks_and_a_store_without_them
     assert {"ranking_passage", "ranking_cited", "ranking_clause"} <= set(answer.signals)  # abstention reads them
     plain_answer = Assistant(plain, embed_model=embed_model).ask(question, mode="fast")
     assert "Montreux" in plain_answer.answer and "ranking_cited" not in plain_answer.signals
+
+    # The default: the ranking model judges answers only, and the index carries none of its vectors.
+    judged = dataclasses.replace(ranked, ranking_at_index=False, data_dir=tmp_path / "judged", store_dir=None)
+    Indexer(judged, embed_model=embed_model, ranking_model=embed_model).run()
+    assert CorpusStore.open(judged).ranking_model is None
+    passages = Assistant(judged, embed_model=embed_model, ranking_model=embed_model).retrieve(question)
+    assert passages and all(p.ranking_vector is None for p in passages)
 
 
 def test_the_model_indexing_loaded_answers_the_questions_too(tmp_path: Path) -> None:

@@ -51,23 +51,27 @@ def test_a_scorer_survives_its_json_and_a_malformed_one_is_refused() -> None:
         PassageScorer.from_dict(broken)
 
 
-def test_the_shipped_scorer_applies_with_the_default_models_only(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
-    """Fitted with the packaged models: used when they are configured (its features are the ranking model's
-    twelve), not without a ranking model or with another one, and a damaged file falls back to the linear weights."""
+def test_the_shipped_scorer_applies_with_the_packaged_ranking_model_in_the_index_only(tmp_path: Path,
+                                                                                      monkeypatch) -> None:  # noqa: ANN001
+    """Fitted with the packaged models, the ranking model's vectors in the index: used when they are configured (its
+    features are the ranking model's twelve), not with the ranking model at question time only (the default), without
+    one or with another one, and a damaged file falls back to the linear weights."""
     from assistant import calibration
 
-    defaults = load_settings(overrides={"data_dir": tmp_path}, environ={})
-    assert defaults.ranking_embed_model == PACKAGED_RANKING_MODEL
-    scorer = calibration.load_passage_scorer(defaults)
+    indexed = load_settings(overrides={"data_dir": tmp_path, "ranking_at_index": True}, environ={})
+    assert indexed.index_ranking_model == PACKAGED_RANKING_MODEL
+    scorer = calibration.load_passage_scorer(indexed)
     assert scorer is not None and scorer.applies(RANKING_MODEL_WEIGHTS)
+    assert calibration.load_passage_scorer(load_settings(overrides={"data_dir": tmp_path}, environ={})) is None
     assert calibration.load_passage_scorer(load_settings(
         overrides={"data_dir": tmp_path, "ranking_embed_model": "none"}, environ={})) is None
     assert calibration.load_passage_scorer(load_settings(
-        overrides={"data_dir": tmp_path, "ranking_embed_model": "/models/other-encoder"}, environ={})) is None
+        overrides={"data_dir": tmp_path, "ranking_embed_model": "/models/other-encoder", "ranking_at_index": True},
+        environ={})) is None
     damaged = tmp_path / "passage_scorer.json"
     damaged.write_text(PASSAGE_SCORER_FILE.read_text(encoding="utf-8")[:-200], encoding="utf-8")
     monkeypatch.setattr(calibration, "PASSAGE_SCORER_FILE", damaged)
-    assert calibration.load_passage_scorer(defaults) is None
+    assert calibration.load_passage_scorer(indexed) is None
 
 
 def test_the_learned_score_orders_passages_and_leaves_sentence_scores_alone() -> None:
@@ -75,7 +79,7 @@ def test_the_learned_score_orders_passages_and_leaves_sentence_scores_alone() ->
     weights; what each sentence scores as evidence (and so what the LLM reads) is the same either way."""
     from assistant import calibration
 
-    scorer = calibration.load_passage_scorer(load_settings(environ={}))
+    scorer = calibration.load_passage_scorer(load_settings(overrides={"ranking_at_index": True}, environ={}))
     assert scorer is not None
     texts = ["Delegates met in Paris on Monday.", "The Geneva II talks begin in Montreux next month."]
     axes = np.eye(4, dtype=np.float32)

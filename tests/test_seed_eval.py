@@ -31,8 +31,10 @@ SEED_SET = load_pairs(SEED_QA)
 # Pairs the default pipeline misses today (id -> cause), from `python -m bench.validate --sets seed`
 # (docs/BENCHMARKS.md).
 KNOWN_MISSES: dict[str, str] = {
-    # answerable, abstained: the abstention model's confidence is under its threshold (0.572)
+    # answerable, abstained: the abstention model's confidence is under its threshold (0.533)
     "q8": "wrong abstention: the envoy's other organisation is answered, but confidence is 0.42",
+    "q68": "wrong abstention: 'Syria's President' is answered at a confidence near the threshold (0.55 in a fresh "
+           "process; under it after the other pairs, whose prompts the model's cache holds)",
     "conversation10.2": "wrong abstention: the follow-up is rewritten and answered from the right sentence, but the "
                         "question matches it weakly in meaning (confidence 0.44)",
     # unanswerable, answered: a related figure stands in for the one asked about, with high confidence

@@ -289,6 +289,8 @@ def report_markdown(run: EvalRun, plots: Sequence[str], command: str | None = No
              f"- finished {time.strftime('%Y-%m-%d %H:%M')} after {run.seconds / 60:.1f} min"]
     if run.settings.get("embed_model"):
         ranking = run.settings.get("ranking_embed_model") or "none"
+        if run.settings.get("ranking_embed_model") and run.settings.get("ranking_at_index") is False:
+            ranking += " (at question time only)"
         lines.append(f"- models: embedding {run.settings['embed_model']}, ranking {ranking} "
                      f"({run.settings.get('embed_precision', 'float32')}); LLM "
                      f"{run.settings.get('llm_endpoint') or run.settings.get('llm_model')}")

@@ -115,8 +115,8 @@ def index_fingerprint(settings: Settings) -> str:
     chunker = Path(index.chunking.__file__).read_text(encoding="utf-8")
     parts = [settings.embed_model, str(settings.chunk_words), str(settings.chunk_overlap_sentences), chunker,
              f"schema {SCHEMA_VERSION}"]
-    if settings.ranking_embed_model:  # its vectors are stored too; without it, the fingerprint stays as it was
-        parts.append(f"ranking {settings.ranking_embed_model}")
+    if settings.index_ranking_model:  # its vectors are stored too; without them, the fingerprint stays as it was
+        parts.append(f"ranking {settings.index_ranking_model}")
     return _digest(parts)[:10]
 
 
@@ -364,9 +364,9 @@ class EvalRun:
 def _settings_record(settings: Settings) -> dict[str, Any]:
     from index.embeddings import resolve_precision
 
-    keys = ("corpus_dir", "embed_model", "ranking_embed_model", "llm_model", "llm_endpoint", "top_k", "candidate_k",
-            "chunk_words", "chunk_overlap_sentences", "evidence_sentences", "evidence_min_sentences",
-            "evidence_relative_score", "llm_threads", "llm_context", "reranker", "collection")
+    keys = ("corpus_dir", "embed_model", "ranking_embed_model", "ranking_at_index", "llm_model", "llm_endpoint",
+            "top_k", "candidate_k", "chunk_words", "chunk_overlap_sentences", "evidence_sentences",
+            "evidence_min_sentences", "evidence_relative_score", "llm_threads", "llm_context", "reranker", "collection")
     record = {k: (str(v) if isinstance(v, Path) else v) for k, v in ((k, getattr(settings, k)) for k in keys)}
     # the number format the embedding models ran in on this machine ("auto" resolved): figures differ slightly with it
     record["embed_precision"] = resolve_precision(settings.embed_precision)
