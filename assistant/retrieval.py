@@ -26,9 +26,12 @@ import numpy as np
 from assistant.text import TermStats
 from index.chunking import page_of, unpack_spans, unpack_vectors
 from index.lexical import LexicalIndex, lexical_folder, store_fetcher
-from index.store import CorpusStore, Manifest
+from index.store import CorpusStore, Manifest, retired_prefixes
 
 FETCH_IDS = 500  # chunk ids read from the store at a time
+# How many times `candidate_k` a nearest-neighbour search asks for while retired chunks it cannot filter out are stored
+# (`HybridRetriever._unlisted`): a replaced document's old chunks sit next to its new ones.
+UNLISTED_FETCH = 3
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -84,6 +87,7 @@ class HybridRetriever:
         self._live: dict[str, Any] = {}  # the store's filter for the chunks of the committed generation
         self._search_filter: dict[str, Any] | None = None  # what a nearest-neighbour search filters by (or nothing)
         self._hidden: tuple[int, frozenset[str]] | None = None
+        self._unlisted: frozenset[str] = frozenset()
         self._chunk_count = 0
         self.lexical = LexicalIndex(lexical_folder(settings, store))
         self._openings: dict[str, str] = {}  # document -> its first chunk's text, read once per generation
@@ -116,6 +120,9 @@ class HybridRetriever:
         # What a search without a filter may still meet, in the moment before this process sees a new commit: chunks
         # of a later generation, or of documents this one retired. They are dropped from the candidates.
         self._hidden = (manifest.generation, frozenset(manifest.retired)) if manifest.stamped else None
+        # Retired documents too many for the search's filter to list (a run replacing most of a large corpus, until
+        # its clean-up ends): their chunks are dropped by id prefix from a larger nearest-neighbour list.
+        self._unlisted = retired_prefixes(manifest.retired) if manifest.stamped else frozenset()
         self._documents, self._chunk_count = manifest.counts()
         self._openings, self._metadata = {}, OrderedDict()
         self._dim = int(self.store.embed_dim or 0)
@@ -159,11 +166,12 @@ class HybridRetriever:
         answer to questions about the documents as a whole (`assistant.overview`)."""
         self.refresh()
         with self._lock:
-            live = self._live
+            live, hidden = self._live, self._hidden
         data = self.store.chunks_where({"$and": [live, {"chunk": 0}]})
         # No sentence vectors (dim 0): header lines are read by role, not scored, and a large corpus has many.
         passages = [_passage(i, t, m, 0.0, None, None, {}, 0)
-                    for i, t, m in zip(data["ids"], data["documents"], data["metadatas"], strict=True)]
+                    for i, t, m in zip(data["ids"], data["documents"], data["metadatas"], strict=True)
+                    if not _unseen(m, hidden)]
         return sorted(passages, key=lambda p: p.doc)
 
     def chunks(self, docs: Collection[str]) -> list[Passage]:
@@ -198,12 +206,14 @@ class HybridRetriever:
         self.refresh()
         with self._lock:
             documents, live, count, hidden = self._documents, self._search_filter, self._chunk_count, self._hidden
+            unlisted = self._unlisted
             dim, ranking_dim = self._dim, self._ranking_dim
         if not documents or not count:
             return None, []
         vector = np.asarray(self.embed_model.get_query_embedding(query), dtype=np.float32)
         k = min(self.settings.candidate_k, count)
-        dense = self.store.query(vector.tolist(), k, live)
+        dense = self.store.query(vector.tolist(), k * UNLISTED_FETCH if unlisted else k, live)
+        dense = [(chunk_id, cosine) for chunk_id, cosine in dense if chunk_id.split("-", 1)[0] not in unlisted][:k]
         lexical = self.lexical.search(query, k)
         rankings = {"dense": [i for i, _ in dense], "bm25": [i for i, _ in lexical]}
         fused = reciprocal_rank_fusion(rankings, k=self.settings.rrf_k)

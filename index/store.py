@@ -29,7 +29,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,6 +44,9 @@ BATCH = 500  # ids or keys per request: a filter listing more would pass SQLite 
 # Records per read when a read may match very many: embedded Chroma fetches the matched records' metadata with one
 # SQL variable each, and fails past SQLite's limit (32,766) with "too many SQL variables".
 PAGE = 30_000
+# The most retired document keys a reader's filter lists: past it (a run that replaces most of a large corpus) the
+# filter selects by generation alone, and readers drop the retired documents' records themselves (`_live_where`).
+FILTER_KEYS = BATCH
 
 
 class StoreError(RuntimeError):
@@ -301,7 +304,7 @@ class CorpusStore:
                 return Manifest.from_json(meta.get("manifest"))
             generation, retired = int(meta.get("generation", 0)), list(json.loads(meta.get("retired") or "[]"))
             live = _live_where(generation, retired)
-            return Manifest(generation=generation, retired=retired, loader=lambda: self._documents(live),
+            return Manifest(generation=generation, retired=retired, loader=lambda: self._documents(live, retired),
                             counts=(int(meta.get("documents", 0)), int(meta.get("chunks", 0))),
                             pending=bool(meta.get("pending")), stamped=True)
         except (ValueError, TypeError) as exc:
@@ -314,8 +317,11 @@ class CorpusStore:
                                                               embedding_function=None)
         return self._docs
 
-    def _documents(self, live: dict[str, Any]) -> dict[str, DocEntry]:
+    def _documents(self, live: dict[str, Any], retired: Sequence[str] = ()) -> dict[str, DocEntry]:
+        """The entries `live` selects, less those of `retired` document keys (which a long list leaves to us)."""
         found = _get_paged(self._docs_collection(), live, ["metadatas"])
+        hidden = set(retired)
+        found["metadatas"] = [m for m in found["metadatas"] if m.get("doc_key") not in hidden]
         return {str(m["name"]): DocEntry(hash=str(m["hash"]), chunks=int(m["chunks"]), title=m.get("title"),
                                          date=m.get("date"), indexed_at=float(m.get("indexed_at") or 0.0),
                                          path=m.get("path"), size=_int_or_none(m.get("size")),
@@ -547,9 +553,21 @@ def _get_paged(collection: Any, where: dict[str, Any] | None, include: list[str]
 
 
 def _live_where(generation: int, retired: list[str]) -> dict[str, Any]:
-    """The chunks (or document entries) of `generation` or older, less those of the `retired` document keys."""
+    """The chunks (or document entries) of `generation` or older, less those of the `retired` document keys when
+    they are at most `FILTER_KEYS`; a longer list is left out (each key is one SQL variable), and whoever reads with
+    this filter drops those records (by their `doc_key`, or a chunk by its id's prefix, `retired_prefixes`)."""
     committed: dict[str, Any] = {"gen": {"$lte": generation}}
-    return {"$and": [committed, {"doc_key": {"$nin": retired}}]} if retired else committed
+    if not retired or len(retired) > FILTER_KEYS:
+        return committed
+    return {"$and": [committed, {"doc_key": {"$nin": retired}}]}
+
+
+def retired_prefixes(retired: Sequence[str]) -> frozenset[str]:
+    """The chunk-id prefixes of the `retired` document keys that a reader's filter leaves out (`_live_where`):
+    empty when the filter lists them all."""
+    if len(retired) <= FILTER_KEYS:
+        return frozenset()
+    return frozenset(chunk_prefix(*key.rsplit("@", 1)) for key in retired)
 
 
 def _metadata(embed_model: str | None, embed_dim: int | None, manifest: Manifest,

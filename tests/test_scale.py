@@ -268,3 +268,28 @@ def test_a_read_that_may_match_very_many_records_is_read_in_pages(monkeypatch: p
     read = index.store._get_paged(records, None, ["metadatas"])
     assert read["ids"] == ["r0", "r1", "r2", "r3", "r4"] and [m["n"] for m in read["metadatas"]] == read["ids"]
     assert records.largest == 2
+
+
+def test_retired_documents_too_many_for_a_filter_are_dropped_by_the_reader(tmp_path: Path, embed_model: Any,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that retires more documents than a filter lists (FILTER_KEYS, 500; here none) and dies before deleting
+    their chunks: readers filter by generation alone and still never show a retired document."""
+    import index.store
+
+    settings = indexed(tmp_path, embed_model, "a", "b", "c")
+    (settings.corpus_dir / "b.txt").unlink()
+    monkeypatch.setattr(CorpusStore, "delete_ids", lambda self, ids: (_ for _ in ()).throw(OSError("killed")))
+    with pytest.raises(OSError):
+        Indexer(settings, embed_model=embed_model).run()
+    monkeypatch.undo()
+    monkeypatch.setattr(index.store, "FILTER_KEYS", 0)
+    store = CorpusStore.open(settings)
+    manifest = store.manifest()
+    assert manifest.retired and "$nin" not in str(store.query_filter(manifest))  # the filter lists no key
+    assert sorted(manifest.docs) == ["a.txt", "c.txt"]
+    retriever = HybridRetriever(store, embed_model, settings)
+    assert {p.doc for p in retriever.retrieve("Which mill grinds rye?", 10)} == {"a.txt", "c.txt"}
+    assert {p.doc for p in retriever.openings()} == {"a.txt", "c.txt"}
+    assert retriever.mentioning("mill") == ([], 2)
+    assert Indexer(settings, embed_model=embed_model).run().chunks_removed == 1  # the next run cleans up
+    assert not CorpusStore.open(settings).manifest().retired
