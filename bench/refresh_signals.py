@@ -30,7 +30,7 @@ from assistant.evaluation.runner import default_eval_dir
 from bench.calibrate import ask_all, eval_paths, indexed_assistant, record_only
 
 # What only the LLM's reply tells (see `answer_signals`): kept from the record.
-LLM_SIGNALS = ("refusal", "reasked", "fallback", "phrase_logprob", "phrase_min_logprob", "mark_logprob")
+LLM_SIGNALS = ("refusal", "reasked", "fallback", "phrase_logprob", "phrase_min_logprob", "mark_logprob", "support_yes")
 # How closely a re-derived cited score must match the recorded one (they are rounded nowhere; float noise only).
 SAME_SCORE = 1e-4
 
@@ -46,11 +46,13 @@ def refreshed_llm_record(bot: Any, record: dict[str, Any]) -> dict[str, Any] | N
     if rank >= len(evidence) or abs(evidence[rank].score - old["cited_score"]) > SAME_SCORE:
         return None
     cited = evidence[rank:rank + 1]
-    clause_semantic, ranking_clause = bot.decider.clause_semantic(ranked, cited)
+    best = bot.decider.best_clause(ranked, cited)
+    clause_semantic, ranking_clause = bot.decider.clause_semantic(ranked, cited, best)
     signals = answer_signals(record["question"], ranked, evidence, cited,
                              clause_semantic=clause_semantic, ranking_clause=ranking_clause,
                              window_semantic=bot.decider.window_semantic(ranked, cited,
                                                                          record.get("short_answer") or ""))
+    signals.update(bot.decider.ranking_at_question(record["question"], cited, best))
     signals.update({name: old[name] for name in LLM_SIGNALS if name in old})
     return {**record, "signals": signals}
 

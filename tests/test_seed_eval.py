@@ -68,6 +68,19 @@ def test_seed_pair_passes(seed_run: SystemRun, item_id: str) -> None:
     assert result.passed, failures_text([result]) or f"{item_id}: citations {result.prediction.citations}"
 
 
+def test_llm_answers_carry_the_signals_their_decision_read(seed_run: SystemRun) -> None:
+    """Every answer the LLM wrote that the abstention model judged (a decision rule may abstain first) was judged with
+    the ranking model's cosine with the cited sentence (taken when the question is asked: the default index holds none
+    of its vectors) and the LLM's own Yes/No on that sentence."""
+    written = [r.prediction for r in seed_run.results if "refusal" in r.prediction.extra.get("signals", {})
+               and r.prediction.extra.get("confidence") is not None]
+    assert len(written) > len(SEED_SET.items) // 2
+    for prediction in written:
+        assert {"ranking_clause", "support_yes"} <= set(prediction.extra["signals"]), prediction.answer
+    kept = [p for p in written if not p.abstained]
+    assert sum(p.extra["signals"]["support_yes"] > 0.5 for p in kept) > len(kept) / 2  # the LLM mostly agrees
+
+
 def test_seed_run_summary(seed_run: SystemRun) -> None:
     """The whole set at a glance (every failure with its cause), plus sanity of what the report relies on."""
     summary = seed_run.summary
