@@ -272,15 +272,15 @@ class CorpusStore:
         if stored_name == (wanted or None) or (not wanted and not exact):
             return
         if wanted:
-            built = (f"with ranking model {stored_name!r}'s vectors" if stored_name
+            built = (f"with the vectors of ranking model {stored_name!r}" if stored_name
                      else "without a ranking model's vectors")
             keep = (f"set `ranking_embed_model = {stored_name!r}`" if stored_name
                     else "set `ranking_at_index = false`")
             raise StoreError(f"the index was built {built} but the settings ask for those of {wanted!r} "
                              f"(`ranking_at_index`); rebuild it with `{REBUILD_COMMAND}`, or {keep} to use it as built")
-        raise StoreError(f"the index was built with ranking model {stored_name!r}'s vectors but the settings ask for "
-                         f"none in the index; set `ranking_at_index = true` and `ranking_embed_model = {stored_name!r}`"
-                         f", or rebuild it with `{REBUILD_COMMAND}`")
+        raise StoreError(f"the index was built with ranking model {stored_name!r} (its vectors in the index) but the "
+                         "settings ask for none in the index; set `ranking_at_index = true` and "
+                         f"`ranking_embed_model = {stored_name!r}`, or rebuild it with `{REBUILD_COMMAND}`")
 
     def check_model(self, embed_model: str | None, embed_dim: int | None) -> None:
         """Refuse to mix vectors of two models: the store remembers which one built it."""
