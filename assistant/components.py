@@ -100,13 +100,16 @@ class Components:
     def warm_up(self, mode: str | None = None) -> dict[str, float]:
         """Load every model the mode needs and run one tiny query, so the first user question is fast."""
         timings: dict[str, float] = {}
+        mode = mode or self.settings.mode
         started = time.perf_counter()
         _ = self.cross_encoder
-        for model in (self.embed_model, self.ranking_model):
+        # The ranking model serves fast mode only when the index carries its vectors; LLM answers read it either way.
+        ranking = self.ranking_model if self.settings.index_ranking_model or mode == "llm" else None
+        for model in (self.embed_model, ranking):
             if model is not None:  # a model's first pass is slow (~130 ms more for mpnet): not the first question's
                 model.get_query_embedding("Where was the meeting held?")
         timings["embed_model_s"] = time.perf_counter() - started
-        if (mode or self.settings.mode) == "llm":
+        if mode == "llm":
             started = time.perf_counter()
             _ = self.llm
             timings["llm_s"] = time.perf_counter() - started

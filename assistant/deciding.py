@@ -114,10 +114,8 @@ class Decider:
         if model is None or not cited:
             return {}
         texts = [cited[0].text, *([best[1]] if best else [])]
-        asked = unit(np.asarray(model.get_query_embedding(question), dtype=np.float32))
-        vectors = np.asarray(model.get_text_embedding_batch(texts), dtype=np.float32)
-        cosines = (vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)) @ asked
-        return {"ranking_cited": float(cosines[0]), "ranking_clause": float(np.max(cosines))}
+        found = cosines(model, np.asarray(model.get_query_embedding(question), dtype=np.float32), texts)
+        return {"ranking_cited": float(found[0]), "ranking_clause": float(np.max(found))}
 
     def window_semantic(self, ranked: RankedEvidence, cited: Sequence[Evidence], phrase: str) -> float | None:
         """The question's cosine with the words around the answer phrase in the cited sentence (`answer_window`);
@@ -132,13 +130,13 @@ class Decider:
         texts (or no question vector)."""
         if not texts or query_vector is None:
             return None
-        vectors = np.asarray(model.get_text_embedding_batch(list(texts)), dtype=np.float32)
-        vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
-        cosines = vectors @ unit(query_vector)
-        best = int(np.argmax(cosines))
-        return float(cosines[best]), texts[best]
+        found = cosines(model, query_vector, texts)
+        best = int(np.argmax(found))
+        return float(found[best]), texts[best]
 
 
-def unit(vector: np.ndarray) -> np.ndarray:
-    """`vector` scaled to length 1 (a zero vector stays zero)."""
-    return vector / max(float(np.linalg.norm(vector)), 1e-12)
+def cosines(model: Any, query_vector: np.ndarray, texts: Sequence[str]) -> np.ndarray:
+    """The cosine of `query_vector` with each of `texts` as `model` embeds them (one batch)."""
+    vectors = np.asarray(model.get_text_embedding_batch(list(texts)), dtype=np.float32)
+    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    return vectors @ (query_vector / max(float(np.linalg.norm(query_vector)), 1e-12))

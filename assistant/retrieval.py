@@ -26,7 +26,7 @@ import numpy as np
 from assistant.text import TermStats
 from index.chunking import page_of, unpack_spans, unpack_vectors
 from index.lexical import LexicalIndex, lexical_folder, store_fetcher
-from index.store import CorpusStore, Manifest, retired_prefixes
+from index.store import CorpusStore, Manifest, prefix_of, retired_prefixes
 
 FETCH_IDS = 500  # chunk ids read from the store at a time
 # How many times `candidate_k` a nearest-neighbour search asks for while retired chunks it cannot filter out are stored
@@ -213,7 +213,7 @@ class HybridRetriever:
         vector = np.asarray(self.embed_model.get_query_embedding(query), dtype=np.float32)
         k = min(self.settings.candidate_k, count)
         dense = self.store.query(vector.tolist(), k * UNLISTED_FETCH if unlisted else k, live)
-        dense = [(chunk_id, cosine) for chunk_id, cosine in dense if chunk_id.split("-", 1)[0] not in unlisted][:k]
+        dense = [(chunk_id, cosine) for chunk_id, cosine in dense if prefix_of(chunk_id) not in unlisted][:k]
         lexical = self.lexical.search(query, k)
         rankings = {"dense": [i for i, _ in dense], "bm25": [i for i, _ in lexical]}
         fused = reciprocal_rank_fusion(rankings, k=self.settings.rrf_k)

@@ -63,6 +63,16 @@ def chunk_prefix(name: str, digest: str) -> str:
     return hashlib.sha1(f"{name}\0{digest}".encode()).hexdigest()[:16]
 
 
+def key_prefix(key: str) -> str:
+    """`chunk_prefix` of a document key (`doc_key`: name@digest)."""
+    return chunk_prefix(*key.rsplit("@", 1))
+
+
+def prefix_of(chunk_id: str) -> str:
+    """The document-version part of a chunk id (`chunk_prefix`)."""
+    return chunk_id.split("-", 1)[0]
+
+
 @dataclass
 class DocEntry:
     """One live document: enough to list it, find its chunks and detect a change."""
@@ -405,8 +415,8 @@ class CorpusStore:
             return 0
         newer = {"gen": {"$gt": generation}}
         kept_keys = set(keeping)
-        kept_prefixes = {chunk_prefix(*key.rsplit("@", 1)) for key in kept_keys}
-        ids = [i for i in self.collection.get(where=newer, include=[])["ids"] if i.split("-")[0] not in kept_prefixes]
+        kept_prefixes = {key_prefix(key) for key in kept_keys}
+        ids = [i for i in self.collection.get(where=newer, include=[])["ids"] if prefix_of(i) not in kept_prefixes]
         self.delete_ids(ids)
         entries = [key for key in self._docs_collection().get(where=newer, include=[])["ids"] if key not in kept_keys]
         for i in range(0, len(entries), BATCH):
@@ -567,7 +577,7 @@ def retired_prefixes(retired: Sequence[str]) -> frozenset[str]:
     empty when the filter lists them all."""
     if len(retired) <= FILTER_KEYS:
         return frozenset()
-    return frozenset(chunk_prefix(*key.rsplit("@", 1)) for key in retired)
+    return frozenset(key_prefix(key) for key in retired)
 
 
 def _metadata(embed_model: str | None, embed_dim: int | None, manifest: Manifest,
