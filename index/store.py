@@ -313,8 +313,7 @@ class CorpusStore:
             if not meta.get("stamped"):
                 return Manifest.from_json(meta.get("manifest"))
             generation, retired = int(meta.get("generation", 0)), list(json.loads(meta.get("retired") or "[]"))
-            live = _live_where(generation, retired)
-            return Manifest(generation=generation, retired=retired, loader=lambda: self._documents(live, retired),
+            return Manifest(generation=generation, retired=retired, loader=lambda: self._documents(generation, retired),
                             counts=(int(meta.get("documents", 0)), int(meta.get("chunks", 0))),
                             pending=bool(meta.get("pending")), stamped=True)
         except (ValueError, TypeError) as exc:
@@ -327,16 +326,15 @@ class CorpusStore:
                                                               embedding_function=None)
         return self._docs
 
-    def _documents(self, live: dict[str, Any], retired: Sequence[str] = ()) -> dict[str, DocEntry]:
-        """The entries `live` selects, less those of `retired` document keys (which a long list leaves to us)."""
-        found = _get_paged(self._docs_collection(), live, ["metadatas"])
+    def _documents(self, generation: int, retired: Sequence[str] = ()) -> dict[str, DocEntry]:
+        """The entries committed by `generation` or before, less those of the `retired` document keys.
+
+        Read whole and filtered here: a filter in the read costs Chroma more than the few records it leaves out
+        (those of a run not yet committed, and retired ones)."""
+        found = _get_paged(self._docs_collection(), None, ["metadatas"])
         hidden = set(retired)
-        found["metadatas"] = [m for m in found["metadatas"] if m.get("doc_key") not in hidden]
-        return {str(m["name"]): DocEntry(hash=str(m["hash"]), chunks=int(m["chunks"]), title=m.get("title"),
-                                         date=m.get("date"), indexed_at=float(m.get("indexed_at") or 0.0),
-                                         path=m.get("path"), size=_int_or_none(m.get("size")),
-                                         mtime_ns=_int_or_none(m.get("mtime_ns")))
-                for m in found["metadatas"]}
+        return dict(_doc_entry(m) for m in found["metadatas"]
+                    if int(m.get("gen", 0)) <= generation and m.get("doc_key") not in hidden)
 
     def write_documents(self, entries: dict[str, DocEntry], generation: int) -> None:
         """Store the entries of the documents a run indexed, stamped with the generation it will commit (before
@@ -344,8 +342,8 @@ class CorpusStore:
         if not entries or not self.stamped:
             return
         keys = [doc_key(name, entry.hash) for name, entry in entries.items()]
-        metadatas = [{k: v for k, v in {**asdict(entry), "name": name, "doc_key": key, "gen": generation}.items()
-                      if v is not None} for (name, entry), key in zip(entries.items(), keys, strict=True)]
+        metadatas = [{"doc_key": key, "gen": generation, "entry": _packed_entry(name, entry)}
+                     for (name, entry), key in zip(entries.items(), keys, strict=True)]
         for i in range(0, len(keys), BATCH):
             self._docs_collection().upsert(ids=keys[i:i + BATCH], embeddings=[[1.0]] * len(keys[i:i + BATCH]),
                                            metadatas=metadatas[i:i + BATCH])
@@ -547,6 +545,23 @@ def _process_alive(pid: int) -> bool:
 
 def _int_or_none(value: Any) -> int | None:
     return int(value) if value is not None else None
+
+
+# A document's entry is stored as one JSON metadata value beside the two keys filters use: Chroma reads metadata one
+# row per key, so ten keys a record made reading a large corpus's entries ten times slower.
+def _packed_entry(name: str, entry: DocEntry) -> str:
+    return json.dumps({k: v for k, v in {**asdict(entry), "name": name}.items() if v is not None},
+                      separators=(",", ":"))
+
+
+def _doc_entry(metadata: dict[str, Any]) -> tuple[str, DocEntry]:
+    """(name, entry) of a document record: its packed entry, where the file stats recorded since override; records
+    written before entries were packed hold every field as a key of its own."""
+    fields = {**json.loads(metadata["entry"]), **metadata} if "entry" in metadata else metadata
+    return str(fields["name"]), DocEntry(
+        hash=str(fields["hash"]), chunks=int(fields["chunks"]), title=fields.get("title"), date=fields.get("date"),
+        indexed_at=float(fields.get("indexed_at") or 0.0), path=fields.get("path"),
+        size=_int_or_none(fields.get("size")), mtime_ns=_int_or_none(fields.get("mtime_ns")))
 
 
 def _get_paged(collection: Any, where: dict[str, Any] | None, include: list[str]) -> dict[str, Any]:

@@ -184,6 +184,24 @@ def test_an_unchanged_re_index_reads_no_file_whose_size_and_time_are_unchanged(
     assert Indexer(settings, embed_model=embed_model).run().updated == [] and hashed == []
 
 
+def test_document_entries_of_the_earlier_record_layout_are_read_as_they_were(tmp_path: Path, embed_model: Any) -> None:
+    """Entries are one packed JSON value per record now; a store whose records hold a key per field (the earlier
+    layout) reads the same entries, and its unchanged files are still not read again."""
+    import json
+
+    settings = indexed(tmp_path, embed_model, "a", "b")
+    store = CorpusStore.open(settings)
+    before = store.manifest().docs
+    records = store._docs_collection().get(include=["metadatas"])
+    assert all(set(m) == {"doc_key", "gen", "entry"} for m in records["metadatas"])
+    spread = [{**json.loads(m["entry"]), "doc_key": m["doc_key"], "gen": m["gen"]}
+              for m in records["metadatas"]]
+    store._docs_collection().delete(ids=records["ids"])
+    store._docs_collection().add(ids=records["ids"], embeddings=[[1.0]] * len(spread), metadatas=spread)
+    assert CorpusStore.open(settings).manifest().docs == before
+    assert Indexer(settings, embed_model=embed_model).run().unchanged == ["a.txt", "b.txt"]
+
+
 def test_a_store_made_before_stamps_is_read_and_updated_by_its_document_keys(tmp_path: Path, embed_model: Any
                                                                              ) -> None:
     from index.store import _metadata
