@@ -231,17 +231,22 @@ def load_configured_embedding(spec: str, settings: Settings) -> HuggingFaceEmbed
 
 
 def embed_in_length_order(model: HuggingFaceEmbedding, texts: Sequence[str]) -> np.ndarray:
-    """Embed texts as one float32 matrix, rows in the order given.
+    """Embed texts as one float32 matrix, rows in the order given; a text given twice is embedded once.
 
     Why the detour: the model pads every batch to its longest text, and an index group mixes whole chunks
     (~200 tokens) with their sentences (~30). Sorted by length, each batch holds texts of similar size, which made
-    indexing SQuAD-sized groups ~25% faster on 2 cores with the same vectors (differences ~1e-7).
+    indexing SQuAD-sized groups ~25% faster on 2 cores with the same vectors (differences ~1e-7). Repeated texts
+    (the sentence two overlapping chunks share, a line every page repeats) cost nothing the second time.
+
+    Example:
+        >>> embed_in_length_order(model, ["a long sentence here", "short", "short"]).shape  # doctest: +SKIP
+        (3, 384)
     """
-    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-    vectors = np.asarray(model.get_text_embedding_batch([texts[i] for i in order]), dtype=np.float32)
-    in_place = np.empty_like(vectors)
-    in_place[order] = vectors
-    return in_place
+    unique = list(dict.fromkeys(texts))
+    order = sorted(range(len(unique)), key=lambda i: len(unique[i]))
+    vectors = np.asarray(model.get_text_embedding_batch([unique[i] for i in order]), dtype=np.float32)
+    row_of = {unique[i]: row for row, i in enumerate(order)}
+    return vectors[[row_of[text] for text in texts]] if texts else vectors
 
 
 def embedding_dimension(model: HuggingFaceEmbedding) -> int:
