@@ -109,18 +109,19 @@ def test_with_the_llm_down_a_follow_up_is_read_by_rule_and_answered_in_fast_mode
     assert follow.standalone_question != "And after that?" and "Kuwait" in follow.answer
 
 
-def test_the_terminal_chat_keeps_its_conversation_when_a_question_fails(tmp_path: Path) -> None:
+def test_the_terminal_chat_keeps_its_conversation_when_a_question_fails(tmp_path: Path, embed_model: Any) -> None:
     import os
     import subprocess
     import sys
 
+    from index.indexer import Indexer
     from tests.conftest import REPO
 
-    settings = make_settings(tmp_path, mode="llm")
+    settings = make_settings(tmp_path, mode="llm", ranking_embed_model="none")
+    Indexer(settings, embed_model=embed_model).run()  # the index is not under test here: built in this process
     env = {**os.environ, "ASSISTANT_CORPUS_DIR": str(settings.corpus_dir), "ASSISTANT_DATA_DIR": str(settings.data_dir),
            "ASSISTANT_RANKING_EMBED_MODEL": "none", "ASSISTANT_LLM_ENDPOINT": "http://127.0.0.1:9/v1",
            "HF_HUB_OFFLINE": "1", "ASSISTANT_NO_PROGRESS": "1"}
-    subprocess.run([sys.executable, "-m", "assistant", "index"], cwd=REPO, env=env, check=True, capture_output=True)
     chat = subprocess.run([sys.executable, "-m", "assistant", "chat"], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=300, input="Where will Kerry go after Paris?\nAnd after that?\n\n")
     assert chat.returncode == 0, chat.stderr
