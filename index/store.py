@@ -333,8 +333,12 @@ class CorpusStore:
         (those of a run not yet committed, and retired ones)."""
         found = _get_paged(self._docs_collection(), None, ["metadatas"])
         hidden = set(retired)
-        return dict(_doc_entry(m) for m in found["metadatas"]
-                    if int(m.get("gen", 0)) <= generation and m.get("doc_key") not in hidden)
+        try:
+            return dict(_doc_entry(m) for m in found["metadatas"]
+                        if int(m.get("gen", 0)) <= generation and m.get("doc_key") not in hidden)
+        except (KeyError, ValueError, TypeError) as exc:  # json's errors are ValueErrors
+            raise StoreError(f"the index's document list cannot be read ({type(exc).__name__}: {exc}; written by "
+                             f"another version?); rebuild with `{REBUILD_COMMAND}`") from exc
 
     def write_documents(self, entries: dict[str, DocEntry], generation: int) -> None:
         """Store the entries of the documents a run indexed, stamped with the generation it will commit (before

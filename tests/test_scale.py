@@ -12,7 +12,7 @@ from assistant.config import Settings
 from assistant.retrieval import HybridRetriever
 from index.indexer import Indexer
 from index.lexical import LexicalIndex
-from index.store import CorpusStore
+from index.store import CorpusStore, StoreError
 from tests.conftest import make_settings
 
 TEXTS = {
@@ -200,6 +200,11 @@ def test_document_entries_of_the_earlier_record_layout_are_read_as_they_were(tmp
     store._docs_collection().add(ids=records["ids"], embeddings=[[1.0]] * len(spread), metadatas=spread)
     assert CorpusStore.open(settings).manifest().docs == before
     assert Indexer(settings, embed_model=embed_model).run().unchanged == ["a.txt", "b.txt"]
+
+    # An entry this version cannot read (another layout) is a clear error that names the fix, not a traceback.
+    store._docs_collection().update(ids=records["ids"][:1], metadatas=[{"entry": "{not json"}])
+    with pytest.raises(StoreError, match="rebuild"):
+        CorpusStore.open(settings).manifest().docs  # noqa: B018  (reading the list is the act under test)
 
 
 def test_a_store_made_before_stamps_is_read_and_updated_by_its_document_keys(tmp_path: Path, embed_model: Any
