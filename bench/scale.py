@@ -3,10 +3,10 @@
     python -m bench.scale [--sizes 1000 10000 50000] [--questions 30] [--llm-questions 10]
         [--ranking-embed-model none] [--work DIR] [--out FILE] [--eval-dir ../shared/eval]
 
-For each size it writes a corpus of about that many chunks from the text in ../shared/eval (SQuAD-even paragraphs
-and ClapNQ-even passages, one file each; past their ~1,500 chunks the same texts again under other file names, in
-subfolders, each opening with a line of its own so that it is not skipped as a duplicate), then, each step in its
-own process so that its peak memory is its own:
+For each size it writes a corpus of that many chunks (as the indexer cuts them) from the text in ../shared/eval
+(SQuAD-even paragraphs and ClapNQ-even passages, one file each; past their ~1,500 chunks the same texts again under
+other file names, in subfolders, each opening with a line of its own so that it is not skipped as a duplicate), then,
+each step in its own process so that its peak memory is its own:
 
 - the bare main embedding model's encode throughput on 512 of the corpus's texts (chunks/s, this process; before
   and after indexing, the faster kept);
@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 PROJECT = Path(__file__).resolve().parent.parent
-CHUNKS_PER_FILE = 1.1  # SQuAD paragraphs and ClapNQ passages: a file is one chunk, sometimes two
 BARE_SAMPLE = 512
 # Things asked about with "Is X mentioned?": a word of many SQuAD-even paragraphs, one of a few, a two-word phrase,
 # and one that no paragraph holds (the search still has to look everywhere).
@@ -67,18 +66,25 @@ def source_texts(eval_dir: Path) -> tuple[list[str], list[tuple[int, str]]]:
     return paragraphs, questions
 
 
-def write_corpus(folder: Path, paragraphs: Sequence[str], chunks: int) -> int:
-    """About `chunks` chunks of text as files under `folder` (copy k in subfolder cK/); the number of files."""
-    files = max(1, round(chunks / CHUNKS_PER_FILE))
-    for n in range(files):
-        copy, i = divmod(n, len(paragraphs))
+def write_corpus(folder: Path, paragraphs: Sequence[str], chunks: int, chunk_words: int,
+                 overlap_sentences: int) -> tuple[int, int]:
+    """Files under `folder` (copy k in subfolder cK/) until they hold `chunks` chunks as the indexer cuts them
+    (`index.chunking.chunk_text` with the settings' sizes): the number of files and of chunks they hold. A size
+    is thus a number of chunks, whatever the texts' lengths."""
+    from index.chunking import chunk_text
+
+    files = written = 0
+    while written < chunks:
+        copy, i = divmod(files, len(paragraphs))
+        # A copy opens with its own line: the indexer skips a file whose content another file already has.
+        text = paragraphs[i] if copy == 0 else f"Copy {copy} of text {i}.\n\n{paragraphs[i]}"
         path = folder / f"c{copy:02d}" / f"p{i:05d}.txt"
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
-            # A copy opens with its own line: the indexer skips a file whose content another file already has.
-            text = paragraphs[i] if copy == 0 else f"Copy {copy} of text {i}.\n\n{paragraphs[i]}"
             path.write_text(text, encoding="utf-8")
-    return files
+        written += len(chunk_text(text, chunk_words, overlap_sentences))
+        files += 1
+    return files, written
 
 
 def run_measured(command: list[str], env: dict[str, str]) -> tuple[int, str, float, float]:
@@ -156,9 +162,9 @@ def measure_size(size: int, args: argparse.Namespace, paragraphs: list[str],
     from assistant import load_settings
 
     corpus, data = args.work / f"corpus-{size}", args.work / f"data-{size}"
-    files = write_corpus(corpus, paragraphs, size)
     args.corpus, args.data = corpus, data
     settings = load_settings(overrides=overrides(args))
+    files, _ = write_corpus(corpus, paragraphs, size, settings.chunk_words, settings.chunk_overlap_sentences)
     sample = [paragraphs[i % len(paragraphs)] for i in range(min(BARE_SAMPLE, files))]
     bare = bare_throughput(settings, sample)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
