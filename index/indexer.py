@@ -35,12 +35,19 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from index.chunking import SpanSentenceSplitter, pack_offsets, pack_spans, pack_vectors, sentence_spans
 from index.embeddings import embed_in_length_order, embedding_dimension, load_configured_embedding
 from index.lexical import LexicalIndex, lexical_folder, store_fetcher
-from index.readers import SUPPORTED_SUFFIXES, SourceDocument, UnusableDocument, read_document
+from index.readers import (
+    SUPPORTED_SUFFIXES,
+    SourceDocument,
+    UnusableDocument,
+    document_name,
+    name_under,
+    read_document,
+)
 from index.store import LEASE_SECONDS, CorpusStore, DocEntry, Manifest, StoreError, doc_key
 
 if TYPE_CHECKING:
@@ -103,41 +110,43 @@ class IndexRefused(RuntimeError):
     """An index run that would lose the user's index without being told to; the message says how to go on."""
 
 
-def discover(roots: Sequence[Path], corpus_dir: Path | None = None) -> list[tuple[Path, Path]]:
-    """(file, root) pairs for every corpus file under the roots, sorted by name; hidden files and folders are ignored
-    and symbolic links to folders are not followed.
+class CorpusFile(NamedTuple):
+    """A file to index: where it is, the folder it is named under, and its document name (`document_name`)."""
+
+    path: Path
+    root: Path
+    name: str
+
+
+def discover(roots: Sequence[Path], corpus_dir: Path | None = None) -> list[CorpusFile]:
+    """Every corpus file under the roots, sorted by name; hidden files and folders are ignored and symbolic links
+    to folders are not followed.
 
     A file inside `corpus_dir` is named relative to it, however it was given, so that naming a file of the corpus
     folder updates the same document that indexing the folder does. The walk works on path strings (`os.scandir`):
-    a folder of tens of thousands of files is listed in well under a second."""
-    found: dict[str, tuple[Path, Path]] = {}
-    corpus = corpus_dir.resolve() if corpus_dir is not None else None
+    a folder of tens of thousands of files is listed and named in well under a second."""
+    found: dict[str, CorpusFile] = {}
+    corpus = str(corpus_dir.resolve()) if corpus_dir is not None else None
 
-    def add(path: str, root: Path) -> None:
-        named_by = corpus if corpus is not None and _inside(path, corpus) else root
-        if path not in found:
-            found[path] = (Path(path), named_by)
+    def add(path: str, root: str) -> None:
+        if path in found:
+            return
+        in_corpus = name_under(path, corpus) if corpus is not None else None
+        if in_corpus is not None:
+            found[path] = CorpusFile(Path(path), Path(corpus), in_corpus)
+        else:
+            found[path] = CorpusFile(Path(path), Path(root), document_name(path, root))
 
     for given in roots:
         root = given.resolve()
         if root.is_file():
-            add(str(root), root.parent)
+            add(str(root), str(root.parent))
             continue
         if not root.is_dir():
             raise FileNotFoundError(f"corpus path not found: {root}")
         for path in _walk_files(str(root)):
-            add(path, root)
-    return sorted(found.values(), key=lambda item: document_name(*item))
-
-
-def document_name(path: Path, root: Path) -> str:
-    """The document's name: its path under `root` (which holds it), with forward slashes."""
-    prefix, text = str(root).rstrip("/") + "/", str(path)
-    return text[len(prefix):] if text.startswith(prefix) else Path(os.path.relpath(text, root)).as_posix()
-
-
-def _inside(path: str, folder: Path) -> bool:
-    return path.startswith(str(folder).rstrip("/") + "/")
+            add(path, str(root))
+    return sorted(found.values(), key=lambda file: file.name)
 
 
 def _walk_files(folder: str) -> Iterator[str]:
@@ -455,7 +464,7 @@ class Indexer:
         stored = store._meta().get("embed_dim")
         return int(stored) if stored else embedding_dim(self.embed_model)
 
-    def _plan(self, files: list[tuple[Path, Path]], old: Manifest, report: IndexReport,
+    def _plan(self, files: list[CorpusFile], old: Manifest, report: IndexReport,
               progress: ProgressCallback | None = None) -> tuple[list[str], list[SourceDocument]]:
         """Decide per file: unchanged (the size and modification time it was hashed with, or else its hash,
         match), to index (new/changed), or skipped (with the reason);
@@ -466,11 +475,10 @@ class Indexer:
         self._restat = {}  # unchanged files whose size or time moved (touched, copied): recorded after the run
         # Files already indexed go first (stable, so otherwise by name): a copy of an indexed file is then the
         # duplicate, and never evicts the original from the index, whatever their names.
-        files = sorted(files, key=lambda item: document_name(*item) not in old.docs)
-        for number, (path, root) in enumerate(files):
+        files = sorted(files, key=lambda file: file.name not in old.docs)
+        for number, (path, root, name) in enumerate(files):
             if progress is not None:
                 progress(number, len(files), "reading")
-            name = document_name(path, root)
             if not _valid_name(name):
                 report.skipped.append((name.encode("utf-8", "backslashreplace").decode("ascii", "replace"),
                                        "its file name is not valid UTF-8: rename the file"))

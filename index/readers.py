@@ -103,12 +103,25 @@ def read_document(path: Path, corpus_root: Path) -> SourceDocument:
             title = _html_title(decoded)
     if not text.strip():
         raise UnusableDocument("no text found in the document")
-    name = path.relative_to(corpus_root).as_posix() if path.is_relative_to(corpus_root) else path.name
+    name = document_name(str(path), str(corpus_root))
     header = _header_lines(text)
     if not title:
         title = _guess_title(header, markdown=suffix in (".md", ".markdown"))
     return SourceDocument(name=name, path=path, text=text, content_hash=hashlib.sha256(data).hexdigest(),
                           title=title, date=_find_date(header), notes=tuple(notes), page_starts=page_starts)
+
+
+def document_name(path: str, root: str) -> str:
+    """A document's name, the `doc` of its citations: its path under the folder `root` with forward slashes, or its
+    file name when `root` does not hold it."""
+    return name_under(path, root) or Path(path).name
+
+
+def name_under(path: str, root: str) -> str | None:
+    """`path` relative to the folder `root` (absolute POSIX path strings), or None when `root` does not hold it.
+    Strings, not `Path` objects: a large corpus names every file at each index run."""
+    prefix = root.rstrip("/") + "/"
+    return path[len(prefix):] if path.startswith(prefix) else None
 
 
 def _decode(data: bytes) -> tuple[str, str]:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from index.readers import UnusableDocument, read_document
+from index.readers import UnusableDocument, document_name, read_document
 from tests.conftest import SEED_DOC_A, SEED_DOC_B, SEEDS
 from tests.pdf_maker import write_pdf
 
@@ -66,3 +66,11 @@ def test_non_utf8_text_is_decoded_and_noted(tmp_path: Path) -> None:
     doc = read_document(path, tmp_path)
     assert doc.text == "Caf\u00e9 talks in Montreux \u2013 agreed."
     assert any("not UTF-8" in note for note in doc.notes)
+
+
+def test_a_document_is_named_by_its_path_under_the_folder_and_never_by_a_look_alike_folder() -> None:
+    assert document_name("/corpus/notes/a.txt", "/corpus") == "notes/a.txt"
+    assert document_name("/corpus/notes/a.txt", "/corpus/") == "notes/a.txt"
+    # "/corpus-old" starts with "/corpus" but is not inside it: the file is named by its own name.
+    assert document_name("/corpus-old/a.txt", "/corpus") == "a.txt"
+    assert document_name("/elsewhere/b.md", "/corpus") == "b.md"
