@@ -4,7 +4,6 @@ overwriting; and a removed document's file moved to the trash, not deleted.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import shutil
@@ -12,6 +11,8 @@ import time
 import unicodedata
 import uuid
 from pathlib import Path
+
+from index.indexer import file_sha256
 
 # What the upload box accepts: the formats the indexer reads (index.readers.SUPPORTED_SUFFIXES).
 UPLOAD_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
@@ -51,14 +52,6 @@ def check_upload_size(path: Path, max_bytes: int = MAX_UPLOAD_BYTES) -> int:
     return size
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def inside_folder(path: Path, folder: Path) -> bool:
     return path.resolve().is_relative_to(folder.resolve())
 
@@ -66,7 +59,7 @@ def inside_folder(path: Path, folder: Path) -> bool:
 def _same_content(digest: str, corpus_dir: Path) -> str | None:
     """The name of a corpus file with these exact bytes, if any (uploading it again would add nothing)."""
     for existing in sorted(corpus_dir.iterdir()):
-        if existing.is_file() and not existing.name.startswith(".") and _sha256(existing) == digest:
+        if existing.is_file() and not existing.name.startswith(".") and file_sha256(existing) == digest:
             return existing.name
     return None
 
@@ -116,7 +109,7 @@ def save_upload(source: Path, original_name: str, corpus_dir: Path, max_bytes: i
             raise UploadError(f"{name}: about {chunks:,} passages to index, over what one upload may add "
                               f"({max_chunks:,} left of the upload budget, setting max_upload_chunks); add it "
                               "from the command line (`assistant index PATH`) or split it")
-        duplicate = _same_content(_sha256(temp), corpus_dir)
+        duplicate = _same_content(file_sha256(temp), corpus_dir)
         if duplicate is not None:
             raise UploadError(f"{name}: the corpus already has this exact file as {duplicate}")
         target = _link_unique(temp, corpus_dir, name)
