@@ -126,14 +126,14 @@ def discover(roots: Sequence[Path], corpus_dir: Path | None = None) -> list[Corp
     folder updates the same document that indexing the folder does. The walk works on path strings (`os.scandir`):
     a folder of tens of thousands of files is listed and named in well under a second."""
     found: dict[str, CorpusFile] = {}
-    corpus = str(corpus_dir.resolve()) if corpus_dir is not None else None
+    corpus = corpus_dir.resolve() if corpus_dir is not None else None
 
     def add(path: str, root: str) -> None:
         if path in found:
             return
-        in_corpus = name_under(path, corpus) if corpus is not None else None
-        if in_corpus is not None:
-            found[path] = CorpusFile(Path(path), Path(corpus), in_corpus)
+        in_corpus = name_under(path, str(corpus)) if corpus is not None else None
+        if corpus is not None and in_corpus is not None:
+            found[path] = CorpusFile(Path(path), corpus, in_corpus)
         else:
             found[path] = CorpusFile(Path(path), Path(root), document_name(path, root))
 
