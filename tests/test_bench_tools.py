@@ -1,0 +1,61 @@
+"""Benchmark helpers whose figures the docs quote: the scale corpus's size, the sorting of answer misses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import bench.answer_misses as misses
+from bench.scale import write_corpus
+from index.chunking import chunk_text
+
+PARAGRAPHS = [
+    "The bridge opened in 1932. Its main span is 503 metres long. " * 30,  # long enough for several chunks
+    "The festival takes place every July in Lindau.",
+    "The museum holds more than 4,000 paintings. It is closed on Mondays.",
+]
+
+
+def test_a_scale_corpus_holds_the_chunks_asked_for_as_the_indexer_cuts_them(tmp_path: Path) -> None:
+    files, chunks = write_corpus(tmp_path, PARAGRAPHS, 20, chunk_words=60, overlap_sentences=1)
+    written = sorted(tmp_path.rglob("*.txt"))
+    assert len(written) == files
+    counted = sum(len(chunk_text(path.read_text(encoding="utf-8"), 60, 1)) for path in written)
+    assert counted == chunks >= 20
+    # The last file written is what reached the size: one file fewer would not hold it.
+    last = len(chunk_text(written[-1].read_text(encoding="utf-8"), 60, 1))
+    assert chunks - last < 20
+    # Past the texts, copies under other names, each opening with its own line (not skipped as duplicates).
+    assert any(path.parent.name == "c01" for path in written)
+    copies = [p.read_text(encoding="utf-8") for p in written if p.parent.name == "c01"]
+    assert all(text.startswith("Copy 1 of text") for text in copies)
+
+
+ITEM = {"question": "How long is the main span?", "standalone_question": "How long is the main span?",
+        "expected": ["503 metres"], "cause": "answer miss", "answerable": True, "correct": False, "abstained": False}
+
+
+@pytest.mark.parametrize(("cited", "prompt", "ranked", "expected"), [
+    ("Its main span is 503 metres long.", [], [], ("wrong words", None)),
+    ("The bridge opened in 1932.", ["The bridge opened in 1932.", "Its main span is 503 metres long."], [],
+     ("reader's choice", None)),
+    ("The bridge opened in 1932.", ["The bridge opened in 1932."],
+     ["The bridge opened in 1932.", "It took six years.", "Its main span is 503 metres long."], ("evidence miss", 3)),
+    ("The bridge opened in 1932.", ["The bridge opened in 1932."], ["The bridge opened in 1932."],
+     ("evidence miss", None)),
+])
+def test_each_wrong_answer_is_put_under_the_stage_that_lost_it(monkeypatch: pytest.MonkeyPatch, cited: str,
+                                                                prompt: list[str], ranked: list[str],
+                                                                expected: tuple[str, Any]) -> None:
+    monkeypatch.setattr(misses, "prompt_of", lambda bot, question: (prompt, ranked))
+    item = {**ITEM, "citations": [{"quote": cited}]}
+    assert misses.cause(item, bot=None) == expected  # type: ignore[arg-type]
+    assert misses.cause({**item, "cause": "retrieval miss"}, bot=None) == ("retrieval miss", None)  # type: ignore[arg-type]
+
+
+def test_an_answer_is_held_only_as_whole_words() -> None:
+    assert misses.holds("The span is 503 metres.", ["503 Metres"])
+    assert not misses.holds("The span is 1503 metres.", ["503 metres"])
+    assert not misses.holds("anything", [""])
