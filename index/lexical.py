@@ -156,10 +156,13 @@ class LexicalIndex:
         appears whole, by rename), then record the generation and drop older folders."""
         import bm25s
 
-        ids, corpus, df = [], [], Counter()
+        # Each chunk's words as ids of one vocabulary, built while the rows stream by: every chunk's words as strings
+        # held the corpus in memory (at 50,000 chunks the rebuild peaked 404 MiB above its start; 146 MiB with ids).
+        # bm25s builds the same matrix from the ids and the vocabulary (the same top 20 for 300 questions there).
+        ids, corpus, vocabulary, df = [], [], {}, Counter()
         for chunk_id, words, terms in self._rows():
             ids.append(chunk_id)
-            corpus.append(words)
+            corpus.append([vocabulary.setdefault(word, len(vocabulary)) for word in words])
             df.update(terms)
         target = self.folder / f"bm25-{generation}"
         staging = self.folder / f".bm25-{generation}.partial"
@@ -167,7 +170,7 @@ class LexicalIndex:
         staging.mkdir()
         if corpus:
             bm25 = bm25s.BM25()
-            bm25.index(corpus, show_progress=False)
+            bm25.index((corpus, vocabulary), show_progress=False)
             bm25.save(str(staging))
         (staging / "ids.json").write_text(json.dumps(ids), encoding="utf-8")
         (staging / "terms.json").write_text(json.dumps({"n": len(ids), "df": df}), encoding="utf-8")

@@ -71,6 +71,27 @@ def test_the_lexical_index_catches_up_from_changed_documents_only(tmp_path: Path
 
 
 @pytest.mark.unit
+def test_the_saved_bm25_scores_as_an_index_built_from_the_words_themselves(tmp_path: Path) -> None:
+    import bm25s
+
+    from assistant.text import stemmer
+
+    index, fetch = LexicalIndex(tmp_path), Fetcher()
+    index.sync(1, {"a", "b", "c"}, fetch)
+    rows = fetch(["a", "b", "c"])
+    reference = bm25s.BM25()
+    reference.index(bm25s.tokenize([text for *_, text in rows], stopwords="english", stemmer=stemmer(),
+                                   show_progress=False), show_progress=False)
+    for query in ("Which mill grinds rye?", "ferries from Norden", "lantern festival in winter"):
+        tokens = bm25s.tokenize(query, stemmer=stemmer(), return_ids=False, show_progress=False)
+        found, scores = reference.retrieve(tokens, k=5, show_progress=False)
+        expected = [(rows[int(i)][0], float(s)) for i, s in zip(found[0], scores[0], strict=True) if s > 0.0]
+        found_here = index.search(query, 5)
+        assert expected and [i for i, _ in found_here] == [i for i, _ in expected]
+        assert [score for _, score in found_here] == pytest.approx([score for _, score in expected])
+
+
+@pytest.mark.unit
 def test_a_lexical_folder_of_an_earlier_layout_is_rebuilt_from_the_store(tmp_path: Path) -> None:
     import sqlite3
 
