@@ -1,5 +1,4 @@
-"""The page itself (`build_app`) and how it is served (`launch`, `serve`, with the exposure check).
-"""
+"""The page itself (`build_app`) and how it is served (`launch`, `serve`, with the exposure check)."""
 
 from __future__ import annotations
 
