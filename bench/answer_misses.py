@@ -30,7 +30,7 @@ from typing import Any
 
 from assistant.config import load_settings
 from assistant.evaluation.datasets import load_eval_set
-from assistant.evaluation.metrics import normalize_answer
+from assistant.evaluation.metrics import contains_normalized as holds
 from assistant.evaluation.runner import default_eval_dir, index_corpus, prepare_corpus
 from assistant.pipeline import Assistant
 from assistant.rules import Rules
@@ -38,12 +38,6 @@ from assistant.rules.evidence import without_other_speakers
 from bench.abstention_fit import SETS, load_records
 
 SORTABLE = ("squad-tuning", "squad-validation", "paraphrases-tuning", "paraphrases-validation", "seed-pairs")
-
-
-def holds(text: str, answers: Sequence[str]) -> bool:
-    """Whether `text` contains one of `answers`, both normalised as the SQuAD evaluation does."""
-    said = f" {normalize_answer(text)} "
-    return any(f" {normalize_answer(a)} " in said for a in answers if normalize_answer(a))
 
 
 def prompt_of(bot: Assistant, question: str) -> tuple[list[str], list[str]]:

@@ -53,9 +53,3 @@ def test_each_wrong_answer_is_put_under_the_stage_that_lost_it(monkeypatch: pyte
     item = {**ITEM, "citations": [{"quote": cited}]}
     assert misses.cause(item, bot=None) == expected  # type: ignore[arg-type]
     assert misses.cause({**item, "cause": "retrieval miss"}, bot=None) == ("retrieval miss", None)  # type: ignore[arg-type]
-
-
-def test_an_answer_is_held_only_as_whole_words() -> None:
-    assert misses.holds("The span is 503 metres.", ["503 Metres"])
-    assert not misses.holds("The span is 1503 metres.", ["503 metres"])
-    assert not misses.holds("anything", [""])

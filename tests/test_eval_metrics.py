@@ -15,6 +15,7 @@ import pytest
 
 from assistant.evaluation.metrics import (
     contains_any,
+    contains_normalized,
     exact_match,
     f1,
     normalize_answer,
@@ -246,3 +247,9 @@ def test_summarize_latency() -> None:
 def test_summarize_latency_empty_gives_nan() -> None:
     stats = summarize_latency([])
     assert all(math.isnan(value) for value in stats.values())
+
+
+def test_a_normalised_answer_is_held_only_as_whole_words() -> None:
+    assert contains_normalized("The span is 503 metres.", ["503 Metres"])
+    assert not contains_normalized("The span is 1503 metres.", ["503 metres"])
+    assert not contains_normalized("anything", [""])

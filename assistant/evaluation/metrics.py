@@ -146,6 +146,13 @@ def reciprocal_rank(ranked_ids: Sequence[str], gold_ids: Iterable[str]) -> float
     return 0.0
 
 
+def contains_normalized(text: str, golds: Iterable[str]) -> bool:
+    """True when `text` holds one of `golds` as whole words, both normalised as the SQuAD evaluation does (the SQuAD
+    format's correctness rule; empty golds match nothing)."""
+    haystack = f" {normalize_answer(text)} "
+    return any(normalize_answer(g) and f" {normalize_answer(g)} " in haystack for g in golds)
+
+
 def contains_any(answer: str, any_strings: Iterable[str]) -> bool:
     """True when the answer contains any of the strings, ignoring case (the pairs-format correctness rule).
 

@@ -30,9 +30,9 @@ from typing import Any
 from assistant.evaluation.datasets import EvalItem
 from assistant.evaluation.metrics import (
     contains_any,
+    contains_normalized,
     exact_match,
     f1,
-    normalize_answer,
     recall_at_k,
     reciprocal_rank,
     rouge_l,
@@ -141,11 +141,6 @@ def strip_marks(answer: str) -> str:
     return _MARKS.sub("", answer).strip()
 
 
-def _contains_normalized(answer: str, golds: Sequence[str]) -> bool:
-    haystack = f" {normalize_answer(answer)} "
-    return any(normalize_answer(g) and f" {normalize_answer(g)} " in haystack for g in golds)
-
-
 def _citation_right(citation: dict[str, Any], gold_docs: Sequence[str], source_text: SourceText | None) -> bool:
     if citation.get("doc") not in gold_docs:
         return False
@@ -168,7 +163,7 @@ def is_correct(item: EvalItem, prediction: Prediction, fmt: str, citations_right
         return contains_any(prediction.answer, item.answers)
     if fmt == "clapnq":
         return any(citations_right)
-    return _contains_normalized(strip_marks(prediction.answer), item.answers)
+    return contains_normalized(strip_marks(prediction.answer), item.answers)
 
 
 def _answer_scores(item: EvalItem, prediction: Prediction, fmt: str) -> dict[str, float]:
