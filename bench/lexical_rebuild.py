@@ -25,9 +25,6 @@ from pathlib import Path
 
 from index.lexical import LexicalIndex
 
-SQUAD = Path(__file__).resolve().parent.parent.parent / "shared" / "eval" / "squad_v1.1_dev" / \
-    "squad-dev-v1.1-even-articles.json"
-
 
 def peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -50,11 +47,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     figures = {"seconds": round(seconds, 1), "peak_rss_over_start_mib": round(peak_mib() - before)}
     if args.compare:
         from assistant.evaluation.datasets import load_squad
+        from assistant.evaluation.runner import default_eval_dir
 
         index._load(1)
         other = LexicalIndex(args.compare)
-        other._load(int(next(args.compare.glob("bm25-*")).name.split("-")[1]))
-        questions = [item.question for item in load_squad(SQUAD).items[:300]]
+        saved = other._saved_generation()
+        if saved is None:
+            raise SystemExit(f"{args.compare} holds no saved BM25 index to compare with")
+        other._load(saved)
+        squad = default_eval_dir() / "squad_v1.1_dev" / "squad-dev-v1.1-even-articles.json"
+        questions = [item.question for item in load_squad(squad).items[:300]]
         figures["same_top20"] = f"{sum(index.search(q, 20) == other.search(q, 20) for q in questions)}/300"
     print(json.dumps(figures))
     if not args.keep:
