@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -56,7 +56,17 @@ from assistant.types import Answer
 
 REWRITE_MAX_TOKENS = 48
 
-__all__ = ["Assistant", "QuestionError"]
+__all__ = ["Assistant", "QuestionError", "Selection"]
+
+
+class Selection(NamedTuple):
+    """What the answer reads: the ranked evidence, the question it was ranked for, the sentences that may be read
+    (best first) and the prompt's sentences among them."""
+
+    ranked: RankedEvidence
+    query: str
+    candidates: list[Evidence]
+    evidence: list[Evidence]
 
 
 class Assistant(Components):
@@ -106,12 +116,9 @@ class Assistant(Components):
             yield self._with_pages(direct)
             return
 
-        # 3. Route and retrieve: the question's evidence, from the one document it names if it names one.
-        ranked, query = self._route(standalone, notes, timings, rules)
-
-        # 4. Select the sentences the answer reads; the passages holding them are offered beside an abstention.
-        candidates = without_other_speakers(ranked.sentences, query, rules)
-        evidence = self.prompt_evidence(candidates)
+        # 3-4. Route, retrieve and select the sentences the answer reads; the passages holding them are offered
+        # beside an abstention.
+        ranked, query, candidates, evidence = self.select_evidence(standalone, rules, notes, timings)
         passages = passages_read(ranked.passages, evidence)[: top_k or self.settings.top_k]
 
         # 5-6. Answer, verify and decide; with nothing to read, abstain and say why.
@@ -140,6 +147,16 @@ class Assistant(Components):
         yield self._with_pages(answer)
 
     # -- the steps ------------------------------------------------------------------------------------------------
+    def select_evidence(self, standalone: str, rules: Rules, notes: list[str] | None = None,
+                        timings: dict[str, float] | None = None) -> Selection:
+        """Steps 3 and 4 of `stream` for a standalone question: its ranked evidence (`_route`), the question it was
+        ranked for, the ranked sentences the answer may read (less those reporting another speaker's words than
+        the one asked about) and the prompt's sentences among them. Notes and timings go to the lists given."""
+        ranked, query = self._route(standalone, notes if notes is not None else [],
+                                    timings if timings is not None else {}, rules)
+        candidates = without_other_speakers(ranked.sentences, query, rules)
+        return Selection(ranked, query, candidates, self.prompt_evidence(candidates))
+
     def _route(self, standalone: str, notes: list[str], timings: dict[str, float], rules: Rules
                ) -> tuple[RankedEvidence, str]:
         """The ranked evidence for the question and the question it was ranked for: without words that only name

@@ -34,7 +34,6 @@ from assistant.evaluation.metrics import contains_normalized as holds
 from assistant.evaluation.runner import default_eval_dir, index_corpus, prepare_corpus
 from assistant.pipeline import Assistant
 from assistant.rules import Rules
-from assistant.rules.evidence import without_other_speakers
 from bench.abstention_fit import SETS, load_records
 
 SORTABLE = ("squad-tuning", "squad-validation", "paraphrases-tuning", "paraphrases-validation", "seed-pairs")
@@ -43,10 +42,8 @@ SORTABLE = ("squad-tuning", "squad-validation", "paraphrases-tuning", "paraphras
 def prompt_of(bot: Assistant, question: str) -> tuple[list[str], list[str]]:
     """The texts of the prompt's sentences for `question` and of every ranked sentence, best first, as the pipeline
     ranks and selects them (steps 3 and 4 of `Assistant.stream`)."""
-    rules = Rules(bot.settings.disabled_rule_set)
-    ranked, query = bot._route(question, [], {}, rules)
-    prompt = bot.prompt_evidence(without_other_speakers(ranked.sentences, query, rules))
-    return [ev.text for ev in prompt], [ev.text for ev in ranked.sentences]
+    selection = bot.select_evidence(question, Rules(bot.settings.disabled_rule_set))
+    return [ev.text for ev in selection.evidence], [ev.text for ev in selection.ranked.sentences]
 
 
 def cause(item: dict[str, Any], bot: Assistant) -> tuple[str, int | None]:
