@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from index.chunking import SpanSentenceSplitter, pack_offsets, pack_spans, pack_vectors, sentence_spans
 from index.embeddings import embed_in_length_order, embedding_dimension, load_configured_embedding
@@ -52,6 +52,8 @@ from index.store import LEASE_SECONDS, CorpusStore, DocEntry, Manifest, StoreErr
 
 if TYPE_CHECKING:
     from assistant.config import Settings
+
+Planned = TypeVar("Planned")  # what an index run plans against the stored head (`_plan_under_lease`)
 
 ProgressCallback = Callable[[int, int, str], None]  # (done, total, stage)
 PROGRESS_UNITS = {"reading": "files", "embedding": "chunks"}  # what each stage counts
@@ -252,10 +254,8 @@ class Indexer:
             if missing and not self._holds_documents():
                 raise FileNotFoundError(f"corpus path not found: {corpus.resolve()}")
             store = self._open_store()
-            self._claimed = None
-            while True:  # until this run needs no lease, or holds it
-                self._wait_for_lease(store)
-                old = store.manifest()
+
+            def plan(old: Manifest) -> tuple[tuple[IndexReport, list[str], list[SourceDocument]], bool, bool]:
                 report = IndexReport()
                 wanted, to_index = self._plan(files, old, report, progress)
                 if not syncing:  # named paths add and update; every other document stays
@@ -266,17 +266,14 @@ class Indexer:
                     raise IndexRefused(f"{where} {state}: indexing it would remove all {len(old.docs)} documents "
                                        "from the index, which is left as it was; check the path, or pass --force to "
                                        "empty the index")
-                # Readers filter out what this run writes until it commits; other machines' runs wait.
                 changes = bool(to_index) or bool(set(old.docs) - set(wanted))
-                if not (changes and old.stamped) or self._claim(store, old, to_index):
-                    break
-            try:
+                return (report, wanted, to_index), changes, bool(to_index)
+
+            old, (report, wanted, to_index), changes = self._plan_under_lease(store, plan)
+            with self._released_on_failure(store, old):
                 new_docs = self._embed_and_store(store, to_index, report, progress, old.generation + 1,
                                                  lambda: self._renew(store, old))
                 self._commit(store, old, wanted, new_docs, report)
-            except BaseException:
-                self._release(store, old)
-                raise
             if changes or not self.settings.chroma_url:  # on a server, only a run that held the lease writes
                 store.refresh_file_stats({n: stat for n, stat in self._restat.items() if n in wanted})
         report.seconds = time.perf_counter() - started
@@ -288,10 +285,8 @@ class Indexer:
         started = time.perf_counter()
         with writer_lock(self.settings):
             store = self._open_store()
-            self._claimed = None
-            while True:  # until this run needs no lease, or holds it
-                self._wait_for_lease(store)
-                old = store.manifest()
+
+            def plan(old: Manifest) -> tuple[tuple[IndexReport, set[str]], bool, bool]:
                 report = IndexReport()
                 by_path = {str(Path(e.path).resolve()): n for n, e in old.docs.items() if e.path}
                 gone = set()
@@ -301,17 +296,39 @@ class Indexer:
                         report.skipped.append((name, "not in the index"))
                     else:
                         gone.add(doc)
-                if not (gone and old.stamped) or self._claim(store, old, writes_chunks=False):
-                    break
-            try:
+                return (report, gone), bool(gone), False
+
+            old, (report, gone), _ = self._plan_under_lease(store, plan)
+            with self._released_on_failure(store, old):
                 self._commit(store, old, [n for n in old.docs if n not in gone], {}, report)
-            except BaseException:
-                self._release(store, old)
-                raise
         report.seconds = time.perf_counter() - started
         return report
 
     # -- the lease that keeps runs of several machines apart on a shared Chroma server ------------------------------
+    def _plan_under_lease(self, store: CorpusStore, plan: Callable[[Manifest], tuple[Planned, bool, bool]]
+                          ) -> tuple[Manifest, Planned, bool]:
+        """The stored head, `plan(head)`'s result and whether it changes the index, with this run holding the lease
+        when it does (a head that is not stamped yet needs none). `plan` returns (its result, whether it changes
+        the index, whether it writes chunks); it is made again against the new head when another machine's mark
+        took the head in the same moment. Readers filter out what this run writes until it commits; other
+        machines' runs wait."""
+        self._claimed = None
+        while True:  # until this run needs no lease, or holds it
+            self._wait_for_lease(store)
+            old = store.manifest()
+            planned, changes, writes_chunks = plan(old)
+            if not (changes and old.stamped) or self._claim(store, old, writes_chunks):
+                return old, planned, changes
+
+    @contextlib.contextmanager
+    def _released_on_failure(self, store: CorpusStore, old: Manifest) -> Iterator[None]:
+        """Let this run's lease lapse at once if the block fails or is cancelled before its commit."""
+        try:
+            yield
+        except BaseException:
+            self._release(store, old)
+            raise
+
     def _wait_for_lease(self, store: CorpusStore) -> None:
         """Wait while another machine's index run holds the index (until it commits, or its lease lapses). Runs on
         one machine are kept apart by the local writer lock already."""
