@@ -331,6 +331,16 @@ def test_rendering_escapes_documents_and_questions() -> None:
         "\\*bold\\* \\[x\\]\\(javascript:alert\\(1\\)\\)"
 
 
+def test_example_questions_about_the_bundled_articles_only_for_the_bundled_corpus(tmp_path: Path) -> None:
+    from assistant.config import PROJECT_ROOT
+    from assistant.ui.page import GENERAL_EXAMPLES, SEED_EXAMPLES, example_questions
+
+    own = example_questions(make_settings(tmp_path, corpus=tmp_path))
+    bundled = example_questions(make_settings(tmp_path, corpus=PROJECT_ROOT / "seeds"))
+    assert own == list(GENERAL_EXAMPLES)  # another folder: only questions any corpus answers
+    assert bundled == [*GENERAL_EXAMPLES, *SEED_EXAMPLES]
+
+
 def test_abstention_sources_are_labelled_related() -> None:
     related = Citation(id=1, doc="a.txt", start=0, end=20, quote="Some <i>nearby</i> text", score=0.1)
     answer = Answer(question="q", answer=REFUSAL, short_answer="", abstained=True, related=[related])

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
+from assistant.config import PROJECT_ROOT
 from assistant.ui.handlers import (
     index_failure,
     make_api_handler,
@@ -26,9 +27,10 @@ if TYPE_CHECKING:
 
 
 APP_TITLE = "Cited Assistant"
-EXAMPLE_QUESTIONS = (
-    "What are the articles about?",
-    "Summarize the second article.",
+# Example questions under the chat: those about any corpus, then those about the bundled articles (`seeds/`), which
+# are shown only when the corpus folder is that one (asked of other documents they would only be abstained).
+GENERAL_EXAMPLES = ("What are the documents about?", "Summarize the first document.")
+SEED_EXAMPLES = (
     "Where was Geneva II held?",
     "Who met Kerry in Paris?",
     "What did Lavrov say about Iran?",
@@ -95,6 +97,13 @@ def _header() -> str:
             'cites the exact passage it comes from, or says the documents do not answer.</p></div>')
 
 
+def example_questions(settings: Settings) -> list[str]:
+    """The example questions for the chat: the general ones, and those about the bundled articles when the corpus
+    folder is the bundled one."""
+    bundled = settings.corpus_dir.resolve() == (PROJECT_ROOT / "seeds").resolve()
+    return [*GENERAL_EXAMPLES, *(SEED_EXAMPLES if bundled else ())]
+
+
 def _example_text(evt: gr.SelectData) -> str:
     """The text of the example question the user clicked."""
     value = evt.value if isinstance(evt.value, dict) else {}
@@ -111,7 +120,7 @@ def _build_chat_tab(service: Service) -> None:
                 feedback_options=None, buttons=["copy"], layout="bubble", placeholder=(
                     "**Ask about your documents.**  \nEvery answer cites its passages; "
                     "if the documents do not say, the assistant says so."),
-                examples=[{"text": q} for q in EXAMPLE_QUESTIONS])
+                examples=[{"text": q} for q in example_questions(settings)])
             with gr.Row(equal_height=True):
                 question = gr.Textbox(placeholder="Ask a question about the documents…", show_label=False,
                                       scale=6, max_lines=4, elem_id="question", autofocus=True, container=False)
