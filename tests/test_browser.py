@@ -133,7 +133,7 @@ def test_example_question_and_clear(page: Any) -> None:
 
 
 def test_the_first_example_lists_the_documents_with_their_cited_headlines(page: Any) -> None:
-    page.get_by_text("What are the articles about?").click()
+    page.get_by_text("What are the documents about?").click()
     page.wait_for_selector("#sources-panel .src-card", timeout=ANSWER_TIMEOUT_MS)
     reply = page.locator("#chatbot .message.bot").last.inner_text()
     assert "The index holds 2 documents" in reply and "Russia and America discuss local ceasefires" in reply

@@ -335,10 +335,17 @@ def test_example_questions_about_the_bundled_articles_only_for_the_bundled_corpu
     from assistant.config import PROJECT_ROOT
     from assistant.ui.page import GENERAL_EXAMPLES, SEED_EXAMPLES, example_questions
 
-    own = example_questions(make_settings(tmp_path, corpus=tmp_path))
-    bundled = example_questions(make_settings(tmp_path, corpus=PROJECT_ROOT / "seeds"))
-    assert own == list(GENERAL_EXAMPLES)  # another folder: only questions any corpus answers
-    assert bundled == [*GENERAL_EXAMPLES, *SEED_EXAMPLES]
+    assert example_questions(make_settings(tmp_path, corpus=PROJECT_ROOT / "seeds")) == [*GENERAL_EXAMPLES,
+                                                                                         *SEED_EXAMPLES]
+    copy = make_settings(tmp_path)  # a copy of the bundled articles
+    assert example_questions(copy) == [*GENERAL_EXAMPLES, *SEED_EXAMPLES]
+    changed = next(copy.corpus_dir.glob("*.txt"))
+    changed.write_text(changed.read_text(encoding="utf-8") + "\nOne more line.\n", encoding="utf-8")
+    assert example_questions(copy) == list(GENERAL_EXAMPLES)  # other documents: only questions any corpus answers
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "notes.txt").write_text("A note.\n", encoding="utf-8")
+    assert example_questions(make_settings(tmp_path, corpus=own)) == list(GENERAL_EXAMPLES)
 
 
 def test_abstention_sources_are_labelled_related() -> None:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 APP_TITLE = "Cited Assistant"
 # Example questions under the chat: those about any corpus, then those about the bundled articles (`seeds/`), which
-# are shown only when the corpus folder is that one (asked of other documents they would only be abstained).
+# are shown only when the corpus folder holds them (asked of other documents they would only be abstained).
 GENERAL_EXAMPLES = ("What are the documents about?", "Summarize the first document.")
 SEED_EXAMPLES = (
     "Where was Geneva II held?",
@@ -99,8 +99,11 @@ def _header() -> str:
 
 def example_questions(settings: Settings) -> list[str]:
     """The example questions for the chat: the general ones, and those about the bundled articles when the corpus
-    folder is the bundled one."""
-    bundled = settings.corpus_dir.resolve() == (PROJECT_ROOT / "seeds").resolve()
+    folder holds every one of them, byte for byte (the bundled folder or a copy of it)."""
+    seeds = sorted((PROJECT_ROOT / "seeds").glob("*.txt"))
+    corpus = settings.corpus_dir
+    bundled = bool(seeds) and all((corpus / seed.name).is_file()
+                                  and (corpus / seed.name).read_bytes() == seed.read_bytes() for seed in seeds)
     return [*GENERAL_EXAMPLES, *(SEED_EXAMPLES if bundled else ())]
 
 
