@@ -46,12 +46,10 @@ from assistant.replies import (
 )
 from assistant.retrieval import Passage
 from assistant.rules import Rules
-from assistant.rules.reply import misread_sentence, money_for_a_count, possessive_mismatch, sentence_stands_in
+from assistant.rules.reply import misread_sentence, possessive_mismatch, sentence_stands_in
 from assistant.rules.shape import (
     ASKS_WHAT_WAS_SAID,
     OFFERS_CHOICE,
-    answer_the_asked_line,
-    asked_header_line,
     bare_phrase,
 )
 from assistant.rules.widen import widened_span
@@ -238,37 +236,25 @@ class AnswerStage:
         best, typed = evidence[0], self.typed_answer(evidence[0], question, rules)
         if typed is None and len(evidence) > 1:
             # The best sentence answers for what the question's subject owns ("The mayor of Norden's harbour
-            # board Carl Olsen ..." for "Who is the mayor of Norden?"), or a sum of money to a "how many"
-            # question: the next one.
+            # board Carl Olsen ..." for "Who is the mayor of Norden?"): the next one.
             best, typed = evidence[1], self.typed_answer(evidence[1], question, rules)
-        # Asked for an article's headline or date, the best sentence may be another line of that header (the one
-        # the question quotes): the line asked for is the answer, and the matched line stays cited beside it.
-        line = rules.apply("asked_line", asked_header_line, best, evidence, question)
-        if line is not None:
-            shown = short = line.text.strip()
-            cited = [line, best]
-        else:
-            shown, short, cited = best.text, typed or best.text, [best]
-        citations = to_citations(cited)
-        return Answer(answer=f"{shown} {marks_of(citations)}", short_answer=short, abstained=False,
+        citations = to_citations([best])
+        return Answer(answer=f"{best.text} {marks_of(citations)}", short_answer=typed or best.text, abstained=False,
                       citations=citations, **base)
 
     @staticmethod
     def typed_answer(sentence: Evidence, question: str, rules: Rules) -> str | None:
         """The phrase of the kind the question asks for in `sentence`, or the whole sentence when it names none;
-        None when that phrase names the holder of something the question's subject owns (`possessive_mismatch`)
-        or is a sum of money for a count (`money_for_a_count`)."""
+        None when that phrase names the holder of something the question's subject owns (`possessive_mismatch`)."""
         span = typed_phrase(expected_answer_type(question), sentence.text, question)
         phrase = sentence.text[span[0]:span[1]] if span else sentence.text
-        misleads = (rules.apply("misread_possessive", possessive_mismatch, phrase, sentence.text, question)
-                    or rules.apply("misread_money_count", money_for_a_count, phrase, sentence.text, question))
+        misleads = rules.apply("misread_possessive", possessive_mismatch, phrase, sentence.text, question)
         return None if misleads else phrase
 
     def generative(self, base: dict[str, Any], reply: str, evidence: list[Evidence], question: str, rules: Rules
                     ) -> Answer | None:
         """The model's reply as a verified, cited answer; None when it is a refusal or no mark is supported."""
-        checked = rules.transform("asked_line", answer_the_asked_line, check_reply(reply, evidence), evidence,
-                                  question)
+        checked = check_reply(reply, evidence)
         if checked.said_not_found or not checked.supported:
             if not checked.said_not_found and checked.phrase:
                 base["notes"].append(

@@ -111,7 +111,7 @@ class Settings:
     # The web UI's login, "user:password": required when it listens beyond this machine (a non-loopback host, or
     # --share); also from ASSISTANT_AUTH.
     auth: str | None = None
-    # Answer-repair rules switched off, comma-separated names of assistant/rules/ ("widen_date,count_alone").
+    # Answer-repair rules switched off, comma-separated names of assistant/rules/ ("widen_date,drop_open_aside").
     disabled_rules: str = ""
 
     extra: dict[str, Any] = field(default_factory=dict)

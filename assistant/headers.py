@@ -24,8 +24,23 @@ from collections.abc import Sequence
 
 from assistant.evidence import Evidence, header_lines
 from assistant.retrieval import Passage
-from assistant.rules.shape import asked_header_role
 from assistant.sources import DOCUMENT, document_terms, names_document
+
+# A question about a document's own header: "What is the headline of the article dated ...?", "What is the date of
+# the article <headline>?". The answer is that header's line of the role asked for.
+_ASKED_ROLES = (
+    ("headline", re.compile(r"\b(what|which)\s+(is|was)\s+the\s+(headline|title)\b", re.IGNORECASE)),
+    # "the date of the Daily Courier article", "When was the February 3 story published?"
+    ("date line", re.compile(r"\b(what|which)\s+(is|was)\s+the\s+(date|publication date)\s+of\s+the\s+"
+                             r"(?:[\w.'’-]+\s+){0,5}?(article|story|report|piece)\b|\bwhen\s+was\s+the\s+"
+                             r"(?:[\w.'’-]+\s+){0,5}?(article|story|report|piece)\b", re.IGNORECASE)),
+)
+
+
+def asked_header_role(question: str) -> str | None:
+    """"headline" or "date line" when the question asks for that line of an article's header, else None."""
+    return next((role for role, pattern in _ASKED_ROLES if pattern.search(question)), None)
+
 
 _NAMES_A_DOCUMENT = re.compile(rf"\b{DOCUMENT}\b", re.IGNORECASE)
 # Words that ask for a header line or say "the article", not which article: what is left names the document.

@@ -26,8 +26,8 @@ from assistant.retrieval import Passage
 from assistant.rules import Rules
 from assistant.rules.decide import names_none_of_them, restates_question
 from assistant.rules.evidence import speaker_mismatch
-from assistant.rules.reply import detached_description, money_for_a_count, possessive_mismatch, speaks_of_another_topic
-from assistant.rules.shape import answer_the_asked_line, count_alone, without_open_aside
+from assistant.rules.reply import possessive_mismatch
+from assistant.rules.shape import without_open_aside
 from assistant.rules.widen import spelled_out
 from assistant.text import TermStats, expected_answer_type, typed_phrase
 from assistant.types import REFUSAL, Answer
@@ -139,24 +139,6 @@ def test_short_answer_never_cuts_a_word_of_the_source() -> None:
     # a name is whole before the word hyphened to it: the schools teach in English
     assert short_answer_from("English", [ev("Chinese secondary schools there are English-medium.")]) == "English"
     assert short_answer_from("NP", [ev("The problem is NP-complete.")]) == "NP-complete"  # capitals: one word
-
-
-def test_a_name_runs_on_through_the_capitalised_words_that_continue_it() -> None:
-    """The small model stops a name at its first word ("Han" for "What ethnicity was Shi Tianze?"): the short
-    answer is the whole name the source writes, but not the name of the one the question asks about, and not the
-    day after it."""
-    shi = ev("Shi Tianze was a Han Chinese who lived in the Jin dynasty.")
-    assert short_answer_from("Han", [shi], "What ethnicity was Shi Tianze?") == "Han Chinese"
-    battles = ev("France lost the naval battles at Lagos and Quiberon Bay in 1759.")
-    assert short_answer_from("Lagos and Quiberon", [battles], "What naval battles did France lose?") == \
-        "Lagos and Quiberon Bay"
-    thailand = ev("Former Prime Minister of Thailand Abhisit Vejjajiva, was born in the city.")
-    asked = "What country was Abhisit Vejjajiva prime minister of?"
-    assert short_answer_from("Thailand", [thailand], asked) == "Thailand"  # the one asked about follows
-    nations = ev("The refugees went to Protestant European countries.")
-    assert short_answer_from("Protestant", [nations], "What belief did those nations share?") == "Protestant"
-    sunday = ev("The talks were confirmed by Alder Sunday in Paris.")
-    assert short_answer_from("Alder", [sunday], "Who confirmed the talks?") == "Alder"
 
 
 def test_a_question_that_asks_for_several_things_gets_both_that_the_sentence_joins() -> None:
@@ -295,27 +277,6 @@ def test_a_where_question_gets_the_part_of_the_place_the_source_names() -> None:
     assert short_answer_from("Turin", [EVIDENCE[1]], "Where will the talks be held?") == "Turin"
 
 
-def test_a_question_about_a_header_is_answered_with_the_line_it_asks_for() -> None:
-    def line(text: str, role: str, doc: str, start: int) -> Evidence:
-        return Evidence(doc=doc, start=start, end=start + len(text), text=text, score=0.5, semantic=0.5,
-                        lexical=0.5, title="", chunk_id="c", passage_rank=0, role=role)
-
-    date = line("February 3, 2014 at 10:12 am", "date line", "b.txt", 90)
-    evidence = [date, line("Monday 13th January, 2014", "date line", "a.txt", 70),
-                line("Joint call by US and Norway for ceasefire in Norden", "headline", "a.txt", 0),
-                line("Norway and America discuss local ceasefires in Norden", "headline", "b.txt", 40)]
-    question = "What is the headline of the article dated February 3, 2014?"
-    checked = answer_the_asked_line(check_reply("February 3, 2014 at 10:12 am [1]", evidence), evidence, question)
-    assert checked.phrase == evidence[3].text  # the same article's headline
-    assert checked.supported == [evidence[3], date]  # and the line that names the article asked about
-    asked_date = "What is the date of the article Joint call by US and Norway for ceasefire in Norden?"
-    checked = answer_the_asked_line(check_reply("Joint call by US and Norway [3]", evidence), evidence, asked_date)
-    assert checked.supported == [evidence[1], evidence[2]]
-    kept = check_reply("Monday 13th January, 2014 [2]", evidence)
-    assert answer_the_asked_line(kept, evidence, asked_date) == kept  # already the line asked for
-    assert answer_the_asked_line(kept, evidence, "When did the talks begin?") == kept  # not about a header
-
-
 def test_citations_are_numbered_in_order() -> None:
     citations = to_citations([EVIDENCE[1], EVIDENCE[0]])
     assert [(c.id, c.start) for c in citations] == [(1, 40), (2, 0)]
@@ -406,18 +367,6 @@ def test_miscopied_phrase_snaps_to_the_source_words() -> None:
     assert checked.phrase == "1754–1763" and checked.supported == [war]
     assert snap_phrase("Tancrde", "His nephew Tancred was there.") == "Tancred"
     assert snap_phrase("Summit", "Alder met Brook in Paris on Monday.") is None  # nothing alike: no support
-
-
-def test_how_many_is_answered_with_the_count_alone() -> None:
-    """SQuAD's annotators take "Six" from "Six-time Grammy winner" for "How many Grammys ...?" (13 of the 16 counts
-    the source joins to a word); "How long ...?" keeps the unit."""
-
-    assert count_alone("Six-time", "How many Grammys has Lady Gaga won?") == "Six"
-    assert count_alone("two-man", "How many people were on the project?") == "two"
-    assert count_alone("12-screen", "How many screens does the cinema have?") == "12"
-    assert count_alone("three-year", "How long had the Nordic conflict lasted?") == "three-year"
-    assert count_alone("Grammy-winning", "How many awards has she won?") == "Grammy-winning"  # no number
-    assert count_alone("Six-time Grammy winner", "How many Grammys has Lady Gaga won?") == "Six-time Grammy winner"
 
 
 def test_expected_answer_type_finds_the_phrase_that_answers() -> None:
@@ -980,71 +929,12 @@ def test_what_someone_said_is_not_answered_with_another_speaker_s_words(seed_ass
     assert "Kerry" in kerry.citations[0].quote and "We talked today" in kerry.answer
 
 
-def test_who_is_someone_is_not_answered_with_words_that_describe_another_person(seed_assistant) -> None:  # noqa: ANN001
-    # Describes Assad with the words of the sentence about Jarba (reworded, as the model did) while the prompt
-    # holds it, then with those of the sentence that names him.
-    llm = LineQuotingLLM([("Ahmed Jarba said", "Syria's President"), ("President Bashar", "Syria\u2019s President")])
-    bot = sibling(seed_assistant, llm=llm)
-    bot.abstention = {}
-    answer = bot.ask("Who is Bashar Al-Assad?")
-    assert len(llm.calls) == 2 and not answer.abstained and "Jarba" not in answer.citations[0].quote
-    assert answer.short_answer == "Syria\u2019s President" and "stand apart from the name" in " ".join(answer.notes)
-    jarba = "The president of Syria\u2019s opposition National Coalition Ahmed Jarba said: \u201cWe all agreed.\u201d"
-    assert detached_description("president of Syria", jarba, "Who is Assad?") is False  # he is not named there
-    assert detached_description("The president of Syria\u2019s opposition National Coalition", jarba,
-                                "Who is Ahmed Jarba?") is False
-    brahimi = "They met Lakhdar Brahimi, the UN Secretary General\u2019s top envoy to Syria, in Paris."
-    assert detached_description("UN Secretary General\u2019s top envoy to Syria", brahimi,
-                                "Who is Lakhdar Brahimi?") is False
-
-
 def _fixed_five(settings: Settings) -> Settings:
     """`settings` with the fixed five-sentence prompt these scripted-model tests were written against: the
     sentence that misleads the scripted reader must be in the prompt, whatever the evidence bounds."""
     from dataclasses import replace
 
     return replace(settings, evidence_sentences=5, evidence_relative_score=0.0)
-
-
-def test_asked_what_someone_said_about_a_topic_a_sentence_of_their_words_on_another_is_set_aside(
-        seed_assistant) -> None:  # noqa: ANN001
-    """"What did Lavrov say about a ceasefire?" was answered with "He and Lavrov added that an exchange of prisoners
-    between the two sides might be possible": his words, on prisoners."""
-    question = "What did Lavrov say about a ceasefire?"
-    prisoners = "He and Lavrov added that an exchange of prisoners between the two sides might be possible."
-    assert speaks_of_another_topic(prisoners, question)
-    assert not speaks_of_another_topic("Lavrov stressed: \u201cWe do not want a ceasefire which would be used\u201d",
-                                       question)
-    assert not speaks_of_another_topic(prisoners, "What did Lavrov say?")  # no topic named
-    assert not speaks_of_another_topic(prisoners, "What do you know about a ceasefire?")  # no one's words asked
-    llm = LineQuotingLLM([("He and Lavrov added", "He and Lavrov added that an exchange of prisoners"),
-                          ("Lavrov stressed", "extremists must not be allowed to expand their activity")])
-    bot = sibling(seed_assistant, llm=llm)
-    bot.abstention = {}
-    answer = bot.ask(question)
-    assert len(llm.calls) == 2 and "another topic" in " ".join(answer.notes), answer.notes
-    assert "Lavrov stressed" in answer.citations[0].quote and "extremists" in answer.answer, answer
-
-
-def test_a_count_is_not_answered_with_a_sum_of_money(seed_assistant) -> None:  # noqa: ANN001
-    kuwait = ("... a conference where the United Nations is seeking $6.5 billion (4.7 billion euros) to aid Syrians "
-              "affected by the war.")
-    assert money_for_a_count("4.7", kuwait, "How many Syrians need aid?")
-    assert money_for_a_count("6.5 billion", kuwait, "How many Syrians need aid?")
-    assert not money_for_a_count("4.7", kuwait, "How many euros is the UN seeking?")  # it counts money
-    assert not money_for_a_count("4.7", kuwait, "How much is the UN seeking?")
-    assert not money_for_a_count("45,000 pounds", "Some 45,000 pounds of powder were destroyed.",
-                                 "How many pounds of powder were destroyed?")
-    # Counts Syrians with the sum the UN seeks while that sentence is in the prompt; then "millions" if the
-    # sentence about the millions affected is there, else it refuses.
-    llm = LineQuotingLLM([("4.7 billion euros", "4.7"), ("the millions affected", "millions")])
-    bot = sibling(seed_assistant, _fixed_five(seed_assistant.settings), llm=llm)
-    bot.abstention = {}
-    answer = bot.ask("How many Syrians need aid?")
-    # Asked again without that sentence, the model finds no count (the articles give none): it abstains.
-    assert len(llm.calls) == 2 and answer.abstained and "sum of money" in " ".join(answer.notes)
-    fast = bot.ask("How many Syrians need aid?", mode="fast")
-    assert "4.7" not in fast.short_answer and "6.5" not in fast.short_answer
 
 
 def test_which_ones_is_not_answered_with_a_vague_description(seed_assistant) -> None:  # noqa: ANN001

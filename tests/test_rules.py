@@ -19,10 +19,10 @@ def test_every_rule_has_a_family_and_a_contract() -> None:
 def test_a_switched_off_rule_neither_acts_nor_is_recorded() -> None:
     rules = Rules(frozenset({"widen_date"}))
     assert rules.apply("widen_date", lambda: (0, 5)) is None
-    assert rules.transform("count_alone", str.upper, "ab") == "AB"
-    assert rules.transform("count_alone", str.lower, "ab") == "ab"  # no change: not recorded
+    assert rules.transform("drop_open_aside", str.upper, "ab") == "AB"
+    assert rules.transform("drop_open_aside", str.lower, "ab") == "ab"  # no change: not recorded
     assert rules.check("names_none", lambda: False) is False
-    assert rules.fired == ["count_alone"]
+    assert rules.fired == ["drop_open_aside"]
 
 
 def test_an_unknown_rule_name_is_refused_with_the_names() -> None:
@@ -33,8 +33,8 @@ def test_an_unknown_rule_name_is_refused_with_the_names() -> None:
 
 
 def test_the_setting_lists_rules_by_name_and_refuses_unknown_ones() -> None:
-    settings = load_settings(overrides={"disabled_rules": "widen_date, count_alone"}, environ={})
-    assert settings.disabled_rule_set == {"widen_date", "count_alone"}
+    settings = load_settings(overrides={"disabled_rules": "widen_date, drop_open_aside"}, environ={})
+    assert settings.disabled_rule_set == {"widen_date", "drop_open_aside"}
     with pytest.raises(ConfigError, match="disabled_rules"):
         load_settings(overrides={"disabled_rules": "widen_dates"}, environ={})
 

@@ -3,14 +3,14 @@
 The LLM's reply is verified and shaped by rules (ask again when the reply cannot stand, show the source's whole
 date, drop the question's own words ...). A rule earns its place only by what it gains on validation data
 (`python -m bench.rule_ablation` switches each off in turn). The registry gives them names, a family and a one-line
-contract, so that a user can switch one off (`disabled_rules = "widen_date,count_alone"`) and an answer's `rules`
+contract, so that a user can switch one off (`disabled_rules = "widen_date,drop_open_aside"`) and an answer's `rules`
 lists those that changed it. Each family lives in its own module of this package: `evidence` (which sentences the
 LLM reads), `reply` (when the LLM is asked again), `shape` (the phrase shown), `widen` (the located phrase widened
 to what a reader is shown) and `decide` (answers that do not answer). This module imports none of them.
 
 Example:
-    >>> rules = Rules(frozenset({"count_alone"}))
-    >>> rules.on("count_alone"), rules.on("widen_date")
+    >>> rules = Rules(frozenset({"drop_open_aside"}))
+    >>> rules.on("drop_open_aside"), rules.on("widen_date")
     (False, True)
     >>> rules.apply("widen_date", lambda: (3, 9)), rules.fired
     ((3, 9), ['widen_date'])
@@ -34,22 +34,16 @@ RULES: dict[str, tuple[str, str]] = {
     "reask_echo": ("reply", "a reply made only of the question's words is asked again with those words banned"),
     "misread_possessive": ("reply", "a phrase naming the holder of what the question's subject owns: asked again "
                                     "without that sentence"),
-    "misread_detached": ("reply", "words describing someone other than the one asked about: asked again without it"),
-    "misread_money_count": ("reply", "a sum of money for 'How many ...?': asked again without that sentence"),
-    "misread_other_topic": ("reply", "reported words on another topic than asked: asked again without that sentence"),
     "sentence_alone": ("reply", "a sentence shown in place of a phrase is asked about alone, for its words"),
     # shape: the phrase shown
-    "asked_line": ("shape", "asked for a header line (headline, date), that line of the cited header is the answer"),
     "echo_shows_sentence": ("shape", "a reply still echoing the question shows the sentence it cited"),
     "statement_for_said": ("shape", "asked what someone said, the answer line is the cited statement"),
     "drop_open_aside": ("shape", "half a bracketed aside is dropped from the phrase"),
-    "count_alone": ("shape", "for 'How many ...?', the count alone"),
     # widening: the phrase located in the source, widened to what a reader is shown
     "widen_date": ("widen", "for 'when', the whole date"),
     "widen_direction": ("widen", "for 'where', the compass word before the place"),
     "widen_deed": ("widen", "for 'What did they fail to do?', the whole deed"),
     "widen_acronym": ("widen", "an acronym with the words it stands for"),
-    "widen_name": ("widen", "a name with the capitalised words that go on with it"),
     "widen_conjunct": ("widen", "a question asking for several things gets both that the sentence joins by 'and'"),
     "close_clause": ("widen", "a phrase stopping mid-clause runs on to the clause's end"),
     # decide: answers that do not answer

@@ -2,10 +2,9 @@
 
 Every located answer goes through `widened_span`: first to whole words (a located phrase never cuts a word), then,
 each as a rule of the registry (`assistant.rules`), to the whole date for "when", the compass word before a place
-for "where", the whole deed for "What did they fail to do?", an acronym with the words it stands for, a name with
-the capitalised words that go on with it, both things a question asking for several things names, and a clause
-the phrase leaves open, closed. Every step returns a span of the sentence, so the answer stays the source's own
-characters.
+for "where", the whole deed for "What did they fail to do?", an acronym with the words it stands for, both things
+a question asking for several things names, and a clause the phrase leaves open, closed. Every step returns a span
+of the sentence, so the answer stays the source's own characters.
 
 Example:
     >>> sentence = "The fair opened on 25 May 1521 in the town square."
@@ -24,11 +23,8 @@ from assistant.text import (
     ACRONYM_JOINERS,
     CAPITALISED,
     COMPASS,
-    DAY_OR_MONTH,
-    STOP_WORDS,
     TYPE_PATTERNS,
     word_key,
-    words,
 )
 
 # A word as the source writes it: a number with its separators ("1,388", "3.6"), a word with the lower-case
@@ -62,10 +58,9 @@ def widened_span(text: str, start: int, end: int, question: str = "", rules: Rul
                  ) -> tuple[int, int]:
     """A phrase located at start:end of the sentence `text`, widened to what a reader asking `question` is shown:
     whole words; for a "when" question the whole date, for "where" the compass word before the place, for "What
-    did they fail to do?" the whole deed; a name with the capitalised words that go on
-    with it; an acronym with the words it stands for; a clause the phrase leaves open, closed. Every located
-    answer goes through here, whichever way it was found; each step is a rule of `assistant.rules` (`rules`: which
-    are on, and a record of those that changed the span; all on without it)."""
+    did they fail to do?" the whole deed; an acronym with the words it stands for; a clause the phrase leaves open,
+    closed. Every located answer goes through here, whichever way it was found; each step is a rule of
+    `assistant.rules` (`rules`: which are on, and a record of those that changed the span; all on without it)."""
     rules = rules or Rules()
     span = whole_words(text, start, end)
     for name, widen in (("widen_date", enclosing_date), ("widen_direction", enclosing_direction),
@@ -75,8 +70,7 @@ def widened_span(text: str, start: int, end: int, question: str = "", rules: Rul
             span = widened
             break
     span = rules.transform("widen_acronym", lambda s: spelled_out(text, *s), span)
-    for name, widen in (("widen_name", whole_name), ("widen_conjunct", enclosing_conjunct)):
-        span = rules.transform(name, lambda s, w=widen: w(question, text, *s) or s, span)
+    span = rules.transform("widen_conjunct", lambda s: enclosing_conjunct(question, text, *s) or s, span)
     return span[0], rules.transform("close_clause", lambda e: _past_dangling_word(text, span[0], e), span[1])
 
 
@@ -189,40 +183,6 @@ def enclosing_deed(question: str, sentence: str, start: int, end: int) -> tuple[
         if word_key(match.group(1)) == verb:
             return (match.end(), end) if match.end() < start else None
     return None
-
-
-# A span that ends on a capitalised word, and the capitalised words the sentence goes on with.
-_ENDS_ON_NAME = re.compile(r"(?:^|\s)[A-Z][\w'’-]*$")
-
-
-_NAME_GOES_ON = re.compile(r"(?: [A-Z][a-z][\w'’-]*)+")
-
-
-def whole_name(question: str, sentence: str, start: int, end: int) -> tuple[int, int] | None:
-    """The span start:end of `sentence` run on through the capitalised words that continue the name it ends on
-    ("Han" of "Han Chinese", "Lagos and Quiberon" of "... Quiberon Bay"); None when none follow, or when they are
-    words the question says itself: those name the one asked about, not the answer ("Thailand" of "Prime Minister
-    of Thailand Abhisit Vejjajiva" asked "What country was Abhisit Vejjajiva prime minister of?").
-
-    Capitalised words that go on into a common noun describe it ("Protestant European countries"): "Protestant"
-    stays. The small model tends to stop a name at its first word. Of the SQuAD-even dev gold answers, 6 of 5,397
-    stop before capitalised words that go on so ("Universal" of "Universal Studios"); on two samples of 500
-    questions the model's stopped names gained 2 exact matches and lost none.
-    """
-    if not _ENDS_ON_NAME.search(sentence[start:end]):
-        return None
-    more = _NAME_GOES_ON.match(sentence, end)
-    if not more or set(words(more.group(0))) & set(words(question)):
-        return None
-    after = re.match(r"\s+([a-z][\w'’-]*)", sentence[more.end():])
-    if after and after.group(1) not in STOP_WORDS:
-        return None  # "Protestant European countries": the capitalised words describe the noun after them
-    stop = end  # a day or a month ends a name: "... said Smith Sunday"
-    for word in re.finditer(r"\S+", more.group(0)):
-        if DAY_OR_MONTH.fullmatch(word.group(0)):
-            break
-        stop = end + word.end()
-    return (start, stop) if stop > end else None
 
 
 # A question that asks for several things: "Who are ...", "What were ...", or its wh-word names a plural ("What
