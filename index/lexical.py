@@ -156,9 +156,9 @@ class LexicalIndex:
         appears whole, by rename), then record the generation and drop older folders."""
         import bm25s
 
-        # Each chunk's words as ids of one vocabulary, built while the rows stream by: every chunk's words as strings
-        # held the corpus in memory (at 50,000 chunks the rebuild peaked 438 MiB above its start, 179 MiB with ids:
-        # `python -m bench.lexical_rebuild`). bm25s builds the same matrix from the ids and the vocabulary.
+        # Each chunk's words become ids of one vocabulary as the rows stream by, so the corpus is held as integers,
+        # never as every chunk's strings: the rebuild's memory stays a fraction of the table's text
+        # (`python -m bench.lexical_rebuild`). bm25s builds the same matrix from the ids and the vocabulary.
         ids, corpus, vocabulary, df = [], [], {}, Counter()
         for chunk_id, words, terms in self._rows():
             ids.append(chunk_id)

@@ -332,11 +332,10 @@ def test_rendering_escapes_documents_and_questions() -> None:
 
 
 def test_example_questions_about_the_bundled_articles_only_for_the_bundled_corpus(tmp_path: Path) -> None:
-    from assistant.config import PROJECT_ROOT
+    from assistant.config import BUNDLED_CORPUS
     from assistant.ui.page import GENERAL_EXAMPLES, SEED_EXAMPLES, example_questions
 
-    assert example_questions(make_settings(tmp_path, corpus=PROJECT_ROOT / "seeds")) == [*GENERAL_EXAMPLES,
-                                                                                         *SEED_EXAMPLES]
+    assert example_questions(make_settings(tmp_path, corpus=BUNDLED_CORPUS)) == [*GENERAL_EXAMPLES, *SEED_EXAMPLES]
     copy = make_settings(tmp_path)  # a copy of the bundled articles
     assert example_questions(copy) == [*GENERAL_EXAMPLES, *SEED_EXAMPLES]
     changed = next(copy.corpus_dir.glob("*.txt"))

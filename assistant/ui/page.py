@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from assistant.config import PROJECT_ROOT
+from assistant.config import BUNDLED_CORPUS
 from assistant.ui.handlers import (
     index_failure,
     make_api_handler,
@@ -100,7 +100,7 @@ def _header() -> str:
 def example_questions(settings: Settings) -> list[str]:
     """The example questions for the chat: the general ones, and those about the bundled articles when the corpus
     folder holds every one of them, byte for byte (the bundled folder or a copy of it)."""
-    seeds = sorted((PROJECT_ROOT / "seeds").glob("*.txt"))
+    seeds = sorted(BUNDLED_CORPUS.glob("*.txt"))
     corpus = settings.corpus_dir
     bundled = bool(seeds) and all((corpus / seed.name).is_file()
                                   and (corpus / seed.name).read_bytes() == seed.read_bytes() for seed in seeds)
