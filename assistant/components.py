@@ -56,10 +56,14 @@ class Components:
 
     @property
     def llm(self) -> Any:
+        """The chat model. LLM answers read the ranking model too, so that loads first: reading an embedding model's
+        weights briefly holds them twice (the mapped file and the model's own copy, ~0.6 GB for mpnet), and done
+        beside the mapped LLM that transient would set the process's peak memory."""
         with self._lock:
             if self._llm is None:
                 from assistant.llm import load_llm
 
+                _ = self.ranking_model
                 self._llm = load_llm(self.settings)
             return self._llm
 

@@ -106,3 +106,22 @@ def test_calibrated_thresholds_apply_only_to_the_models_they_were_fitted_on(tmp_
     endpoint = load_thresholds(load_settings(environ={}, overrides={"llm_endpoint": "http://127.0.0.1:9/v1"}))
     assert own_llm["refusal"] == endpoint["refusal"] == DEFAULT_THRESHOLDS["refusal"]
     assert own_llm["fast"] == calibration["min_evidence_score"]["fast"]
+
+
+def test_the_ranking_model_is_loaded_before_the_llm(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Reading an embedding model's weights briefly holds them twice; beside the mapped LLM that would set the
+    process's peak memory, so the LLM property loads the ranking model (which LLM answers read) first."""
+    import assistant.llm
+    import index.embeddings
+    from assistant.components import Components
+
+    loaded: list[str] = []
+    monkeypatch.setattr(index.embeddings, "load_configured_embedding", lambda spec, settings: loaded.append(spec))
+    monkeypatch.setattr(assistant.llm, "load_llm", lambda settings: loaded.append("llm") or "llm")
+    parts = Components(load_settings(environ={}, overrides={"data_dir": tmp_path}))
+    assert parts.llm == "llm"
+    assert loaded == [PACKAGED_RANKING_MODEL, "llm"]
+    without = Components(load_settings(environ={"ASSISTANT_RANKING_EMBED_MODEL": "none"},
+                                       overrides={"data_dir": tmp_path}))
+    loaded.clear()
+    assert without.llm == "llm" and loaded == ["llm"]
