@@ -53,6 +53,7 @@ from assistant.sources import (
     without_collection,
 )
 from assistant.types import Answer
+from index.embeddings import return_freed_memory
 
 REWRITE_MAX_TOKENS = 48
 
@@ -144,6 +145,7 @@ class Assistant(Components):
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         answer.timings_ms = timings
         answer.rules = list(rules.fired)
+        return_freed_memory()  # the embedding buffers of this question's shapes (index/embeddings.py)
         yield self._with_pages(answer)
 
     # -- the steps ------------------------------------------------------------------------------------------------

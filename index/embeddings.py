@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import functools
 import importlib.metadata
 import json
@@ -199,6 +201,30 @@ def _unit_embedding_class() -> type[HuggingFaceEmbedding]:
             return vectors.tolist()
 
     return UnitHuggingFaceEmbedding
+
+
+def return_freed_memory() -> None:
+    """Hand memory the process has freed back to the system (glibc's `malloc_trim`; nothing elsewhere).
+
+    Embedding batches of varying shapes allocate and free large buffers of varying sizes, and glibc keeps what they
+    leave in its heap, so a process grows with the number of shapes it has seen, not with its work (300 batches of
+    random shapes: +1.27 GB, +0.76 GB trimmed after each; indexing 10,000 chunks peaked at 2.9 GB, 2.0 GB trimmed
+    after each write group, at the same speed). Called between units of work (an answer, an index write group): a few
+    milliseconds each.
+    """
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+    except OSError:
+        return None
+    return libc if libc is not None and hasattr(libc, "malloc_trim") else None
 
 
 def load_embedding(spec: str, batch_size: int = 32, cache_dir: Path | None = None,

@@ -38,7 +38,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from index.chunking import SpanSentenceSplitter, pack_offsets, pack_spans, pack_vectors, sentence_spans
-from index.embeddings import embed_in_length_order, embedding_dimension, load_configured_embedding
+from index.embeddings import (
+    embed_in_length_order,
+    embedding_dimension,
+    load_configured_embedding,
+    return_freed_memory,
+)
 from index.lexical import LexicalIndex, lexical_folder, store_fetcher
 from index.readers import (
     SUPPORTED_SUFFIXES,
@@ -630,6 +635,7 @@ class Indexer:
             metadatas.append(meta)
         store.upsert_chunks([node.node_id for node in group], chunk_vectors.tolist(), [node.text for node in group],
                             metadatas)
+        return_freed_memory()  # the batches' buffers (index/embeddings.py): the run stays the size of one group
 
 
 def _valid_name(name: str) -> bool:
