@@ -208,9 +208,9 @@ def return_freed_memory() -> None:
 
     Embedding batches of varying shapes allocate and free large buffers of varying sizes, and glibc keeps what they
     leave in its heap, so a process grows with the number of shapes it has seen, not with its work (300 batches of
-    random shapes: +1.27 GB, +0.76 GB trimmed after each; indexing 10,000 chunks peaked at 2.9 GB, 2.0 GB trimmed
-    after each write group, at the same speed). Called between units of work (an answer, an index write group): a few
-    milliseconds each.
+    random shapes: +1.27 GB, +0.76 GB trimmed after each; indexing 50,002 chunks peaked at 5.3 GB, 2.3 GB trimmed
+    after each write group). Called between units of work: after each answer, and every few index write groups, since
+    the pages handed back are faulted in again by the next batches (`index.indexer.GROUPS_PER_MEMORY_RETURN`).
     """
     libc = _libc()
     if libc is not None:

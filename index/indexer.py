@@ -65,6 +65,10 @@ PROGRESS_UNITS = {"reading": "files", "embedding": "chunks"}  # what each stage 
 # Embedding and writing in groups bounds memory on big corpora and gives the progress bar a steady pace; each
 # stored group survives a killed run (the next run reuses it), so a kill loses at most one group's embedding.
 WRITE_GROUP = 64
+# Every this many groups the run hands the embedding batches' freed buffers back to the system
+# (`index.embeddings.return_freed_memory`). 50,002 chunks, Intel Xeon: never, peak 5.3 GB at 53.1 chunks/s; every
+# 8 groups, 3.5 GB at 49.5; every group, 2.3 GB at 47.0 (the pages handed back are faulted in again).
+GROUPS_PER_MEMORY_RETURN = 8
 # An index run that writes chunks holds a lease on the index (`CorpusStore.lease_holder`): it renews its mark this
 # often while it writes, and a run from another machine that finds the mark waits, polling this often. A claim is
 # looked at again after CLAIM_SETTLE_SECONDS, so that of two runs of two machines that marked in the same moment,
@@ -595,6 +599,8 @@ class Indexer:
                         failed.add(doc)
                         _skip(report, doc, f"could not be embedded ({type(exc).__name__}: {exc})")
             bar(min(i + WRITE_GROUP, len(pending)))
+            if (i // WRITE_GROUP) % GROUPS_PER_MEMORY_RETURN == GROUPS_PER_MEMORY_RETURN - 1:
+                return_freed_memory()
             renew()
         for doc in failed:
             entries.pop(doc, None)
@@ -635,7 +641,6 @@ class Indexer:
             metadatas.append(meta)
         store.upsert_chunks([node.node_id for node in group], chunk_vectors.tolist(), [node.text for node in group],
                             metadatas)
-        return_freed_memory()  # the batches' buffers (index/embeddings.py): the run stays the size of one group
 
 
 def _valid_name(name: str) -> bool:
