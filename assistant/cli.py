@@ -323,6 +323,8 @@ def _cmd_config(args: argparse.Namespace, settings: Settings) -> int:
 
 COMMANDS = {"index": _cmd_index, "ask": _cmd_ask, "chat": _cmd_chat, "serve": _cmd_serve, "eval": _cmd_eval,
             "config": _cmd_config, "remove": _cmd_remove}
+# Commands whose process answers questions and keeps a bounded kernel cache (`index.embeddings.bound_kernel_cache`).
+ANSWERING_COMMANDS = ("ask", "chat", "eval")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -333,6 +335,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         settings = settings_from_args(args)
+        if args.command in ANSWERING_COMMANDS:  # `serve` does the same in `assistant.ui.serve`
+            from index.embeddings import bound_kernel_cache
+
+            bound_kernel_cache()
         return COMMANDS[args.command](args, settings)
     except KeyboardInterrupt:
         return 130

@@ -117,6 +117,9 @@ def probe(args: argparse.Namespace) -> int:
     """The serving process: cold start, warm fast and LLM answers; prints its figures as JSON."""
     started = time.perf_counter()
     from assistant import Assistant, load_settings
+    from index.embeddings import bound_kernel_cache
+
+    bound_kernel_cache()  # as every answering entry point does (the CLI's ask/chat/eval, the UI)
 
     questions = json.loads(Path(args.probe).read_text("utf-8"))
     bot = Assistant(load_settings(overrides=overrides(args)))

@@ -62,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=PROJECT_ROOT / "bench" / "runs" / "validate")
     parser.add_argument("--eval-dir", type=Path, default=None)
     args = parser.parse_args(argv)
+    from index.embeddings import bound_kernel_cache
+
+    bound_kernel_cache()  # answers as the CLI's and the UI's answering processes do
     settings = load_settings(overrides={"mode": args.mode})
     eval_dir = args.eval_dir or default_eval_dir()
     results: dict[str, Any] = {}

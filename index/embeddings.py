@@ -18,6 +18,7 @@ import ctypes.util
 import functools
 import importlib.metadata
 import json
+import os
 import shutil
 import zipfile
 from collections.abc import Sequence
@@ -215,6 +216,25 @@ def return_freed_memory() -> None:
     libc = _libc()
     if libc is not None:
         libc.malloc_trim(0)
+
+
+# Kernels kept per cache in a process that answers questions (oneDNN's and ideep's defaults keep 1,024 each).
+ANSWERING_KERNEL_CACHE_ENTRIES = 64
+KERNEL_CACHE_VARIABLES = ("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "LRU_CACHE_CAPACITY")  # oneDNN's, ideep's (in torch)
+
+
+def bound_kernel_cache(entries: int = ANSWERING_KERNEL_CACHE_ENTRIES) -> None:
+    """Cap torch's caches of compiled matrix-product kernels for this process, unless the environment sets them.
+
+    torch's bfloat16 products go through oneDNN, which compiles a kernel for every tensor shape it meets and keeps it
+    (oneDNN's primitive cache, and ideep's cache of the computations built on them). An answering process meets new
+    shapes with every question (question length times candidate count), so its memory grew with the questions it had
+    answered; with both caches at 64 entries it stays flat at the same answer time. Index runs repeat a few shapes
+    and gain from full caches, so only answering entry points call this. It must run before the first embedding:
+    the values are read once. Figures in docs/BENCHMARKS.md ("Scale").
+    """
+    for variable in KERNEL_CACHE_VARIABLES:
+        os.environ.setdefault(variable, str(entries))
 
 
 @functools.cache

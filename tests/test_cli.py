@@ -78,3 +78,19 @@ def test_errors_a_user_can_act_on_get_one_line_and_an_exit_code_others_propagate
     assert _exit_code(QuestionError("empty")) == _exit_code(ConfigError("bad")) == EXIT_USAGE
     assert _exit_code(StoreError("none")) == _exit_code(FileNotFoundError("x")) == EXIT_FAILURE
     assert _exit_code(RuntimeError("a bug")) is None  # a bug keeps its traceback
+
+
+def test_answering_commands_bound_the_kernel_cache_index_runs_keep_it_and_a_users_value_wins(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from assistant import cli
+    from index.embeddings import KERNEL_CACHE_VARIABLES
+
+    for command in cli.COMMANDS:
+        monkeypatch.setitem(cli.COMMANDS, command, lambda args, settings: 0)
+    for variable in KERNEL_CACHE_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    assert cli.main(["index"]) == 0 and not set(KERNEL_CACHE_VARIABLES) & set(os.environ)
+    assert cli.main(["ask", "Where is the meeting?"]) == 0
+    assert [os.environ[variable] for variable in KERNEL_CACHE_VARIABLES] == ["64", "64"]
+    monkeypatch.setenv(KERNEL_CACHE_VARIABLES[0], "512")
+    assert cli.main(["chat"]) == 0 and os.environ[KERNEL_CACHE_VARIABLES[0]] == "512"

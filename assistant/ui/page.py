@@ -265,8 +265,10 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 7860, share: 
     """Start the web UI: serve at once, catch the index up with the corpus (progress on console and page).
     Raises ConfigError, before anything starts, for a page reachable from other machines without a login."""
     from assistant.pipeline import Assistant
+    from index.embeddings import bound_kernel_cache
 
     login = check_exposure(host, share, settings.auth)
+    bound_kernel_cache()  # an answering process: memory flat over many questions
     print(f"[assistant] starting the web UI on http://{host}:{port} (corpus: {settings.corpus_dir})",
           file=sys.stderr, flush=True)
     launch(build_app(Assistant(settings)), host=host, port=port, share=share, block=True, auth=login)
