@@ -103,10 +103,12 @@ def run_measured(command: list[str], env: dict[str, str]) -> tuple[int, str, flo
 
 
 def bare_throughput(settings: Any, texts: Sequence[str]) -> float:
-    """Chunks/s of the main embedding model alone on `texts` (batched as the indexer batches)."""
-    from index.embeddings import load_configured_embedding
+    """Chunks/s of the main embedding model alone on `texts` (batched as the indexer batches, padded as
+    sentence-transformers pads: to each batch's longest text)."""
+    from index.embeddings import load_embedding
 
-    model = load_configured_embedding(settings.embed_model, settings)
+    model = load_embedding(settings.embed_model, settings.embed_batch_size, settings.cache_dir,
+                           settings.embed_precision, pad_to_multiple=0)
     model.get_text_embedding_batch(list(texts[:8]))  # warm up
     started = time.perf_counter()
     model.get_text_embedding_batch(list(texts))

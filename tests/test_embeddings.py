@@ -7,7 +7,10 @@ import io
 import json
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import numpy as np
 import pytest
 
 from index import embeddings
@@ -107,3 +110,31 @@ def test_bfloat16_vectors_are_float32_unit_vectors_that_rank_like_float32() -> N
     assert (exact[0] * half[0]).sum(axis=1).min() > 0.999
     assert ((half[1] @ half[0].T).argmax(axis=1) == (exact[1] @ exact[0].T).argmax(axis=1)).all()
     assert ((half[1] @ half[0].T).argmax(axis=1) == np.arange(4)).all()
+
+
+def test_batches_are_padded_to_a_multiple_of_16_tokens_with_the_same_vectors(embed_model: Any) -> None:
+    texts = ["A cat sat.", "The meeting was moved to Tuesday."]
+    shapes = {len(ids) for ids in embed_model._model.preprocess(texts)["input_ids"]}
+    assert shapes == {16}  # the longer text has fewer than 16 tokens of its own
+    padded = np.asarray(embed_model.get_text_embedding_batch(texts))
+    assert embeddings.pad_batches_to_multiple(embed_model, 1) is False  # 1: nothing to round; the setting stays
+    embed_model._model[0].processing_kwargs = {}
+    try:
+        plain = np.asarray(embed_model.get_text_embedding_batch(texts))
+    finally:
+        embeddings.pad_batches_to_multiple(embed_model, embeddings.PAD_TO_MULTIPLE)
+    assert (padded * plain).sum(axis=1).min() > 0.999
+
+
+def test_padding_is_left_alone_where_it_could_pass_the_models_longest_input() -> None:
+    class Module:
+        processing_kwargs: dict = {}
+
+    class Model(list):
+        max_seq_length = 250  # not a multiple of 16: rounding up could pass it
+
+    model = SimpleNamespace(_model=Model([Module()]))
+    assert embeddings.pad_batches_to_multiple(model, 16) is False and model._model[0].processing_kwargs == {}
+    model._model.max_seq_length = 256
+    assert embeddings.pad_batches_to_multiple(model, 16) is True
+    assert model._model[0].processing_kwargs == {"text": {"pad_to_multiple_of": 16}}
