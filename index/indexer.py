@@ -68,7 +68,7 @@ WRITE_GROUP = 64
 # Every this many groups the run hands the embedding batches' freed buffers back to the system
 # (`index.embeddings.return_freed_memory`). 50,002 chunks, Intel Xeon, batches padded to their longest text: never,
 # peak 5.3 GB at 53.1 chunks/s; every 8 groups, 3.5 GB at 49.5; every group, 2.3 GB at 47.0 (the pages handed back
-# are faulted in again). Padded to multiples of 16 tokens, every 8 groups: 1.8 GB at 50.9.
+# are faulted in again). Padded to multiples of 16 tokens: every 8 groups, 1.8 GB at 50.9; never, 2.0 GB at 47.1.
 GROUPS_PER_MEMORY_RETURN = 8
 # An index run that writes chunks holds a lease on the index (`CorpusStore.lease_holder`): it renews its mark this
 # often while it writes, and a run from another machine that finds the mark waits, polling this often. A claim is
