@@ -289,8 +289,9 @@ def pad_batches_to_multiple(model: HuggingFaceEmbedding, multiple: int) -> bool:
     the rounding of the longer products differs). Needs sentence-transformers' `processing_kwargs` (6.x) and a longest
     input that is a multiple of `multiple`; otherwise the model pads as it always did.
     """
-    module = next(iter(getattr(model, "_model", None) or []), None)
-    longest = getattr(getattr(model, "_model", None), "max_seq_length", None)
+    sentence_model = getattr(model, "_model", None)  # the SentenceTransformer llama-index wraps
+    module = next(iter(sentence_model or []), None)
+    longest = getattr(sentence_model, "max_seq_length", None)
     if multiple <= 1 or not isinstance(getattr(module, "processing_kwargs", None), dict):
         return False
     if not isinstance(longest, int) or longest % multiple:  # padding past the model's longest input would break it
