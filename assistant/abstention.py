@@ -126,6 +126,18 @@ class AbstentionModel:
     def should_abstain(self, signals: Mapping[str, float]) -> bool:
         return self.p_answerable(signals) < self.threshold
 
+    def settled_without(self, signals: Mapping[str, float], feature: str, low: float = 0.0, high: float = 1.0
+                        ) -> bool:
+        """Whether the decision on `signals` is the same whatever value from `low` to `high` `feature` would take.
+
+        The score is linear in each signal, so the two ends settle it: when both give the same decision, a signal
+        that costs a model call to get can go unasked and the decision is exactly the one it would have been. A
+        feature the model does not read settles nothing it needs.
+        """
+        if feature not in self.features:
+            return True
+        return self.should_abstain({**signals, feature: low}) == self.should_abstain({**signals, feature: high})
+
     def to_json(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 

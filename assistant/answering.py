@@ -5,9 +5,9 @@ LLM mode (`llm_reply`, then `llm_answer`): the model reads the numbered sentence
 question, or reads a sentence that misleads the question: assistant/rules/reply.py), at most `max_llm_calls`
 times. The reply is verified and located in the source (assistant/grounding.py), shaped (assistant/rules/shape.py)
 and handed to the `Decider` with its signals; when the abstention model reads it, the LLM is asked last whether the
-cited sentence says the answer (one token, assistant/support.py). When no phrase of the reply is supported, the best
-evidence sentence stands in. Fast mode (`fast_answer`): the best sentence, with the phrase of the kind the question
-asks for.
+cited sentence says the answer (one token, assistant/support.py), unless neither reply could change the decision.
+When no phrase of the reply is supported, the best evidence sentence stands in. Fast mode (`fast_answer`): the best
+sentence, with the phrase of the kind the question asks for.
 
 Example:
     >>> stage = AnswerStage(assistant, Decider(assistant))  # doctest: +SKIP
@@ -56,6 +56,9 @@ from assistant.rules.widen import widened_span
 from assistant.support import support_probability
 from assistant.text import STOP_WORDS, expected_answer_type, typed_phrase, words
 from assistant.types import Answer
+
+SUPPORT_NOT_ASKED = ("the LLM's check of the cited sentence was not asked: neither reply could have changed the "
+                     "decision")
 
 
 @dataclass
@@ -195,7 +198,11 @@ class AnswerStage:
                 if not self.show_model_words(answer, alone, cited[:1], query, rules) and fallback:
                     self.show_model_words(answer, generation.text, cited[:1], query, rules)
             if checks_support and not answer.abstained:
-                self.check_support(answer, base["standalone_question"])
+                if model.settled_without(answer.signals, "support_yes"):
+                    # A Yes or a No would leave the decision as it is: not asked, the answer sooner.
+                    answer.notes.append(SUPPORT_NOT_ASKED)
+                else:
+                    self.check_support(answer, base["standalone_question"])
                 answer = self.decider.judge(answer, model, base, passages)
         answer.refusal_probability = round(refusal, 4)
         return answer

@@ -34,6 +34,19 @@ def test_fitted_model_separates_what_the_signals_separate() -> None:
     assert not model.should_abstain({"evidence": 0.9, "noise": 0.0})
 
 
+def test_a_costly_signal_is_needed_only_where_its_value_could_change_the_decision() -> None:
+    # p = sigmoid(-1 + 2 * evidence + 2 * check): abstain below 0.5, i.e. where evidence + check < 0.5.
+    model = AbstentionModel(("evidence", "check"), (2.0, 2.0), -1.0, (0.0, 0.0), (1.0, 1.0), 0.5)
+    assert model.settled_without({"evidence": 0.9}, "check")  # answered whatever the check says
+    assert model.settled_without({"evidence": -2.0}, "check")  # abstained whatever it says
+    assert not model.settled_without({"evidence": 0.2}, "check")  # a No abstains, a Yes answers
+    assert model.settled_without({"evidence": 0.2}, "unread")  # a signal the model does not read
+    for evidence in np.linspace(-2.0, 2.0, 41):  # settled means: the same decision at every value in between
+        if model.settled_without({"evidence": float(evidence)}, "check"):
+            assert len({model.should_abstain({"evidence": float(evidence), "check": float(c)})
+                        for c in np.linspace(0.0, 1.0, 11)}) == 1
+
+
 def test_model_round_trips_and_rejects_malformed_entries() -> None:
     model = AbstentionModel(("refusal",), (-2.0,), 0.5, (0.1,), (0.2,), 0.4)
     assert AbstentionModel.from_json(json.loads(json.dumps(model.to_json()))) == model
