@@ -72,7 +72,7 @@ def test_seed_pair_passes(seed_run: SystemRun, item_id: str) -> None:
 def test_llm_answers_carry_the_signals_their_decision_read(seed_run: SystemRun, seed_assistant: Any) -> None:
     """Every answer the LLM wrote that the abstention model judged (a decision rule may abstain first) was judged with
     the ranking model's cosine with the cited sentence (taken when the question is asked: the default index holds none
-    of its vectors) and the LLM's own Yes/No on that sentence."""
+    of its vectors) and the LLM's own Yes/No on that sentence, unless neither a Yes nor a No could have changed it."""
     written = [r.prediction for r in seed_run.results if "refusal" in r.prediction.extra.get("signals", {})
                and r.prediction.extra.get("confidence") is not None]
     assert len(written) > len(SEED_SET.items) // 2
