@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import bench.answer_misses as misses
+from bench.requantize_gguf import parse_map
 from bench.scale import write_corpus
 from index.chunking import chunk_text
 
@@ -53,3 +54,13 @@ def test_each_wrong_answer_is_put_under_the_stage_that_lost_it(monkeypatch: pyte
     item = {**ITEM, "citations": [{"quote": cited}]}
     assert misses.cause(item, bot=None) == expected  # type: ignore[arg-type]
     assert misses.cause({**item, "cause": "retrieval miss"}, bot=None) == ("retrieval miss", None)  # type: ignore[arg-type]
+
+
+def test_a_requantisation_map_names_types_or_fails_clearly() -> None:
+    import enum
+
+    kinds = enum.Enum("Kinds", ["Q4_K", "Q6_K", "Q8_0"])
+    assert parse_map(["Q4_K=Q8_0", "Q6_K=Q8_0"], kinds) == {kinds.Q4_K: kinds.Q8_0, kinds.Q6_K: kinds.Q8_0}
+    for bad in ("Q4_K", "Q4K=Q8_0", "Q4_K=Q9"):
+        with pytest.raises(SystemExit, match="SOURCE=TARGET"):
+            parse_map([bad], kinds)
