@@ -42,6 +42,7 @@ import assistant.calibration as calibration
 import assistant.components as components
 from assistant.abstention import AbstentionModel, fit_logistic
 from assistant.config import PROJECT_ROOT, load_settings
+from assistant.evaluation.metrics import wilson_interval
 from assistant.evaluation.report import write_report
 from assistant.evaluation.runner import EvalRun, default_eval_dir, evaluate
 
@@ -153,6 +154,12 @@ def figures(items: Sequence[Mapping[str, Any]], decide: Decision) -> dict[str, A
                        "f1": round(100 * _mean(r["f1"] for r in answerable), 1)}
     if unanswerable:
         result["unanswerable_abstained"] = _mean(1.0 - r["answered"] for r in unanswerable)
+    # 95 % intervals of the two rates the targets name: what a sample this size can tell apart.
+    result["intervals"] = {
+        name: wilson_interval(int(sum(flags)), len(flags))
+        for name, flags in (("answerable_passed", [r["passed"] for r in answerable]),
+                            ("unanswerable_abstained", [1.0 - r["answered"] for r in unanswerable]))
+        if flags}
     if dialogues:
         result["dialogues_all_right"] = f"{sum(all(t) for t in dialogues.values())}/{len(dialogues)}"
     result["passed"] = f"{int(sum(r['passed'] for _, r in rows))}/{len(rows)}"

@@ -15,7 +15,8 @@ Usage:
     python -m bench.validate [--sets paraphrases seed squad clapnq] [--squad-limit 500] [--mode llm]
         [--out bench/runs/validate] [--eval-dir ../shared/eval]
 
-It prints one table and writes `summary.json` and each set's report under --out.
+It prints one table (each target rate with its 95 % Wilson interval: at 75 questions a side, rates closer than
+about a tenth cannot be told apart) and writes `summary.json` and each set's report under --out.
 """
 
 from __future__ import annotations
@@ -44,6 +45,15 @@ def set_figures(items: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     times = [i["timings_ms"]["total_ms"] for i in items if "total_ms" in i.get("timings_ms", {})]
     return {**figures(items, lambda item: False),
             "latency_median_ms": round(statistics.median(times)) if times else None}
+
+
+def cell(row: Mapping[str, Any], column: str) -> str:
+    """A table cell: the figure, with its 95 % interval where it has one ("0.733 (0.62-0.82)")."""
+    value = row.get(column)
+    if value is None:
+        return ""
+    interval = (row.get("intervals") or {}).get(column)
+    return f"{value} ({interval[0]:.2f}-{interval[1]:.2f})" if interval else str(value)
 
 
 def run_set(name: str, settings: Any, eval_dir: Path, squad_limit: int | None, out: Path) -> dict[str, Any]:
@@ -81,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("| set | " + " | ".join(columns) + " |")
     print("|---" * (len(columns) + 1) + "|")
     for name, row in results.items():
-        print(f"| {name} | " + " | ".join("" if row.get(c) is None else str(row[c]) for c in columns) + " |")
+        print(f"| {name} | " + " | ".join(cell(row, c) for c in columns) + " |")
     return 0
 
 

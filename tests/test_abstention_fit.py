@@ -27,6 +27,8 @@ def test_an_abstention_replaces_the_recorded_answer() -> None:
     assert replayed(trap, abstain=True)["passed"] == 1.0 and replayed(trap, abstain=False)["passed"] == 0.0
     shown = figures([right, wrong, trap], lambda item: item["id"] == "q3")
     assert shown["answered"] == 1.0 and shown["unanswerable_abstained"] == 1.0 and shown["passed"] == "2/3"
+    assert shown["intervals"]["unanswerable_abstained"][1] == 1.0  # one trap question: the interval stays wide
+    assert shown["intervals"]["unanswerable_abstained"][0] < 0.25
 
 
 def test_the_fit_learns_what_the_refusal_signal_separates() -> None:

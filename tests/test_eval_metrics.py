@@ -24,6 +24,7 @@ from assistant.evaluation.metrics import (
     reciprocal_rank,
     rouge_l,
     summarize_latency,
+    wilson_interval,
 )
 
 # ------------------------------------------------------------------------------------------ normalize_answer
@@ -253,3 +254,14 @@ def test_a_normalised_answer_is_held_only_as_whole_words() -> None:
     assert contains_normalized("The span is 503 metres.", ["503 Metres"])
     assert not contains_normalized("The span is 1503 metres.", ["503 metres"])
     assert not contains_normalized("anything", [""])
+
+
+def test_a_rate_interval_holds_the_rate_and_narrows_with_more_questions() -> None:
+    small, large = wilson_interval(15, 20), wilson_interval(150, 200)
+    assert small[0] < 0.75 < small[1] and large[0] < 0.75 < large[1]
+    assert large[1] - large[0] < small[1] - small[0]
+    assert wilson_interval(0, 10)[0] == 0.0 and wilson_interval(10, 10)[1] == 1.0  # never outside [0, 1]
+    with pytest.raises(ValueError):
+        wilson_interval(3, 0)
+    with pytest.raises(ValueError):
+        wilson_interval(5, 4)

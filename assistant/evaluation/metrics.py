@@ -179,6 +179,22 @@ def percentile(values: Iterable[float], q: float) -> float:
     return ordered[lower] + (ordered[upper] - ordered[lower]) * fraction
 
 
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval of a rate `successes / trials` (95 % with the default z): the range of true rates
+    that a sample this size is consistent with. A rate over 75 questions, say, cannot tell apart two systems closer
+    than about a tenth; report the interval next to the rate.
+
+    >>> wilson_interval(55, 75)
+    (0.624, 0.82)
+    """
+    if trials <= 0 or not 0 <= successes <= trials:
+        raise ValueError(f"need 0 <= successes <= trials and trials > 0, got {successes} / {trials}")
+    rate, z2 = successes / trials, z * z
+    centre = (rate + z2 / (2 * trials)) / (1 + z2 / trials)
+    half = z * math.sqrt(rate * (1 - rate) / trials + z2 / (4 * trials * trials)) / (1 + z2 / trials)
+    return round(max(0.0, centre - half), 3), round(min(1.0, centre + half), 3)
+
+
 def summarize_latency(ms_list: Iterable[float]) -> dict[str, float]:
     """Median, 95th percentile and mean of latencies in milliseconds.
 
