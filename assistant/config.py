@@ -97,7 +97,7 @@ class Settings:
     llm_weight_repack: bool = False
     # Numbered sentences fed to the LLM: at least `evidence_min_sentences`, then the next ones up to
     # `evidence_sentences` while they score at least `evidence_relative_score` of the best. Measured on SQuAD-even
-    # and ClapNQ without the LLM (docs/BENCHMARKS.md, "Prompt size"): as often holding the answer as a fixed 5, with
+    # and ClapNQ without the LLM (`python bench/prompt_size.py`): as often holding the answer as a fixed 5, with
     # 14 % fewer prompt words. A relative score of 0 gives a fixed `evidence_sentences`.
     evidence_sentences: int = 6
     evidence_min_sentences: int = 2

@@ -386,7 +386,7 @@ def prompt_evidence(sentences: list[Evidence], count: int, least: int | None = N
 
     Every prompt sentence costs ~0.1 s of answer time, and one far below the best rarely holds the answer: on
     1,000 SQuAD-even questions, 2 to 6 sentences cut at 0.7 of the best held the gold answer as often as a fixed 5
-    (0.933 vs 0.930) with 14 % fewer words (docs/BENCHMARKS.md, "Prompt size").
+    (0.933 vs 0.930) with 14 % fewer words (`python bench/prompt_size.py`).
     "When was the article published?" is answered by a date line that scores low on meaning and word overlap;
     ranked sixth, it would miss a five-sentence prompt that holds no date at all. One extra sentence in that
     case costs ~0.1 s. When a chosen sentence is a line of a document's header, the rest of that header comes

@@ -6,7 +6,7 @@ of tanh units beside the linear part lets features count differently together th
 matters less when the ranking model finds the passage far off). Five such networks of eight units, fitted the same
 way from different random starts on one hash half of the articles and averaged (`PassageScorer.average`), rank the
 gold paragraph of the other half first more often than the linear score, both ways round: pooled held-out
-recall@1 0.852 against 0.848 (docs/BENCHMARKS.md, "A learned passage score").
+recall@1 0.852 against 0.848 (docs/BENCHMARKS.md, "Retrieval").
 `python -m bench.fit_ranker --scorer-out FILE` fits it and writes `passage_scorer.json` beside this module, with the
 embedding models it was fitted with: it applies only when those are the configured ones
 (`pipeline.load_passage_scorer`) and the features are the ones it was fitted on, else the linear weights do.

@@ -6,7 +6,7 @@ Loads the configured GGUF model through the assistant's own `LocalGGUFLLM` (so t
 then answers a fixed question over the first 2,400 characters of the seed article (~520 prompt tokens) with
 a new prompt every run (a run number in the question defeats the prompt cache), and prints llama.cpp's own
 timings: prompt tokens/s, generation tokens/s and the wall time per answer, plus the build's CPU features.
-Compare builds by running it before and after `tools/native_llamacpp.py` (docs/BENCHMARKS.md, "LLM backend").
+Compare builds by running it before and after `tools/native_llamacpp.py` (docs/BENCHMARKS.md, "Speed").
 """
 
 from __future__ import annotations

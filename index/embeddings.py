@@ -170,10 +170,9 @@ def cpu_computes_bfloat16() -> bool:
 def resolve_precision(precision: str) -> str:
     """`auto` becomes bfloat16 where the CPU computes it natively and float32 elsewhere; the others pass through.
 
-    Why bfloat16: on the AVX512-BF16 EPYC of the reference machine it embeds 2.4-2.7 times as fast as float32
-    (all-mpnet-base-v2: 331 SQuAD texts in 16.8 s against 40.2 s; MiniLM 2.4 s against 6.4 s) with vectors whose
-    cosine with the float32 ones is at least 0.9995 (docs/BENCHMARKS.md, "The ranking model on by default;
-    embeddings in bfloat16"). Without native support it would be emulated, so `auto` keeps float32 there.
+    Why bfloat16: on a 2-core CPU with AVX512-BF16 it embedded 2.4-2.7 times as fast as float32 (all-mpnet-base-v2:
+    331 SQuAD texts in 16.8 s against 40.2 s; MiniLM 2.4 s against 6.4 s) with vectors whose cosine with the float32
+    ones is at least 0.9995. Without native support it would be emulated, so `auto` keeps float32 there.
     """
     if precision not in EMBED_PRECISIONS:
         raise EmbeddingModelError(f"embedding precision {precision!r}: expected one of {', '.join(EMBED_PRECISIONS)}")

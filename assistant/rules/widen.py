@@ -231,7 +231,7 @@ def enclosing_conjunct(question: str, sentence: str, start: int, end: int) -> tu
     plain words) follows.
 
     The model names the first of the pair, and SQuAD's annotators take both: on a SQuAD-even LLM run of 500
-    questions, 4 answers stopped so (docs/BENCHMARKS.md, "Both things asked for").
+    questions, 4 answers stopped so.
     """
     if not _ASKS_SEVERAL.search(question) or start >= end:
         return None
