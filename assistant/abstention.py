@@ -116,6 +116,10 @@ class AbstentionModel:
     means: tuple[float, ...]
     scales: tuple[float, ...]
     threshold: float
+    # (feature, low, high): where a signal that costs a model call to get was seen on the tuning parts (its 1st to
+    # 99th percentile, `bench.abstention_fit`); `settled_without` asks for it only where a value in that range
+    # could change the decision. A feature not listed ranges over [0, 1].
+    ranges: tuple[tuple[str, float, float], ...] = ()
 
     def p_answerable(self, signals: Mapping[str, float]) -> float:
         """The fitted probability that the question is answerable from the evidence the answer came from."""
@@ -126,20 +130,28 @@ class AbstentionModel:
     def should_abstain(self, signals: Mapping[str, float]) -> bool:
         return self.p_answerable(signals) < self.threshold
 
-    def settled_without(self, signals: Mapping[str, float], feature: str, low: float = 0.0, high: float = 1.0
-                        ) -> bool:
-        """Whether the decision on `signals` is the same whatever value from `low` to `high` `feature` would take.
+    def settled_without(self, signals: Mapping[str, float], feature: str, low: float | None = None,
+                        high: float | None = None) -> bool:
+        """Whether the decision on `signals` is the same whatever value from `low` to `high` `feature` would take
+        (by default the feature's range in `ranges`, else 0 to 1).
 
         The score is linear in each signal, so the two ends settle it: when both give the same decision, a signal
-        that costs a model call to get can go unasked and the decision is exactly the one it would have been. A
-        feature the model does not read settles nothing it needs.
+        that costs a model call to get can go unasked, and the decision is the one it would have been for any value
+        in the range. Over [0, 1] that is exact for a probability; over the range seen on the tuning parts it is
+        exact except where the signal would have fallen outside it (1 % at each end there), and it settles far more
+        answers. A feature the model does not read settles nothing it needs.
         """
         if feature not in self.features:
             return True
+        seen = {name: (lo, hi) for name, lo, hi in self.ranges}.get(feature, (0.0, 1.0))
+        low, high = seen[0] if low is None else low, seen[1] if high is None else high
         return self.should_abstain({**signals, feature: low}) == self.should_abstain({**signals, feature: high})
 
     def to_json(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+        data = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items() if k != "ranges"}
+        if self.ranges:
+            data["ranges"] = {name: [lo, hi] for name, lo, hi in self.ranges}
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> AbstentionModel:
@@ -147,7 +159,11 @@ class AbstentionModel:
         features = tuple(str(f) for f in data["features"])
         model = cls(features=features, weights=tuple(float(w) for w in data["weights"]), bias=float(data["bias"]),
                     means=tuple(float(m) for m in data["means"]), scales=tuple(float(s) for s in data["scales"]),
-                    threshold=float(data["threshold"]))
+                    threshold=float(data["threshold"]),
+                    ranges=tuple((str(name), float(lo), float(hi))
+                                 for name, (lo, hi) in (data.get("ranges") or {}).items()))
+        if any(lo > hi for _, lo, hi in model.ranges):
+            raise ValueError("abstention model: a signal's range has its low end above its high end")
         if not (len(features) == len(model.weights) == len(model.means) == len(model.scales)):
             raise ValueError("abstention model: features, weights, means and scales differ in length")
         if any(s <= 0 for s in model.scales):

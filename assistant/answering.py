@@ -57,8 +57,8 @@ from assistant.support import support_probability
 from assistant.text import STOP_WORDS, expected_answer_type, typed_phrase, words
 from assistant.types import Answer
 
-SUPPORT_NOT_ASKED = ("the LLM's check of the cited sentence was not asked: neither reply could have changed the "
-                     "decision")
+SUPPORT_NOT_ASKED = ("the LLM's check of the cited sentence was not asked: no reply in the range it takes could "
+                     "have changed the decision")
 
 
 @dataclass
@@ -199,7 +199,7 @@ class AnswerStage:
                     self.show_model_words(answer, generation.text, cited[:1], query, rules)
             if checks_support and not answer.abstained:
                 if model.settled_without(answer.signals, "support_yes"):
-                    # A Yes or a No would leave the decision as it is: not asked, the answer sooner.
+                    # No value the check takes would change the decision: not asked, the answer sooner.
                     answer.notes.append(SUPPORT_NOT_ASKED)
                 else:
                     self.check_support(answer, base["standalone_question"])

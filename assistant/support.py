@@ -4,7 +4,8 @@ A reply can cite a sentence on the question's topic and still take its phrase fr
 ("4,000 paintings" for "Who designed the museum?"). Asked that one question about the sentence alone (prompts/
 support_*.txt: a few dozen prompt tokens and one generated token), the model's probability of "Yes" relative to "No"
 is the abstention signal "support_yes". The pipeline asks it only when the abstention model in use reads that signal
-and a Yes or a No could change its decision (`AbstentionModel.settled_without`).
+and a value in the range it takes (seen on the tuning parts, the model's `ranges`) could change its decision
+(`AbstentionModel.settled_without`).
 
 Example:
     >>> support_probability(llm, "When did the bridge open?", "The bridge opened in 1932.", "1932")  # doctest: +SKIP

@@ -33,6 +33,7 @@ import contextlib
 import json
 import math
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,10 @@ CANDIDATES = (FEATURES[:4], FEATURES, (*FEATURES, "question_covered"), (*FEATURE
               (*FEATURES, "support_yes", "question_covered"), (*FEATURES, "ranking_clause", "support_yes"))
 CHOICE_MARGIN = 0.005
 CV_SPLITS = 5  # two-way splits averaged by `cross_validated`
+# Signals that cost a model call at question time, and the share of their tuning values left out of the range within
+# which the pipeline checks whether they could change the decision (`probed_ranges`): 1 % at each end.
+PROBED = ("support_yes",)
+RANGE_QUANTILES = (0.01, 0.99)
 NEVER_ABSTAIN = -math.inf
 
 
@@ -220,7 +225,23 @@ def fit(tuning: Mapping[str, Sequence[Mapping[str, Any]]], features: Sequence[st
     # Abstaining is only worth what it measurably buys: of the thresholds within CHOICE_MARGIN of the best balanced
     # accuracy, the lowest (the one that answers most) is taken.
     threshold = min(t for t, score in scores.items() if score >= best - CHOICE_MARGIN)
-    return AbstentionModel(model.features, model.weights, model.bias, model.means, model.scales, threshold)
+    return AbstentionModel(model.features, model.weights, model.bias, model.means, model.scales, threshold,
+                           probed_ranges(tuning, model.features))
+
+
+def probed_ranges(tuning: Mapping[str, Sequence[Mapping[str, Any]]], features: Sequence[str]
+                  ) -> tuple[tuple[str, float, float], ...]:
+    """(signal, low, high) for each signal in `features` that costs a model call (`PROBED`): its RANGE_QUANTILES over
+    the tuning records that hold it. The pipeline asks for the signal only where a value in that range could change
+    the decision (`AbstentionModel.settled_without`)."""
+    ranges = []
+    for name in PROBED:
+        values = [signals[name] for items in tuning.values() for item in items
+                  if (signals := signals_of(item)) and name in signals]
+        if name in features and values:
+            low, high = np.quantile(values, RANGE_QUANTILES)
+            ranges.append((name, round(float(low), 4), round(float(high), 4)))
+    return tuple(ranges)
 
 
 def fold_of(item: Mapping[str, Any], split: int = 0) -> int:
@@ -286,6 +307,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_fit.add_argument("--records", type=Path, required=True)
     p_fit.add_argument("--write", action="store_true",
                        help="write the fitted model into the calibration file of the records' models")
+    p_fit.add_argument("--write-ranges", action="store_true",
+                       help="only set the current model's probed-signal ranges from these tuning records (records "
+                            "made with the prompts and models that model was fitted with)")
     args = parser.parse_args(argv)
     if args.command == "record":
         limits = {"squad-validation": args.squad_limit, "squad-tuning": args.squad_tuning_limit}
@@ -307,6 +331,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         report[name] = {rule: figures(items, decide) for rule, decide in rules.items()}
         for rule, row in report[name].items():
             print(f"{name:24s} {rule:20s} {json.dumps(row)}")
+    for label, decider in (("current calibration", AbstentionModel.from_json(current["abstention"]["llm"])),
+                           ("fitted model", model)):
+        print(f"the LLM's Yes/No asked ({label}), answers in all parts: "
+              + json.dumps(probes_asked(records, decider)))
     (args.records / "fit.json").write_text(json.dumps({"model": model.to_json(), "candidates": scores,
                                                        "sets": report}, indent=1) + "\n", encoding="utf-8")
     if args.write:
@@ -318,7 +346,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         current["measured"] = {"llm": {"signal_sets_cross_validated": scores,
                                        **{name: rows["fitted model"] for name, rows in report.items()}}}
         target.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
+    elif args.write_ranges:
+        kept = AbstentionModel.from_json(current["abstention"]["llm"])
+        current["abstention"]["llm"] = replace(kept, ranges=probed_ranges(tuning, kept.features)).to_json()
+        target.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
+        print("ranges written:", json.dumps(current["abstention"]["llm"].get("ranges")))
     return 0
+
+
+def probes_asked(records: Mapping[str, Sequence[Mapping[str, Any]]], model: AbstentionModel) -> dict[str, int]:
+    """How many recorded answers would ask each probed signal: over its whole [0, 1], and within the model's
+    range (`AbstentionModel.settled_without`); of all answers holding the signal."""
+    counts = {"answers": 0, "asked_over_0_1": 0, "asked_over_range": 0}
+    for items in records.values():
+        for item in items:
+            signals = signals_of(item)
+            if not signals or any(name not in signals for name in PROBED) or item["abstained"]:
+                continue
+            counts["answers"] += 1
+            counts["asked_over_0_1"] += any(not model.settled_without(signals, n, 0.0, 1.0) for n in PROBED)
+            counts["asked_over_range"] += any(not model.settled_without(signals, n) for n in PROBED)
+    return counts
 
 
 if __name__ == "__main__":

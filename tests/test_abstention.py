@@ -47,9 +47,26 @@ def test_a_costly_signal_is_needed_only_where_its_value_could_change_the_decisio
                         for c in np.linspace(0.0, 1.0, 11)}) == 1
 
 
+def test_a_costly_signal_is_asked_only_where_a_value_in_its_seen_range_could_change_the_decision() -> None:
+    # Abstain where evidence + check < 0.5; the check was seen between 0.3 and 0.9 on the tuning parts.
+    full = AbstentionModel(("evidence", "check"), (2.0, 2.0), -1.0, (0.0, 0.0), (1.0, 1.0), 0.5)
+    seen = AbstentionModel(("evidence", "check"), (2.0, 2.0), -1.0, (0.0, 0.0), (1.0, 1.0), 0.5,
+                           ranges=(("check", 0.3, 0.9),))
+    assert not full.settled_without({"evidence": 0.25}, "check")  # a check of 0.2 would abstain
+    assert seen.settled_without({"evidence": 0.25}, "check")  # every seen value answers
+    assert not seen.settled_without({"evidence": 0.1}, "check")  # 0.3 abstains, 0.9 answers: ask it
+    assert seen.settled_without({"evidence": 0.25}, "check", 0.0, 1.0) is False  # explicit ends win
+    assert seen.settled_without({"evidence": 0.25}, "other")  # a signal the model does not read
+
+
 def test_model_round_trips_and_rejects_malformed_entries() -> None:
     model = AbstentionModel(("refusal",), (-2.0,), 0.5, (0.1,), (0.2,), 0.4)
     assert AbstentionModel.from_json(json.loads(json.dumps(model.to_json()))) == model
+    ranged = AbstentionModel(("refusal",), (-2.0,), 0.5, (0.1,), (0.2,), 0.4, ranges=(("refusal", 0.1, 0.8),))
+    assert ranged.to_json()["ranges"] == {"refusal": [0.1, 0.8]}
+    assert AbstentionModel.from_json(json.loads(json.dumps(ranged.to_json()))) == ranged
+    with pytest.raises(ValueError):
+        AbstentionModel.from_json({**ranged.to_json(), "ranges": {"refusal": [0.9, 0.1]}})
     with pytest.raises(ValueError):
         AbstentionModel.from_json({**model.to_json(), "weights": [1.0, 2.0]})
     with pytest.raises(ValueError):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from bench.abstention_fit import balanced_accuracy, choose, figures, fit, model_decision, replayed
+from bench.abstention_fit import balanced_accuracy, choose, figures, fit, model_decision, probed_ranges, replayed
 from bench.rule_ablation import affected, sign_test
 
 
@@ -58,3 +58,15 @@ def test_ablation_reasks_whole_dialogues_and_its_sign_test() -> None:
     items[1]["extra"]["rules"] = ["widen_date"]
     assert affected(items, lambda i: "widen_date" in i["extra"].get("rules", []), None) == {"q1", "q2"}
     assert sign_test(0, 0) == 1.0 and sign_test(6, 0) < 0.05 < sign_test(3, 1)
+
+
+def test_the_fit_keeps_where_the_costly_signal_was_seen() -> None:
+    sets = {name: [record(i, i % 2 == 0, 0.2 if i % 2 == 0 else 0.8) for i in range(101)] for name in ("a", "b")}
+    for items in sets.values():
+        for i, item in enumerate(items):
+            item["extra"]["signals"]["support_yes"] = 0.2 + 0.6 * i / 100  # seen from 0.2 to 0.8
+    features = ("refusal", "support_yes")
+    (name, low, high), = probed_ranges(sets, features)
+    assert name == "support_yes" and 0.2 < low < 0.21 and 0.79 < high < 0.8  # 1 % left out at each end
+    assert fit(sets, features).ranges == ((name, low, high),)
+    assert probed_ranges(sets, ("refusal",)) == ()  # a model that does not read it keeps no range

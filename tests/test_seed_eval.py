@@ -72,7 +72,8 @@ def test_seed_pair_passes(seed_run: SystemRun, item_id: str) -> None:
 def test_llm_answers_carry_the_signals_their_decision_read(seed_run: SystemRun, seed_assistant: Any) -> None:
     """Every answer the LLM wrote that the abstention model judged (a decision rule may abstain first) was judged with
     the ranking model's cosine with the cited sentence (taken when the question is asked: the default index holds none
-    of its vectors) and the LLM's own Yes/No on that sentence, unless neither a Yes nor a No could have changed it."""
+    of its vectors) and the LLM's own Yes/No on that sentence, unless no value in the range the Yes/No takes (the
+    model's `ranges`) could have changed it."""
     written = [r.prediction for r in seed_run.results if "refusal" in r.prediction.extra.get("signals", {})
                and r.prediction.extra.get("confidence") is not None]
     assert len(written) > len(SEED_SET.items) // 2
@@ -83,9 +84,9 @@ def test_llm_answers_carry_the_signals_their_decision_read(seed_run: SystemRun, 
         assert "ranking_clause" in signals, prediction.answer
         if "support_yes" in signals:
             checked.append(prediction)
-        else:  # not asked only where neither a Yes nor a No could have changed the decision
+        else:  # not asked only where no value in its range could have changed the decision
             assert SUPPORT_NOT_ASKED in prediction.extra["notes"] and model.settled_without(signals, "support_yes")
-    assert len(checked) > len(written) // 2
+    assert len(checked) > len(written) // 4
     kept = [p for p in checked if not p.abstained]
     assert sum(p.extra["signals"]["support_yes"] > 0.5 for p in kept) > len(kept) / 2  # the LLM mostly agrees
 
