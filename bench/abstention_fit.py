@@ -229,6 +229,31 @@ def fit(tuning: Mapping[str, Sequence[Mapping[str, Any]]], features: Sequence[st
                            probed_ranges(tuning, model.features))
 
 
+def operating_points(tuning: Mapping[str, Sequence[Mapping[str, Any]]], model: AbstentionModel,
+                     margin: float = 0.02) -> list[dict[str, Any]]:
+    """The trade a threshold makes, for the team to see before choosing: each threshold of `model` whose balanced
+    accuracy on the tuning parts is within `margin` of the best, with every tuning part's answered and abstained
+    rates (lowest threshold first; the model's own among them). Between such thresholds the objective barely moves
+    while a part's rates can move by a tenth."""
+    candidates = sorted({round(model.p_answerable(s), 4) for items in tuning.values() for item in items
+                         if (s := signals_of(item)) is not None})
+    scores = {t: balanced_accuracy(tuning, model_decision(model, t)) for t in candidates}
+    best = max(scores.values())
+    rows, last = [], None
+    for t in candidates:
+        if scores[t] < best - margin:
+            continue
+        row: dict[str, Any] = {"threshold": t, "balanced_accuracy": round(scores[t], 3)}
+        for name, items in tuning.items():
+            shown = figures(items, model_decision(model, t))
+            row[name] = [shown.get("answered"), shown.get("unanswerable_abstained")]
+        key = json.dumps({k: v for k, v in row.items() if k not in ("threshold", "balanced_accuracy")})
+        if key != last or t == model.threshold:  # a trade is shown once (and the model's own threshold always)
+            rows.append(row)
+        last = key
+    return rows
+
+
 def probed_ranges(tuning: Mapping[str, Sequence[Mapping[str, Any]]], features: Sequence[str]
                   ) -> tuple[tuple[str, float, float], ...]:
     """(signal, low, high) for each signal in `features` that costs a model call (`PROBED`): its RANGE_QUANTILES over
@@ -331,6 +356,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         report[name] = {rule: figures(items, decide) for rule, decide in rules.items()}
         for rule, row in report[name].items():
             print(f"{name:24s} {rule:20s} {json.dumps(row)}")
+    print("operating points of the fitted model on the tuning parts (answered, unanswerable abstained), within 0.02 "
+          "of its best balanced accuracy; * marks its threshold:")
+    for row in operating_points(tuning, model):
+        print(("* " if row["threshold"] == model.threshold else "  ") + json.dumps(row))
     for label, decider in (("current calibration", AbstentionModel.from_json(current["abstention"]["llm"])),
                            ("fitted model", model)):
         print(f"the LLM's Yes/No asked ({label}), answers in all parts: "

@@ -6,7 +6,16 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from bench.abstention_fit import balanced_accuracy, choose, figures, fit, model_decision, probed_ranges, replayed
+from bench.abstention_fit import (
+    balanced_accuracy,
+    choose,
+    figures,
+    fit,
+    model_decision,
+    operating_points,
+    probed_ranges,
+    replayed,
+)
 from bench.rule_ablation import affected, sign_test
 
 
@@ -70,3 +79,20 @@ def test_the_fit_keeps_where_the_costly_signal_was_seen() -> None:
     assert name == "support_yes" and 0.2 < low < 0.21 and 0.79 < high < 0.8  # 1 % left out at each end
     assert fit(sets, features).ranges == ((name, low, high),)
     assert probed_ranges(sets, ("refusal",)) == ()  # a model that does not read it keeps no range
+
+
+def test_the_operating_points_show_each_trade_once_around_the_chosen_threshold() -> None:
+    rng = random.Random(7)
+    sets = {name: [record(i, i % 2 == 0, rng.uniform(0, 0.7) if i % 2 == 0 else rng.uniform(0.3, 1.0))
+                   for i in range(80)] for name in ("a", "b")}
+    model = fit(sets, ("refusal",))
+    points = operating_points(sets, model, margin=0.05)
+    assert model.threshold in {p["threshold"] for p in points}
+    assert [p["threshold"] for p in points] == sorted(p["threshold"] for p in points)
+    trades = [(tuple(p["a"]), tuple(p["b"])) for p in points]
+    assert all(x != y or p["threshold"] == model.threshold  # each trade once, and the model's own threshold
+               for x, y, p in zip(trades, trades[1:], points[1:], strict=False))
+    best = max(p["balanced_accuracy"] for p in points)
+    assert all(p["balanced_accuracy"] >= best - 0.05 for p in points)
+    answered = [p["a"][0] for p in points]
+    assert answered == sorted(answered, reverse=True)  # a higher threshold never answers more
