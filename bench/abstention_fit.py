@@ -219,8 +219,7 @@ def fit(tuning: Mapping[str, Sequence[Mapping[str, Any]]], features: Sequence[st
             rows += [signals_of(item)] * repeat
             labels += [bool(item["answerable"])] * repeat
     model = fit_logistic(rows, labels, features, l2=l2)
-    candidates = sorted({round(model.p_answerable(r), 4) for r in rows})
-    scores = {t: balanced_accuracy(tuning, model_decision(model, t)) for t in candidates}
+    scores = threshold_scores(tuning, model)
     best = max(scores.values())
     # Abstaining is only worth what it measurably buys: of the thresholds within CHOICE_MARGIN of the best balanced
     # accuracy, the lowest (the one that answers most) is taken.
@@ -229,18 +228,23 @@ def fit(tuning: Mapping[str, Sequence[Mapping[str, Any]]], features: Sequence[st
                            probed_ranges(tuning, model.features))
 
 
+def threshold_scores(tuning: Mapping[str, Sequence[Mapping[str, Any]]], model: AbstentionModel) -> dict[float, float]:
+    """Balanced accuracy on the tuning sets at each threshold the model's scores of their records offer (ascending)."""
+    candidates = sorted({round(model.p_answerable(signals), 4) for items in tuning.values() for item in items
+                         if (signals := signals_of(item)) is not None})
+    return {t: balanced_accuracy(tuning, model_decision(model, t)) for t in candidates}
+
+
 def operating_points(tuning: Mapping[str, Sequence[Mapping[str, Any]]], model: AbstentionModel,
                      margin: float = 0.02) -> list[dict[str, Any]]:
     """The trade a threshold makes, for the team to see before choosing: each threshold of `model` whose balanced
     accuracy on the tuning parts is within `margin` of the best, with every tuning part's answered and abstained
     rates (lowest threshold first; the model's own among them). Between such thresholds the objective barely moves
     while a part's rates can move by a tenth."""
-    candidates = sorted({round(model.p_answerable(s), 4) for items in tuning.values() for item in items
-                         if (s := signals_of(item)) is not None})
-    scores = {t: balanced_accuracy(tuning, model_decision(model, t)) for t in candidates}
+    scores = threshold_scores(tuning, model)
     best = max(scores.values())
     rows, last = [], None
-    for t in candidates:
+    for t in scores:
         if scores[t] < best - margin:
             continue
         row: dict[str, Any] = {"threshold": t, "balanced_accuracy": round(scores[t], 3)}
@@ -260,10 +264,10 @@ def probed_ranges(tuning: Mapping[str, Sequence[Mapping[str, Any]]], features: S
     the tuning records that hold it. The pipeline asks for the signal only where a value in that range could change
     the decision (`AbstentionModel.settled_without`)."""
     ranges = []
-    for name in PROBED:
+    for name in (n for n in PROBED if n in features):
         values = [signals[name] for items in tuning.values() for item in items
                   if (signals := signals_of(item)) and name in signals]
-        if name in features and values:
+        if values:
             low, high = np.quantile(values, RANGE_QUANTILES)
             ranges.append((name, round(float(low), 4), round(float(high), 4)))
     return tuple(ranges)
