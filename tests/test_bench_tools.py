@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 import bench.answer_misses as misses
+import bench.prompt_size as prompt_size
+from assistant.evidence import PASSAGE_WEIGHT, SEMANTIC_WEIGHT, Evidence
 from bench.requantize_gguf import parse_map
 from bench.scale import write_corpus
 from index.chunking import chunk_text
@@ -64,3 +67,32 @@ def test_a_requantisation_map_names_types_or_fails_clearly() -> None:
     for bad in ("Q4_K", "Q4K=Q8_0", "Q4_K=Q9"):
         with pytest.raises(SystemExit, match="SOURCE=TARGET"):
             parse_map([bad], kinds)
+
+
+def _sentence(text: str, score: float, semantic: float) -> Evidence:
+    return Evidence(doc="a.txt", start=0, end=len(text), text=text, score=score, semantic=semantic, lexical=0.0,
+                    title="", chunk_id="a-0", passage_rank=0)
+
+
+def test_a_better_meaning_moves_a_sentence_up_by_its_share_of_the_score() -> None:
+    kept = _sentence("The river rose in the night.", score=0.60, semantic=0.50)
+    paraphrase = _sentence("The flood ruined 2,000 homes.", score=0.55, semantic=0.20)
+    rescored = prompt_size.with_meaning([kept, paraphrase], [0.50, 0.80])
+    assert [ev.text for ev in rescored] == [paraphrase.text, kept.text]
+    shift = (1 - PASSAGE_WEIGHT) * SEMANTIC_WEIGHT * (0.80 - 0.20)
+    assert rescored[0].score == pytest.approx(0.55 + shift) and rescored[0].semantic == pytest.approx(0.80)
+    assert rescored[1].score == pytest.approx(0.60)  # an unchanged meaning leaves the score as it was
+    assert paraphrase.score == 0.55  # the ranked originals are not changed
+    with pytest.raises(ValueError, match="1 cosines for 2 sentences"):
+        prompt_size.with_meaning([kept, paraphrase], [0.5])
+
+
+def test_a_long_answer_is_found_by_its_span_and_a_short_one_by_its_words() -> None:
+    item = SimpleNamespace(answers=["2,000 homes"], gold_spans=(("a.txt", 10, 40),))
+    inside = _sentence("The flood ruined 2,000 homes.", score=0.5, semantic=0.5)
+    assert prompt_size.holds_gold(item, [inside])
+    elsewhere = Evidence(doc="b.txt", start=10, end=40, text="Nothing here.", score=0.5, semantic=0.5, lexical=0.0,
+                         title="", chunk_id="b-0", passage_rank=0)
+    assert not prompt_size.holds_gold(item, [elsewhere])
+    assert not prompt_size.holds_gold(item, [elsewhere], by_span=True)
+    assert prompt_size.holds_gold(item, [_sentence("Water everywhere.", 0.5, 0.5)], by_span=True)  # overlaps 10-40
