@@ -70,7 +70,7 @@ class Reply:
     evidence: list[Evidence]  # the prompt's sentences it was given (less one found to mislead the question)
     refusal: float  # the probability that the model refused, from its first reply to that prompt
     reasked: bool  # the reply came from asking again with refusals banned
-    first_phrase: str  # the phrase replied before any echo re-ask (`Decider.decide` reads it as set aside)
+    first_phrase: str  # the phrase replied before a misleading sentence was taken out (`Decider.decide` reads it)
     misleading: Evidence | None  # the sentence found to mislead the question, when one was
     calls: int = 1  # how many times the LLM was asked for it (`max_llm_calls` bounds them)
 
@@ -86,9 +86,11 @@ class AnswerStage:
     def llm_reply(self, query: str, evidence: list[Evidence], notes: list[str], rules: Rules
                    ) -> Generator[str, None, Reply]:
         """Ask the LLM the answer prompt, streaming what a user may see, and ask again where its reply cannot
-        stand as it is: it refuses (asked with refusals banned, for the abstention model to judge), only repeats
-        the question (its words banned) or reads a sentence that misleads this question (asked without it), while
-        `max_llm_calls` allows. Returns the reply the answer is built from; `notes` gets why it was asked again.
+        stand as it is: it refuses (asked with refusals banned, for the abstention model to judge) or reads a
+        sentence that misleads this question (asked without it), while `max_llm_calls` allows. Returns the reply
+        the answer is built from; `notes` gets why it was asked again. A reply that only repeats the question is
+        not asked again: the sentence it cited is shown (`echo_shows_sentence`), then asked about alone
+        (`sentence_alone`).
         """
         model = self.models.abstention.get("llm")
         messages = answer_messages(query, evidence)
@@ -107,20 +109,6 @@ class AnswerStage:
             yield from stream_reply(self.models.llm, messages, ANSWER_MAX_TOKENS, generation, banned=REFUSAL_TOKENS,
                                    stop_after_mark=True)
         first_phrase = parse_reply(generation.text)[0]
-        if calls < budget and rules.check("reask_echo", lambda: can_ban and generation.token_logprobs
-                                          and echoes_question(generation.text, query)):
-            # "UN" for "Besides the UN, which organisation...": a reply made only of the question's own words
-            # tells the user nothing (a model kept from refusing often says that: "state media" for "Who did
-            # state media quote...?"). Ask once more with its words banned too (prompt cached:
-            # a few tokens) and keep the new reply unless it refuses or echoes too. Not streamed: the final
-            # answer follows.
-            banned = [*(REFUSAL_TOKENS if reasked else ()), *generation.phrase_tokens()]
-            retry = ask_again(self.models.llm, messages, banned)
-            calls += 1
-            if (retry.text.strip() and not retry.text_starts_refusal()
-                    and not echoes_question(retry.text, query)):
-                generation = retry
-                notes.append("the model's first reply only repeated the question; asked again")
         misread = misread_sentence(generation.text, evidence, query, rules)
         misleading = misread[0] if misread else None
         if misread is not None:

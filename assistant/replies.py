@@ -2,9 +2,9 @@
 
 One reply is a `Generation`: its text, its tokens' log-probabilities, and the probability (from the first token's
 distribution) that it is a refusal. `stream_reply` streams one into a `Generation`, optionally with token texts
-banned (llama.cpp's text logit bias: the pipeline asks again with refusals or echoed words banned) and stopped at
-the citation mark's `]`. `echoes_question` and `only_question_words` tell a reply that says nothing the question
-does not, which the pipeline asks again about. The decisions on what to ask again live in the pipeline
+banned (llama.cpp's text logit bias: the pipeline asks again with refusals banned) and stopped at the citation
+mark's `]`. `echoes_question` and `only_question_words` tell a reply that says nothing the question does not, for
+which the pipeline shows the cited sentence instead. The decisions on what to ask again live in the pipeline
 (`AnswerStage.llm_reply`, assistant/answering.py); this module only asks and reads.
 
 Example:
@@ -55,18 +55,6 @@ class Generation:
         if content and self._first_token_probs is None:
             top = content[0].get("top_logprobs") or []
             self._first_token_probs = {t["token"]: math.exp(t["logprob"]) for t in top if "token" in t}
-
-    def phrase_tokens(self) -> list[str]:
-        """The word tokens of the reply before its first mark, each with and without its leading space (the
-        forms a ban must name: the tokenizer has one token for "UN" and another for " UN")."""
-        out: list[str] = []
-        for token, _ in self.token_logprobs:
-            if "[" in token:
-                break
-            word = token.strip()
-            if any(ch.isalpha() for ch in word):
-                out.extend(form for form in (word, " " + word) if form not in out)
-        return out
 
     def first_token_probability(self, tokens: Sequence[str]) -> float | None:
         """The probability that the reply starts with one of `tokens` (from the first token's top log-probabilities);

@@ -41,7 +41,7 @@ from assistant.rules import RULES
 from bench.abstention_fit import SETS, abstention_off, load_records, model_decision, replayed
 
 # The rules that ask the LLM once more when they fire.
-LLM_CALLING = frozenset({"reask_refusal", "reask_echo", "misread_possessive", "sentence_alone"})
+LLM_CALLING = frozenset({"reask_refusal", "misread_possessive", "sentence_alone"})
 VALIDATION_SETS = ("paraphrases-validation", "squad-validation", "clapnq-validation", "seed-pairs")
 
 

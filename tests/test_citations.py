@@ -590,16 +590,21 @@ def test_header_lines_are_told_apart_and_read_as_a_block() -> None:
     assert prompt_evidence(body, 2) == body[:2]  # body sentences bring no header
 
 
-def test_a_reply_that_only_repeats_the_question_is_asked_again(seed_assistant) -> None:  # noqa: ANN001
-    """"UN" answers nothing when the question says "Besides the UN": the model is asked once more with that
-    reply's first token banned, and the new reply is the answer."""
+def test_a_reply_that_only_repeats_the_question_shows_its_sentence_asked_about_alone(seed_assistant) -> None:  # noqa: ANN001
+    """"UN" answers nothing when the question says "Besides the UN": the sentence it cited is shown, and the model
+    is asked about that sentence alone (refusals banned); words of that reply the sentence does not hold are not
+    shown."""
+    from assistant.replies import REFUSAL_TOKENS
+
     llm = _TwoReplyLLM(["UN [1]", "Arab League [1]"])
     bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}  # judge the generation, not the calibrated abstention model
     answer = bot.ask("Besides the UN, which organisation does Lakhdar Brahimi represent as envoy?")
-    assert [call.get("logit_bias") for call in llm.calls] == [None, [["UN", False], [" UN", False]]]
-    assert answer.short_answer == "Arab League" and not answer.abstained
-    assert "Arab League" in answer.citations[0].quote
+    assert [call.get("logit_bias") for call in llm.calls] == [None, [[token, False] for token in REFUSAL_TOKENS]]
+    quote = answer.citations[0].quote
+    assert "Arab League" not in quote and not answer.abstained
+    assert answer.answer == f"{quote.strip()} [1]" and answer.short_answer == quote.strip()
+    assert "only repeated the question" in " ".join(answer.notes)
 
     plain = _TwoReplyLLM(["Montreux [1]"])
     bot = sibling(seed_assistant, llm=plain)
@@ -609,13 +614,13 @@ def test_a_reply_that_only_repeats_the_question_is_asked_again(seed_assistant) -
 
 
 def test_a_reply_that_still_repeats_the_question_shows_the_sentence_it_cited(seed_assistant) -> None:  # noqa: ANN001
-    """"Kerry said" for "What did Kerry say?" names no words of what he said, and asked again the model says it
-    once more: the sentence it cited is then the answer, not the echo. A choice stays a word of the question."""
+    """"Kerry said" for "What did Kerry say?" names no words of what he said, and asked about the sentence alone
+    the model says it once more: the sentence it cited is then the answer, not the echo. A choice stays a word of
+    the question."""
     llm = _TwoReplyLLM(["Kerry said [1]", "Kerry says [1]"])
     bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask("What did Kerry say?")
-    # asked twice already (max_llm_calls): the sentence is not asked about alone
     assert len(llm.calls) == 2 and not answer.abstained
     quote = answer.citations[0].quote
     assert "Kerry" in quote and answer.answer == f"{quote.strip()} [1]" and answer.short_answer == quote.strip()
@@ -627,11 +632,10 @@ def test_a_reply_that_still_repeats_the_question_shows_the_sentence_it_cited(see
     assert bot.ask("Will the Geneva II talks be held in Geneva or in Montreux?").short_answer == "Montreux"
 
 
-def test_a_reply_forced_past_a_refusal_that_only_repeats_the_question_is_asked_again(seed_assistant) -> None:  # noqa: ANN001
+def test_a_reply_forced_past_a_refusal_that_only_repeats_the_question_shows_its_sentence(seed_assistant) -> None:  # noqa: ANN001
     """A model kept from saying NOT FOUND may name the question's own subject ("Syrian state media" for "Who did
-    Syrian state media quote ...?"): it is asked once more with both the refusal and those words banned."""
-    from assistant.replies import REFUSAL_TOKENS
-
+    Syrian state media quote ...?"): the sentence it cited is shown, and asked about alone where `max_llm_calls`
+    allows a third answer call."""
     llm = _TwoReplyLLM(["NOT FOUND", "Syrian state media [1]", "foreign ministry source [1]"])
     bot = sibling(seed_assistant, dataclasses.replace(seed_assistant.settings, max_llm_calls=3), llm=llm)
     bot.abstention = {}  # judge the generation, not the calibrated abstention model
@@ -639,17 +643,16 @@ def test_a_reply_forced_past_a_refusal_that_only_repeats_the_question_is_asked_a
     question = ("Who did Syrian state media quote as warning that anyone seeking preconditions was leading the Geneva "
                 "conference to failure?")
     answer = bot.ask(question)
-    refusal_ban = [[token, False] for token in REFUSAL_TOKENS]
-    assert [call.get("logit_bias") for call in llm.calls] == [
-        None, refusal_ban, refusal_ban + [["Syrian", False], [" Syrian", False]]]
+    assert len(llm.calls) == 3
     assert answer.short_answer == "foreign ministry source" and not answer.abstained
     assert "foreign ministry source" in answer.citations[0].quote
     default = _TwoReplyLLM(["NOT FOUND", "Syrian state media [1]", "foreign ministry source [1]"])
     bounded = sibling(seed_assistant, llm=default)
     bounded.abstention = {}
     bounded.thresholds["refusal"] = 1.01
-    bounded.ask(question)
+    shown = bounded.ask(question)
     assert len(default.calls) == 2  # max_llm_calls = 2: one re-ask at most
+    assert not shown.abstained and shown.short_answer == shown.citations[0].quote.strip()  # the sentence, cited
 
 
 class _BareMarkLLM(_TwoReplyLLM):
@@ -991,15 +994,15 @@ def test_which_ones_is_not_answered_with_the_count_the_question_gives(seed_assis
     assert names_none_of_them("Eleven states", question)
     assert not names_none_of_them("1976", "What year did TVOntario start showing Doctor Who episodes?")
     assert not names_none_of_them("two", "Which states held discussions?")  # a count the question does not give
-    # First reply the count; asked again without those words, the count once more.
+    # The reply is the count: the documents do not answer, and the model is not asked again.
     llm = _TwoReplyLLM(["Eleven states [1]", "eleven states [1]"])
     bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     answer = bot.ask(question)
-    assert len(llm.calls) == 2 and answer.abstained, answer
+    assert len(llm.calls) == 1 and answer.abstained, answer
     assert "'Eleven states': they name none of them" in " ".join(answer.notes)
-    # A reply the evidence backs is an answer, even after that first reply: only a shown sentence is judged by it.
-    llm = _TwoReplyLLM(["Eleven states [1]", "the Geneva 2 international conference [1]"])
+    # A reply the evidence backs that names something is an answer: only a reply naming none of them is judged so.
+    llm = _TwoReplyLLM(["the Geneva 2 international conference [1]"])
     bot = sibling(seed_assistant, llm=llm)
     bot.abstention = {}
     assert not bot.ask(question).abstained

@@ -31,7 +31,6 @@ RULES: dict[str, tuple[str, str]] = {
     "skip_other_speaker": ("evidence", "asked what someone said, sentences reporting another's words are not read"),
     # reply: asking the LLM again where its reply cannot stand
     "reask_refusal": ("reply", "a reply starting NOT FOUND is asked again, refusal banned, for the decision to judge"),
-    "reask_echo": ("reply", "a reply made only of the question's words is asked again with those words banned"),
     "misread_possessive": ("reply", "a phrase naming the holder of what the question's subject owns: asked again "
                                     "without that sentence"),
     "sentence_alone": ("reply", "a sentence shown in place of a phrase is asked about alone, for its words"),
