@@ -263,10 +263,10 @@ class AnswerStage:
         short = bare_phrase(located, checked.supported, question, rules)
         if rules.check("echo_shows_sentence", lambda: echoes_question(located, question)
                          and not OFFERS_CHOICE.search(question) and names_as_asked(located, question)):
-            # "Brook said" for "What did Brook say?", still after being asked again: the model found the sentence
-            # but not the words. The sentence it cited is the answer (a choice: "north or south?" -> "south", and
-            # a name made of a question word, "ARTS" for "which channel ... arts programming?", excepted);
-            # `Decider.decide` still abstains if that sentence only restates the question too.
+            # "Brook said" for "What did Brook say?": the model found the sentence but not the words. The sentence
+            # it cited is the answer (a choice: "north or south?" -> "south", and a name made of a question word,
+            # "ARTS" for "which channel ... arts programming?", excepted); `Decider.decide` still abstains if that
+            # sentence only restates the question too, and `sentence_alone` may then find the words in it.
             located = short = checked.supported[0].text.strip()
             base["notes"].append("the model's reply only repeated the question: the sentence it cited is shown")
         elif rules.check("statement_for_said", lambda: ASKS_WHAT_WAS_SAID.search(question)):

@@ -36,6 +36,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from assistant.answering import answer_messages
 from assistant.config import load_settings
 from assistant.evaluation.datasets import load_eval_set, sample, select_part
@@ -83,8 +85,6 @@ def with_meaning(sentences: Sequence[Evidence], cosines: Sequence[float]) -> lis
 def ranking_model_meaning(bot: Assistant, question: str, sentences: list[Evidence]) -> tuple[list[Evidence], float]:
     """The best `RESCORED` sentences re-scored by the ranking model's cosines (`with_meaning`), and the seconds
     that embedding them took."""
-    import numpy as np
-
     top = sentences[:RESCORED]
     started = time.perf_counter()
     query = np.asarray(bot.ranking_model.get_query_embedding(question), dtype=np.float32)
