@@ -351,6 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     model = fit(tuning, features)
     target = calibration_file_for(records, args.records)
     current = json.loads(target.read_text(encoding="utf-8"))
+    current_model = AbstentionModel.from_json(current["abstention"]["llm"])
     rules = {"no abstention": lambda item: False, "current calibration": calibrated_decision(current),
              "fitted model": model_decision(model)}
     print("fitted:", json.dumps(model.to_json()))
@@ -364,8 +365,7 @@ def main(argv: Sequence[str] | None = None) -> int:
           "of its best balanced accuracy; * marks its threshold:")
     for row in operating_points(tuning, model):
         print(("* " if row["threshold"] == model.threshold else "  ") + json.dumps(row))
-    for label, decider in (("current calibration", AbstentionModel.from_json(current["abstention"]["llm"])),
-                           ("fitted model", model)):
+    for label, decider in (("current calibration", current_model), ("fitted model", model)):
         print(f"the LLM's Yes/No asked ({label}), answers in all parts: "
               + json.dumps(probes_asked(records, decider)))
     (args.records / "fit.json").write_text(json.dumps({"model": model.to_json(), "candidates": scores,
@@ -380,8 +380,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                                        **{name: rows["fitted model"] for name, rows in report.items()}}}
         target.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
     elif args.write_ranges:
-        kept = AbstentionModel.from_json(current["abstention"]["llm"])
-        current["abstention"]["llm"] = replace(kept, ranges=probed_ranges(tuning, kept.features)).to_json()
+        current["abstention"]["llm"] = replace(current_model,
+                                               ranges=probed_ranges(tuning, current_model.features)).to_json()
         target.write_text(json.dumps(current, indent=2) + "\n", encoding="utf-8")
         print("ranges written:", json.dumps(current["abstention"]["llm"].get("ranges")))
     return 0

@@ -68,6 +68,14 @@ def holds_gold(item: Any, sentences: list[Evidence], by_span: bool = False) -> b
     return any(g in normalize_answer(ev.text) for ev in sentences for g in golds)
 
 
+def prompt_figures(items: list[Any], prompts: list[list[Evidence]], by_span: bool = False) -> str:
+    """What the prompts hold, one per item: the share holding a gold answer (`holds_gold`), and their mean
+    sentences and words."""
+    covered = sum(holds_gold(item, prompt, by_span) for item, prompt in zip(items, prompts, strict=True))
+    return (f"coverage {covered / len(items):.3f}, {statistics.mean(len(p) for p in prompts):.2f} sentences, "
+            f"{statistics.mean(sum(len(ev.text.split()) for ev in p) for p in prompts):.1f} words")
+
+
 def with_meaning(sentences: Sequence[Evidence], cosines: Sequence[float]) -> list[Evidence]:
     """Copies of `sentences`, each scored with `cosines[i]` as its meaning instead of its `semantic`, best first.
 
@@ -149,19 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     settings = bot.settings
     chosen = [bot.prompt_evidence(ranked) for ranked in rankings]
     print(f"configured rule ({settings.evidence_min_sentences} to {settings.evidence_sentences} sentences, cut below "
-          f"{settings.evidence_relative_score} of the best): coverage "
-          f"{sum(holds_gold(i, c, by_span) for i, c in zip(items, chosen, strict=True)) / len(items):.3f}, "
-          f"{statistics.mean(len(c) for c in chosen):.2f} sentences, "
-          f"{statistics.mean(sum(len(ev.text.split()) for ev in c) for c in chosen):.1f} words")
+          f"{settings.evidence_relative_score} of the best): {prompt_figures(items, chosen, by_span)}")
     if args.ranking_sentences:
         if bot.ranking_model is None:
             parser.error("--ranking-sentences needs a ranking model (setting `ranking_embed_model`)")
         rescored = [ranking_model_meaning(bot, item.question, ranked) for item, ranked in zip(items, rankings,
                                                                                              strict=True)]
         by_ranking = [bot.prompt_evidence(sentences) for sentences, _ in rescored]
-        print(f"configured rule, sentence meaning by the ranking model: coverage "
-              f"{sum(holds_gold(i, c, by_span) for i, c in zip(items, by_ranking, strict=True)) / len(items):.3f}, "
-              f"{statistics.mean(sum(len(ev.text.split()) for ev in c) for c in by_ranking):.1f} words; "
+        print(f"configured rule, sentence meaning by the ranking model: {prompt_figures(items, by_ranking, by_span)}; "
               f"embedding up to {RESCORED} sentences: median {statistics.median(s for _, s in rescored):.2f} s")
     if args.llm_questions:
         questions = [i.question for i in sample(eval_set.items, args.llm_questions, seed=args.seed + 1)]
